@@ -1,0 +1,43 @@
+# Every target sets up .venv itself (python3 -m venv, then pip install -e '.[test]').
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+KRR := $(VENV)/bin/krr
+STAMP := $(VENV)/.installed
+
+.PHONY: all setup test demo lint format sample clean
+
+all: test
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check krrcli tests sample_data benchmarks
+	$(VENV)/bin/ruff format --check krrcli tests sample_data benchmarks
+
+format: $(STAMP)
+	$(VENV)/bin/ruff format krrcli tests sample_data benchmarks
+
+demo: $(STAMP)
+	@mkdir -p demo_out
+	$(KRR) fit sample_data/demo.csv --gamma 1 --alpha 0.001 -o demo_out/demo.joblib
+	$(KRR) predict demo_out/demo.joblib sample_data/demo_new.csv --float-format %.4f
+	$(KRR) inspect demo_out/demo.joblib
+	$(KRR) cv sample_data/concrete.csv --folds 5 -o demo_out/concrete.joblib
+	$(KRR) predict demo_out/concrete.joblib sample_data/concrete.csv --with-input -o demo_out/concrete_pred.csv
+	@head -3 demo_out/concrete_pred.csv
+
+sample:
+	$(PY) sample_data/make_sample.py
+
+clean:
+	rm -rf $(VENV) demo_out .pytest_cache .hypothesis

@@ -1,0 +1,218 @@
+"""File-level operations behind the commands: each reads, computes and writes.
+
+Every ``krr`` command is one call to a function here, so a Python user can do
+exactly what the command line does.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from typing import IO, Any, Callable
+
+from .data import (
+    DEFAULT_CHUNK_ROWS,
+    format_prediction_chunk,
+    iter_feature_chunks,
+    read_training_csv,
+)
+from .model import KernelRidge, check_params
+from .persist import FORMAT_VERSION, atomic_write, check_writable, read_model_record, model_from_record, save_model
+
+
+def _summary(model: KernelRidge, path: str | None, seconds: float) -> dict[str, Any]:
+    return {
+        "model": path,
+        "kernel": model.kernel,
+        "gamma": model.gamma_,
+        "alpha": float(model.alpha),
+        "degree": model.degree,
+        "coef0": model.coef0,
+        "standardize": bool(model.standardize),
+        "solver": model.solver_,
+        "n_samples": int(model.X_fit_.shape[0]),
+        "n_features": int(model.n_features_in_),
+        "features": list(model.feature_names_in_),
+        "targets": list(model.target_names_),
+        "train": dict(model.train_scores_),
+        "effective_dof": float(model.effective_dof_),
+        "effective_dof_exact": bool(model.effective_dof_exact_),
+        "seconds": round(seconds, 6),
+    }
+
+
+def fit_csv(
+    data: str,
+    output: str = "model.joblib",
+    targets: list[str] | None = None,
+    features: list[str] | None = None,
+    sep: str = ",",
+    kernel: str = "rbf",
+    gamma: float | None = None,
+    alpha: float = 1.0,
+    degree: float = 3,
+    coef0: float = 1,
+    standardize: bool = False,
+) -> dict[str, Any]:
+    """Fit a model on a CSV file and save it; return the summary (the keys of ``krr fit --json``)."""
+    check_params(kernel, gamma, alpha, degree, coef0)
+    check_writable(output, "model file")
+    t0 = time.perf_counter()
+    table = read_training_csv(data, targets, features, sep)
+    model = KernelRidge(kernel, gamma, alpha, degree, coef0, standardize=standardize)
+    model.fit(table.X, table.Y if table.Y.shape[1] > 1 else table.Y[:, 0])
+    model.feature_names_in_ = table.features
+    model.target_names_ = table.targets
+    seconds = time.perf_counter() - t0
+    save_model(model, output, fit_seconds=seconds, training_sha256=table.sha256, training_source=table.source)
+    return _summary(model, output, seconds)
+
+
+def predict_csv(
+    model_path: str,
+    data: str,
+    output: str | None = None,
+    sep: str = ",",
+    chunk_size: int = DEFAULT_CHUNK_ROWS,
+    no_header: bool = False,
+    with_input: bool = False,
+    float_format: str | None = None,
+    stdout: IO[str] | None = None,
+) -> int:
+    """Stream predictions for a CSV file to ``output`` (atomic) or stdout; return the row count."""
+    model = load_model(model_path)
+    if float_format is not None:
+        _check_float_format(float_format)
+    columns = [f"{t}_pred" for t in model.target_names_]
+    if output is None:
+        return _write_predictions(model, data, sep, chunk_size, no_header, with_input, float_format, columns,
+                                  stdout or sys.stdout)
+    with atomic_write(output, "w", what="output file") as fh:
+        return _write_predictions(model, data, sep, chunk_size, no_header, with_input, float_format, columns, fh)
+
+
+def _check_float_format(fmt: str) -> None:
+    from .errors import UsageError
+
+    try:
+        fmt % 1.5
+    except (TypeError, ValueError):
+        raise UsageError(f"--float-format {fmt!r} is not a printf-style float format such as %.6g") from None
+
+
+def _write_predictions(
+    model: KernelRidge, data: str, sep: str, chunk_size: int, no_header: bool, with_input: bool,
+    float_format: str | None, columns: list[str], fh: IO[str],
+) -> int:
+    rows = 0
+    first = True
+    for _names, X, raw in iter_feature_chunks(data, model.feature_names_in_, sep, chunk_size, no_header, with_input):
+        pred = model.predict(X) if X.shape[0] else X[:, :0].reshape(0, 0)
+        pred = pred.reshape(X.shape[0], len(columns))
+        fh.write(format_prediction_chunk(pred, columns, first, float_format, raw))
+        first = False
+        rows += X.shape[0]
+    fh.flush()
+    return rows
+
+
+def cv_csv(
+    data: str,
+    targets: list[str] | None = None,
+    features: list[str] | None = None,
+    sep: str = ",",
+    kernel: str = "rbf",
+    gammas: str | None = None,
+    alphas: str | None = None,
+    degree: float = 3,
+    coef0: float = 1,
+    standardize: bool = False,
+    folds: int | None = None,
+    seed: int = 0,
+    metric: str = "rmse",
+    output: str | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> dict[str, Any]:
+    """Cross-validate a grid on a CSV file; optionally refit the best and save it. Returns the report dict."""
+    import numpy as np
+
+    from .errors import UsageError
+    from .selection import DEFAULT_ALPHAS, METRICS, cross_validate, parse_grid
+
+    check_params(kernel, None, 1.0, degree, coef0)
+    if metric not in METRICS:
+        raise UsageError(f"unknown metric {metric!r}; choose one of: {', '.join(METRICS)}")
+    if folds is not None and folds < 2:
+        raise UsageError(f"--folds must be >= 2, got {folds}")
+    gamma_list = parse_grid(gammas, "gamma") if gammas is not None else None
+    alpha_list = parse_grid(alphas if alphas is not None else DEFAULT_ALPHAS, "alpha")
+    if output is not None:
+        check_writable(output, "model file")
+    t0 = time.perf_counter()
+    table = read_training_csv(data, targets, features, sep, min_rows=2)
+    X = table.X
+    if standardize:
+        scale = X.std(axis=0)
+        scale[scale == 0.0] = 1.0
+        X = (X - X.mean(axis=0)) / scale
+    report = cross_validate(
+        np.ascontiguousarray(X), table.Y, kernel, gamma_list, alpha_list, degree, coef0, folds, seed, metric,
+        progress,
+    )
+    out: dict[str, Any] = {
+        "method": report.method,
+        "folds": report.folds,
+        "metric": report.metric,
+        "kernel": kernel,
+        "standardize": standardize,
+        "n_samples": report.n_samples,
+        "features": table.features,
+        "targets": table.targets,
+        "gammas": report.gammas,
+        "alphas": report.alphas,
+        "seed": report.seed,
+        "results": [r.to_dict() for r in report.results],
+        "best": report.best.to_dict(),
+        "model": None,
+    }
+    if output is not None:
+        best = report.best
+        model = KernelRidge(kernel, best.gamma, best.alpha, degree, coef0, standardize=standardize)
+        model.fit(table.X, table.Y if table.Y.shape[1] > 1 else table.Y[:, 0])
+        model.feature_names_in_ = table.features
+        model.target_names_ = table.targets
+        save_model(model, output, fit_seconds=time.perf_counter() - t0, training_sha256=table.sha256,
+                   training_source=table.source)
+        out["model"] = output
+    out["seconds"] = round(time.perf_counter() - t0, 6)
+    return out
+
+
+def load_model(path: str) -> KernelRidge:
+    """Load a fitted model from a krr model file (safely: see :mod:`krrcli.persist`)."""
+    return model_from_record(read_model_record(path))
+
+
+def inspect_model(path: str) -> dict[str, Any]:
+    """Everything stored in a model file, with the key names of ``krr fit --json``."""
+    record = read_model_record(path)
+    model = model_from_record(record)
+    info = _summary(model, path, float(record.get("fit_seconds", float("nan"))))
+    versions = record.get("versions") or {}
+    info.update(
+        {
+            "created": record.get("created"),
+            "krr_version": versions.get("krr"),
+            "versions": versions,
+            "format": record.get("format"),
+            "format_version": record.get("format_version", FORMAT_VERSION),
+            "file_size": os.path.getsize(path),
+            "training_sha256": record.get("training_sha256"),
+            "training_source": record.get("training_source"),
+            "scaler": None
+            if model.mean_ is None
+            else {"mean": [float(v) for v in model.mean_], "scale": [float(v) for v in model.scale_]},
+        }
+    )
+    return info

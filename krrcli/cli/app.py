@@ -1,0 +1,47 @@
+"""The Typer application and its global options (no heavy imports here)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from .. import __version__
+
+app = typer.Typer(
+    name="krr",
+    help=(
+        "Kernel ridge regression on CSV files.\n\n"
+        "Fit a model, predict new rows, choose parameters by cross-validation, inspect a model file. "
+        "Reports go to stdout, progress and errors to stderr; every command has --json for scripts."
+    ),
+    epilog=(
+        "Examples:  krr fit data.csv --gamma 1 --alpha 0.001 -o model.joblib  |  "
+        "krr predict model.joblib new.csv > pred.csv  |  krr cv data.csv --folds 5  |  "
+        "krr inspect model.joblib"
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+state = {"debug": False}
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"krr {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _global(
+    version: Annotated[
+        Optional[bool],
+        typer.Option("--version", "-V", callback=_version, is_eager=True, help="Print the version and exit."),
+    ] = None,
+    debug: Annotated[bool, typer.Option("--debug", help="Show the full traceback of an error.")] = False,
+) -> None:
+    state["debug"] = debug

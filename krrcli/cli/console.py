@@ -1,0 +1,47 @@
+"""Where output goes: data and reports to stdout, everything else to stderr."""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from typing import Any
+
+from rich.console import Console
+
+
+def out() -> Console:
+    """A console on the current stdout (reports)."""
+    return Console(file=sys.stdout, soft_wrap=False, highlight=False)
+
+
+def err() -> Console:
+    """A console on the current stderr (progress, warnings)."""
+    return Console(file=sys.stderr, highlight=False)
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean(v) for v in value]
+    return value
+
+
+def print_json(obj: Any) -> None:
+    """One JSON object on stdout (NaN and infinities as null)."""
+    sys.stdout.write(json.dumps(_clean(obj), indent=2) + "\n")
+    sys.stdout.flush()
+
+
+def fmt_num(value: Any, digits: int = 4) -> str:
+    """A number for a report: ``None`` as a dash, else ``digits`` significant figures."""
+    if value is None:
+        return "-"
+    if isinstance(value, float) and not math.isfinite(value):
+        return "-"
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
+        return str(int(value))
+    return f"{value:.{digits}g}"

@@ -1,0 +1,124 @@
+"""krr cv: choose gamma and alpha by cross-validation."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Optional
+
+import typer
+
+from . import options as o
+from .app import app
+from .console import err, fmt_num, out, print_json
+
+
+@app.command(
+    epilog=(
+        "Examples:  krr cv data.csv  |  krr cv data.csv --gamma 0.01,0.1,1 --alpha 1e-4:1e1:6  |  "
+        "krr cv data.csv --folds 5 --metric r2 -o best.joblib  |  krr cv data.csv --json | jq .best"
+    )
+)
+def cv(
+    data: o.Data,
+    target: o.Target = None,
+    features: o.Features = None,
+    kernel: o.Kernel = "rbf",
+    gamma: Annotated[
+        Optional[str],
+        typer.Option(
+            "--gamma", "-g",
+            help="Value, list a,b,c or log range LO:HI:N. Default: 7 values around the data's scale.",
+        ),
+    ] = None,
+    alpha: Annotated[
+        Optional[str], typer.Option("--alpha", "-a", help="Value, list or LO:HI:N. Default: 1e-6:1e2:9.")
+    ] = None,
+    degree: o.Degree = 3,
+    coef0: o.Coef0 = 1,
+    standardize: o.Standardize = False,
+    loo: Annotated[bool, typer.Option("--loo", help="Exact leave-one-out in closed form (the default).")] = False,
+    folds: Annotated[Optional[int], typer.Option("--folds", help="k-fold cross-validation with N folds.")] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the fold shuffle and of the gamma-scale sample.")] = 0,
+    metric: Annotated[str, typer.Option("--metric", help="What 'best' means: rmse, mae (smallest) or r2.")] = "rmse",
+    output: Annotated[
+        Optional[str], typer.Option("--output", "-o", help="Refit on all rows with the best parameters; save here.")
+    ] = None,
+    sep: o.Sep = ",",
+    json: o.Json = False,
+) -> None:
+    """Score a grid of gamma x alpha by cross-validation and name the best pair.
+
+    Leave-one-out (default) is exact and computed in closed form from one
+    eigendecomposition per gamma; --folds N uses shuffled k-fold instead.
+    Example: krr cv data.csv --folds 5 -o best.joblib
+    """
+    from ..api import cv_csv
+    from ..data import parse_features_option
+    from ..errors import UsageError
+
+    if loo and folds is not None:
+        raise UsageError("--loo and --folds exclude each other; give one")
+    with _progress() as progress:
+        report = cv_csv(
+            data, target, parse_features_option(features), sep, kernel, gamma, alpha, degree, coef0, standardize,
+            folds, seed, metric, output, progress,
+        )
+    if json:
+        print_json(report)
+    else:
+        render_report(report)
+
+
+class _progress:
+    """A rich progress bar on stderr, advanced by the library's callback."""
+
+    def __enter__(self) -> Any:
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+        console = err()
+        self._bar = Progress(
+            TextColumn("cross-validating"), BarColumn(), TextColumn("{task.completed}/{task.total} gamma(s)"),
+            TimeElapsedColumn(), TimeRemainingColumn(), console=console, transient=True,
+            disable=not console.is_terminal,
+        )
+        self._bar.start()
+        self._task = self._bar.add_task("cv", total=None)
+        return self.update
+
+    def update(self, done: int, total: int) -> None:
+        self._bar.update(self._task, completed=done, total=total)
+
+    def __exit__(self, *exc: Any) -> None:
+        self._bar.stop()
+
+
+def render_report(r: dict[str, Any]) -> None:
+    from rich.table import Table
+
+    con = out()
+    metric = r["metric"]
+    method = "leave-one-out" if r["method"] == "loo" else f"{r['folds']}-fold (seed {r['seed']})"
+    title = f"{metric} by {method}, {r['kernel']} kernel, {r['n_samples']:,} rows"
+    table = Table(title=title, title_justify="left")
+    table.add_column("gamma \\ alpha", justify="right")
+    for a in r["alphas"]:
+        table.add_column(fmt_num(a, 3), justify="right")
+    best = r["best"]
+    by_cell = {(res["gamma"], res["alpha"]): res for res in r["results"]}
+    for g in r["gammas"]:
+        cells = []
+        for a in r["alphas"]:
+            res = by_cell[(g, a)]
+            text = fmt_num(res[metric], 4)
+            if res["gamma"] == best["gamma"] and res["alpha"] == best["alpha"]:
+                text = f"[bold reverse]{text}[/]"
+            cells.append(text)
+        table.add_row("-" if g is None else fmt_num(g, 3), *cells)
+    con.print(table)
+    gamma_txt = "" if best["gamma"] is None else f"gamma {best['gamma']:.6g}, "
+    con.print(
+        f"best: {gamma_txt}alpha {best['alpha']:.6g}  (rmse {fmt_num(best['rmse'])}, mae {fmt_num(best['mae'])}, "
+        f"r2 {fmt_num(best['r2'])})",
+        markup=False,
+    )
+    if r.get("model"):
+        con.print(f"refitted on all rows with the best parameters -> {r['model']}", markup=False)

@@ -1,0 +1,32 @@
+"""Options shared by several commands, declared once."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+KERNEL_NAMES = "rbf, laplacian, polynomial, linear, sigmoid, cosine"
+
+Data = Annotated[str, typer.Argument(help="CSV file (.gz/.bz2/.xz/.zip read transparently), or - for stdin.")]
+ModelPath = Annotated[str, typer.Argument(help="A model file written by krr fit or krr cv -o.")]
+Target = Annotated[
+    Optional[list[str]],
+    typer.Option("--target", "-t", help="Target column; repeat for several targets. Default: the last column."),
+]
+Features = Annotated[
+    Optional[str],
+    typer.Option("--features", "-f", help="Comma-separated feature columns. Default: every other column."),
+]
+Sep = Annotated[str, typer.Option("--sep", help="Field delimiter (one character; \\t for tab).")]
+Kernel = Annotated[str, typer.Option("--kernel", "-k", help=f"Kernel: {KERNEL_NAMES}.")]
+Degree = Annotated[float, typer.Option("--degree", help="Degree of the polynomial kernel (>= 1).")]
+Coef0 = Annotated[float, typer.Option("--coef0", help="Constant term of the polynomial and sigmoid kernels.")]
+Standardize = Annotated[
+    bool,
+    typer.Option(
+        "--standardize",
+        help="Scale features to zero mean and unit variance (training data); stored and applied at predict time.",
+    ),
+]
+Json = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout instead of the report.")]

@@ -1,0 +1,47 @@
+"""krr predict: predictions for new rows, streamed as CSV."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from . import options as o
+from .app import app
+
+
+@app.command(
+    epilog=(
+        "Examples:  krr predict model.joblib new.csv > pred.csv  |  "
+        "krr predict model.joblib new.csv --with-input -o scored.csv  |  "
+        "cat new.csv | krr predict model.joblib - --float-format %.6g | head"
+    )
+)
+def predict(
+    model: o.ModelPath,
+    data: o.Data,
+    output: Annotated[
+        Optional[str], typer.Option("--output", "-o", help="Write the CSV here (atomically) instead of stdout.")
+    ] = None,
+    with_input: Annotated[
+        bool, typer.Option("--with-input", help="Write the input columns first, then the predictions.")
+    ] = False,
+    no_header: Annotated[
+        bool, typer.Option("--no-header", help="DATA has no header; its columns are the model's features in order.")
+    ] = False,
+    float_format: Annotated[
+        Optional[str],
+        typer.Option("--float-format", help="printf format for predictions, e.g. %.6g. Default: exact round-trip."),
+    ] = None,
+    chunk_size: Annotated[int, typer.Option("--chunk-size", help="Rows read, predicted and written at a time.")] = 10_000,
+    sep: o.Sep = ",",
+) -> None:
+    """Predict the target(s) for every row of DATA with MODEL; CSV to stdout.
+
+    Feature columns are matched by name (any order; extra columns ignored). The
+    output has one column <target>_pred per target, in the input's row order.
+    Example: krr predict model.joblib new.csv > pred.csv
+    """
+    from ..api import predict_csv
+
+    predict_csv(model, data, output, sep, chunk_size, no_header, with_input, float_format)

@@ -1,0 +1,55 @@
+"""The one error hierarchy of krr.
+
+Every mistake a user can make ends in a :class:`KrrError` subclass whose message
+says what is wrong, where, and how to fix it. The command-line front end catches
+them in one place, prints the message as one line on stderr and exits with the
+class's ``exit_code``.
+"""
+
+from __future__ import annotations
+
+# Exit codes, documented in the README.
+EXIT_OK = 0
+EXIT_INTERNAL = 1
+EXIT_USAGE = 2
+EXIT_DATA = 3
+EXIT_MODEL_FILE = 4
+EXIT_OUTPUT = 5
+EXIT_RESOURCES = 6
+EXIT_INTERRUPTED = 130
+
+
+class KrrError(Exception):
+    """Base class of every error krr reports to a user."""
+
+    exit_code = EXIT_INTERNAL
+
+
+class UsageError(KrrError, ValueError):
+    """An option or parameter value is invalid (alpha < 0, an unknown kernel, a bad grid)."""
+
+    exit_code = EXIT_USAGE
+
+
+class DataError(KrrError, ValueError):
+    """Input data cannot be used: unreadable file, bad cell, missing column, too few rows."""
+
+    exit_code = EXIT_DATA
+
+
+class ModelFileError(KrrError):
+    """A model file is missing, corrupt, truncated, unsafe, foreign or too new."""
+
+    exit_code = EXIT_MODEL_FILE
+
+
+class OutputError(KrrError):
+    """An output file cannot be written (a folder, a missing folder, no permission)."""
+
+    exit_code = EXIT_OUTPUT
+
+
+class ResourceError(KrrError, MemoryError):
+    """The work would need more memory than this machine has available."""
+
+    exit_code = EXIT_RESOURCES

@@ -1,0 +1,252 @@
+"""The kernel ridge regression estimator, in scikit-learn's shape."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from .errors import DataError, UsageError
+from .kernels import cross_kernel, get_kernel, prepare, resolve_gamma, row_sq_norms
+from .resources import check_memory, format_bytes
+from .solvers import SOLVERS, KernelSpec, resolve_solver, solver_peak_bytes
+
+# Prediction computes K(X_new, X_fit) a block of rows at a time; one block of
+# kernel values takes at most this many bytes (at least one row).
+PREDICT_BLOCK_BYTES = 64 * 2**20
+
+
+def check_params(kernel: str, gamma: float | None, alpha: float, degree: float, coef0: float) -> None:
+    """Raise :class:`UsageError` for a parameter outside its domain."""
+    get_kernel(kernel)
+    if not (isinstance(alpha, (int, float, np.floating)) and math.isfinite(alpha)) or alpha < 0:
+        raise UsageError(f"alpha must be a finite number >= 0, got {alpha}")
+    if gamma is not None and (not math.isfinite(gamma) or gamma <= 0):
+        raise UsageError(f"gamma must be a finite number > 0, got {gamma}")
+    if not math.isfinite(degree) or degree < 1:
+        raise UsageError(f"degree must be >= 1, got {degree}")
+    if not math.isfinite(coef0):
+        raise UsageError(f"coef0 must be finite, got {coef0}")
+
+
+def _as_2d_float(X: Any, what: str) -> tuple[np.ndarray, list[str] | None]:
+    names = None
+    if hasattr(X, "columns"):
+        names = [str(c) for c in X.columns]
+    try:
+        A = np.asarray(X, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise DataError(f"{what} must be numeric: {exc}") from None
+    if A.ndim == 1 and what == "y":
+        A = A[:, None]
+    if A.ndim != 2:
+        raise DataError(f"{what} must be 2-D (rows x columns), got {A.ndim} dimension(s)")
+    if not np.all(np.isfinite(A)):
+        raise DataError(f"{what} contains NaN or infinite values")
+    return A, names
+
+
+def regression_scores(y: np.ndarray, pred: np.ndarray) -> dict[str, float]:
+    """RMSE, MAE and R^2 per target, averaged over targets.
+
+    y, pred : ndarray of shape (n_samples, n_targets)
+    """
+    resid = y - pred
+    rmse = np.sqrt(np.mean(resid**2, axis=0))
+    mae = np.mean(np.abs(resid), axis=0)
+    ss_res = np.sum(resid**2, axis=0)
+    ss_tot = np.sum((y - y.mean(axis=0)) ** 2, axis=0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r2 = np.where(ss_tot > 0, 1.0 - ss_res / np.where(ss_tot > 0, ss_tot, 1.0), np.where(ss_res > 0, 0.0, 1.0))
+    return {"rmse": float(np.mean(rmse)), "mae": float(np.mean(mae)), "r2": float(np.mean(r2))}
+
+
+class KernelRidge:
+    """Kernel ridge regression: ``w = (K + alpha I)^-1 y``, ``y(x) = sum_i w_i k(x, x_i)``.
+
+    No intercept, as scikit-learn's ``KernelRidge``; with the same kernels,
+    defaults and parameter meanings it gives the same numbers.
+
+    Parameters
+    ----------
+    kernel : {"rbf", "laplacian", "polynomial", "linear", "sigmoid", "cosine"}
+    gamma : float or None
+        Kernel coefficient; None means ``1 / n_features``.
+    alpha : float
+        Ridge penalty, >= 0.
+    degree : float
+        Degree of the polynomial kernel.
+    coef0 : float
+        Constant term of the polynomial and sigmoid kernels.
+    standardize : bool
+        Scale features to zero mean and unit variance with the training data
+        before the kernel (the scaler is kept and applied by ``predict``).
+    solver : {"auto", "cholesky", "eigh", "primal"}
+
+    Attributes
+    ----------
+    X_fit_ : ndarray of shape (n_samples, n_features)
+        Training rows, as the kernel sees them (standardized if asked).
+    dual_coef_ : ndarray of shape (n_samples,) or (n_samples, n_targets)
+    coef_ : ndarray of shape (n_features,) or (n_features, n_targets) or None
+        Primal weights when the primal solver was used.
+    gamma_ : float or None
+        The gamma really used.
+    solver_ : str
+    mean_, scale_ : ndarray of shape (n_features,) or None
+    feature_names_in_, target_names_ : list of str
+    effective_dof_ : float
+    train_scores_ : dict with rmse, mae, r2 on the training rows
+    """
+
+    def __init__(
+        self,
+        kernel: str = "rbf",
+        gamma: float | None = None,
+        alpha: float = 1.0,
+        degree: float = 3,
+        coef0: float = 1,
+        standardize: bool = False,
+        solver: str = "auto",
+    ) -> None:
+        self.kernel = kernel
+        self.gamma = gamma
+        self.alpha = alpha
+        self.degree = degree
+        self.coef0 = coef0
+        self.standardize = standardize
+        self.solver = solver
+
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        return {
+            k: getattr(self, k)
+            for k in ("kernel", "gamma", "alpha", "degree", "coef0", "standardize", "solver")
+        }
+
+    def set_params(self, **params: Any) -> KernelRidge:
+        for key, value in params.items():
+            if key not in self.get_params():
+                raise UsageError(f"unknown parameter {key!r}")
+            setattr(self, key, value)
+        return self
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
+        return f"KernelRidge({args})"
+
+    # -- fitting ----------------------------------------------------------
+    def _kernel_spec(self) -> KernelSpec:
+        return KernelSpec(self.kernel, self.gamma_, float(self.degree), float(self.coef0))
+
+    def fit(self, X: Any, y: Any) -> KernelRidge:
+        """Fit on ``X`` of shape (n_samples, n_features) and ``y`` of shape (n_samples,) or (n_samples, n_targets)."""
+        check_params(self.kernel, self.gamma, self.alpha, self.degree, self.coef0)
+        X, feature_names = _as_2d_float(X, "X")
+        y_1d = np.ndim(y) == 1
+        Y, target_names = _as_2d_float(y, "y")
+        if hasattr(y, "name") and y_1d:
+            target_names = [str(y.name)]
+        n, d = X.shape
+        if Y.shape[0] != n:
+            raise DataError(f"X has {n} rows but y has {Y.shape[0]}")
+        if n < 2:
+            raise DataError(f"need at least 2 rows to fit, got {n}")
+        if d < 1:
+            raise DataError("need at least one feature column")
+
+        self.solver_ = resolve_solver(self.solver, self.kernel, n, d, float(self.alpha))
+        need = solver_peak_bytes(self.solver_, n, d, Y.shape[1]) + 2 * X.nbytes
+        check_memory(
+            need,
+            f"fitting {n:,} rows (a {n:,} x {n:,} kernel matrix, {format_bytes(8 * n * n)})",
+            f"fit on a random sample of at most {max_rows_for_memory(need, n):,} rows",
+        )
+
+        if self.standardize:
+            self.mean_ = X.mean(axis=0)
+            scale = X.std(axis=0)
+            scale[scale == 0.0] = 1.0
+            self.scale_ = scale
+            X = (X - self.mean_) / self.scale_
+        else:
+            self.mean_ = self.scale_ = None
+        X = np.ascontiguousarray(X)
+        self.gamma_ = resolve_gamma(self.kernel, self.gamma, d)
+        sol = SOLVERS[self.solver_](X, Y, float(self.alpha), self._kernel_spec())
+
+        self.solver_ = sol.solver
+        self.X_fit_ = sol.centers
+        self.dual_coef_ = sol.dual_coef.ravel() if y_1d else sol.dual_coef
+        self.coef_ = None if sol.coef is None else (sol.coef.ravel() if y_1d else sol.coef)
+        self.effective_dof_ = sol.effective_dof
+        self.effective_dof_exact_ = sol.dof_exact
+        self.n_features_in_ = d
+        self.feature_names_in_ = feature_names or [f"x{i}" for i in range(d)]
+        self.target_names_ = target_names or (["y"] if Y.shape[1] == 1 else [f"y{j}" for j in range(Y.shape[1])])
+        self.train_scores_ = regression_scores(Y, sol.fitted)
+        self._y_1d = y_1d
+        return self
+
+    # -- prediction -------------------------------------------------------
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "dual_coef_"):
+            raise UsageError("this KernelRidge is not fitted yet; call fit(X, y) first")
+
+    def transform_features(self, X: np.ndarray) -> np.ndarray:
+        """Apply the stored scaler (if any) to raw feature rows."""
+        if self.mean_ is None:
+            return X
+        return (X - self.mean_) / self.scale_
+
+    def predict(self, X: Any, block_bytes: int = PREDICT_BLOCK_BYTES) -> np.ndarray:
+        """Predict for ``X`` of shape (n_rows, n_features).
+
+        Returns an array of shape (n_rows,) for a model fitted on a 1-D ``y``,
+        else (n_rows, n_targets). The kernel is computed ``block_bytes`` at a time.
+        """
+        self._check_fitted()
+        if hasattr(X, "columns") and self.feature_names_in_ is not None:
+            missing = [c for c in self.feature_names_in_ if c not in set(map(str, X.columns))]
+            if not missing:
+                X = X[self.feature_names_in_]
+        X, _ = _as_2d_float(X, "X")
+        if X.shape[1] != self.n_features_in_:
+            raise DataError(f"X has {X.shape[1]} feature columns but the model was fitted on {self.n_features_in_}")
+        X = self.transform_features(X)
+        W = self.dual_coef_.reshape(self.dual_coef_.shape[0], -1)
+        if self.coef_ is not None:
+            out = X @ self.coef_.reshape(X.shape[1], -1)
+        else:
+            out = self._predict_dual(X, W, block_bytes)
+        return out.ravel() if self._y_1d else out
+
+    def _predict_dual(self, X: np.ndarray, W: np.ndarray, block_bytes: int) -> np.ndarray:
+        centers = self.X_fit_
+        n_train = centers.shape[0]
+        step = max(1, block_bytes // (8 * n_train))
+        spec = self._kernel_spec()
+        Y = prepare(centers, spec.kernel)
+        y_sq = row_sq_norms(centers) if spec.kernel == "rbf" else None
+        out = np.empty((X.shape[0], W.shape[1]))
+        buf = np.empty((min(step, X.shape[0]), n_train))
+        for i in range(0, X.shape[0], step):
+            Xb = X[i : i + step]
+            Kb = cross_kernel(Xb, Y, spec.kernel, spec.gamma, spec.degree, spec.coef0, out=buf[: Xb.shape[0]], y_sq=y_sq)
+            np.matmul(Kb, W, out=out[i : i + Xb.shape[0]])
+        return out
+
+    # -- persistence ------------------------------------------------------
+    def save(self, path: str, **metadata: Any) -> None:
+        """Write the fitted model to ``path`` atomically (see :mod:`krrcli.persist`)."""
+        from .persist import save_model
+
+        save_model(self, path, **metadata)
+
+
+def max_rows_for_memory(need_for_n: int, n: int) -> int:
+    """Rows that would fit where ``n`` rows need ``need_for_n`` bytes (memory grows as n^2)."""
+    from .resources import available_memory
+
+    avail = available_memory() or need_for_n
+    return max(2, int(n * math.sqrt(max(avail, 1) / max(need_for_n, 1)) * 0.9))

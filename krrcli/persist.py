@@ -1,0 +1,304 @@
+"""The model file: plain data in a joblib file, written atomically, read safely.
+
+A model file is ``joblib.dump`` of one dict of numpy arrays, numbers, strings and
+lists; no class of krr or of any other package is pickled. Loading goes through
+a restricted unpickler built on joblib's: the pickle stream may only name
+numpy arrays, dtypes and scalars, joblib's array wrapper and plain builtin
+types. Anything else (a function, a class, ``os.system``...) is refused before it
+is called, and so are arrays of Python objects.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import pickle
+import sys
+import tempfile
+from contextlib import contextmanager
+from typing import Any, Iterator
+
+import numpy as np
+
+from .errors import ModelFileError, OutputError
+
+FORMAT_NAME = "krr-model"
+FORMAT_VERSION = 1
+
+# The joblib versions whose file layout the safe loader was tested against.
+TESTED_JOBLIB = ">=1.3,<1.7"
+
+_ALLOWED_GLOBALS = {
+    ("joblib.numpy_pickle", "NumpyArrayWrapper"),
+    ("numpy", "ndarray"),
+    ("numpy", "dtype"),
+    ("numpy.core.multiarray", "scalar"),
+    ("numpy._core.multiarray", "scalar"),
+    ("numpy.core.multiarray", "_reconstruct"),
+    ("numpy._core.multiarray", "_reconstruct"),
+    *(
+        ("builtins", name)
+        for name in ("dict", "list", "tuple", "set", "frozenset", "str", "bytes", "bytearray", "int", "float", "bool", "complex")
+    ),
+    *(("__builtin__", name) for name in ("dict", "list", "tuple", "str", "bytes", "int", "float", "bool", "complex")),
+}
+
+
+class UnsafeModelFile(pickle.UnpicklingError):
+    """The pickle stream asked for something outside the allow-list."""
+
+
+def _restricted_unpickler_class() -> type:
+    from joblib.numpy_pickle import NumpyArrayWrapper, NumpyUnpickler
+
+    class RestrictedUnpickler(NumpyUnpickler):
+        dispatch = NumpyUnpickler.dispatch.copy()
+
+        def find_class(self, module: str, name: str) -> Any:
+            if (module, name) not in _ALLOWED_GLOBALS:
+                raise UnsafeModelFile(f"it refers to {module}.{name}, which a krr model never contains")
+            return super().find_class(module, name)
+
+        def load_build(self) -> None:
+            # Refuse arrays of Python objects before joblib reads them.
+            state = self.stack[-1]
+            target = self.stack[-2] if len(self.stack) > 1 else None
+            if isinstance(target, NumpyArrayWrapper):
+                dtype = state.get("dtype") if isinstance(state, dict) else None
+                if not isinstance(dtype, np.dtype) or dtype.hasobject:
+                    raise UnsafeModelFile("it holds an array of Python objects, which a krr model never contains")
+            NumpyUnpickler.load_build(self)
+
+        dispatch[pickle.BUILD[0]] = load_build
+
+        def persistent_load(self, pid: Any) -> Any:
+            raise UnsafeModelFile("it uses persistent references, which a krr model never contains")
+
+    return RestrictedUnpickler
+
+
+def safe_load(path: str) -> Any:
+    """Load a joblib file, allowing only plain data and numpy arrays."""
+    from joblib.numpy_pickle_utils import _validate_fileobject_and_memmap
+
+    unpickler_cls = _restricted_unpickler_class()
+    with open(path, "rb") as fh:
+        with _validate_fileobject_and_memmap(fh, path, None) as (fobj, _):
+            if isinstance(fobj, str):
+                raise UnsafeModelFile("it is in a joblib format older than 0.10")
+            obj = unpickler_cls(path, fobj, ensure_native_byte_order=True).load()
+    _reject_object_arrays(obj)
+    return obj
+
+
+def _reject_object_arrays(obj: Any) -> None:
+    if isinstance(obj, np.ndarray) and obj.dtype.hasobject:
+        raise UnsafeModelFile("it holds an array of Python objects, which a krr model never contains")
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            _reject_object_arrays(k)
+            _reject_object_arrays(v)
+    elif isinstance(obj, (list, tuple, set, frozenset)):
+        for v in obj:
+            _reject_object_arrays(v)
+
+
+# -- atomic writes ----------------------------------------------------------
+def check_writable(path: str, what: str = "output file") -> None:
+    """Fail early (before any work) when ``path`` cannot be written."""
+    if os.path.isdir(path):
+        raise OutputError(f"cannot write {what} {path!r}: it is a folder; give a file name")
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise OutputError(f"cannot write {what} {path!r}: folder {folder!r} does not exist")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise OutputError(f"cannot write {what} {path!r}: no permission to write in {folder!r}")
+    if os.path.exists(path) and not os.access(path, os.W_OK):
+        raise OutputError(f"cannot write {what} {path!r}: the file is read-only")
+
+
+@contextmanager
+def atomic_write(path: str, mode: str = "wb", what: str = "output file") -> Iterator[Any]:
+    """Open a temporary file next to ``path``; rename it over ``path`` only on success.
+
+    A failure or interruption removes the temporary file and leaves any
+    existing ``path`` untouched.
+    """
+    check_writable(path, what)
+    folder = os.path.dirname(os.path.abspath(path))
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".krr-", suffix=".tmp", dir=folder)
+    except OSError as exc:
+        raise OutputError(f"cannot write {what} {path!r}: {exc.strerror}") from None
+    try:
+        with os.fdopen(fd, mode, **({} if "b" in mode else {"encoding": "utf-8", "newline": ""})) as fh:
+            yield fh
+            fh.flush()
+            os.fsync(fh.fileno())
+        if os.path.exists(path):
+            try:
+                os.chmod(tmp, os.stat(path).st_mode & 0o777)
+            except OSError:
+                pass
+        else:
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(tmp, 0o666 & ~umask)
+        os.replace(tmp, path)
+    except BaseException as exc:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        if isinstance(exc, OSError) and not isinstance(exc, OutputError):
+            raise OutputError(f"cannot write {what} {path!r}: {exc.strerror or exc}") from None
+        raise
+    try:
+        dfd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)
+    except OSError:
+        pass
+
+
+# -- the model format -------------------------------------------------------
+def _versions() -> dict[str, str]:
+    import joblib
+    import scipy
+
+    from . import __version__
+
+    return {
+        "krr": __version__,
+        "python": sys.version.split()[0],
+        "numpy": np.__version__,
+        "scipy": scipy.__version__,
+        "joblib": joblib.__version__,
+    }
+
+
+def model_to_dict(model: Any, **metadata: Any) -> dict[str, Any]:
+    """The plain-data record stored in a model file."""
+    def arr(a: Any) -> Any:
+        return None if a is None else np.ascontiguousarray(a, dtype=np.float64)
+
+    return {
+        "format": FORMAT_NAME,
+        "format_version": FORMAT_VERSION,
+        "kernel": str(model.kernel),
+        "gamma": None if model.gamma_ is None else float(model.gamma_),
+        "alpha": float(model.alpha),
+        "degree": float(model.degree),
+        "coef0": float(model.coef0),
+        "solver": str(model.solver_),
+        "standardize": bool(model.standardize),
+        "mean": arr(model.mean_),
+        "scale": arr(model.scale_),
+        "X_fit": arr(model.X_fit_),
+        "dual_coef": arr(model.dual_coef_),
+        "coef": arr(model.coef_),
+        "y_1d": bool(model._y_1d),
+        "features": list(model.feature_names_in_),
+        "targets": list(model.target_names_),
+        "train": {k: float(v) for k, v in model.train_scores_.items()},
+        "effective_dof": float(model.effective_dof_),
+        "effective_dof_exact": bool(model.effective_dof_exact_),
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "versions": _versions(),
+        "fit_seconds": float(metadata.get("fit_seconds", float("nan"))),
+        "training_sha256": metadata.get("training_sha256"),
+        "training_source": metadata.get("training_source"),
+    }
+
+
+def save_model(model: Any, path: str, **metadata: Any) -> None:
+    """Write ``model`` to ``path`` atomically as a plain-data joblib file."""
+    import joblib
+
+    record = model_to_dict(model, **metadata)
+    with atomic_write(path, "wb", what="model file") as fh:
+        joblib.dump(record, fh)
+
+
+_REQUIRED = {
+    "kernel": str, "alpha": float, "degree": float, "coef0": float, "X_fit": np.ndarray,
+    "dual_coef": np.ndarray, "features": list, "targets": list,
+}
+
+
+def read_model_record(path: str) -> dict[str, Any]:
+    """Read and check a model file; raise :class:`ModelFileError` for anything wrong with it."""
+    if os.path.isdir(path):
+        raise ModelFileError(f"cannot read model file {path!r}: it is a folder")
+    if not os.path.exists(path):
+        raise ModelFileError(f"cannot read model file {path!r}: no such file")
+    try:
+        record = safe_load(path)
+    except UnsafeModelFile as exc:
+        raise ModelFileError(f"refusing to load {path!r}: {exc}") from None
+    except PermissionError:
+        raise ModelFileError(f"cannot read model file {path!r}: permission denied") from None
+    except MemoryError:
+        raise ModelFileError(f"cannot load {path!r}: it is corrupt (it asks for more memory than there is)") from None
+    except (EOFError, ValueError) as exc:
+        detail = "it is truncated" if isinstance(exc, EOFError) or "truncat" in str(exc).lower() else "it is corrupt"
+        raise ModelFileError(f"cannot load {path!r}: {detail} or not a joblib file") from None
+    except Exception:
+        raise ModelFileError(f"cannot load {path!r}: it is corrupt, truncated or not a joblib file") from None
+    if not isinstance(record, dict) or record.get("format") != FORMAT_NAME:
+        raise ModelFileError(f"{path!r} is a joblib file but not a krr model")
+    version = record.get("format_version")
+    if not isinstance(version, int):
+        raise ModelFileError(f"{path!r} has no valid format version; it is not a krr model")
+    if version > FORMAT_VERSION:
+        raise ModelFileError(
+            f"{path!r} uses model format version {version}, newer than this krr reads "
+            f"(up to {FORMAT_VERSION}); upgrade krr"
+        )
+    for key, kind in _REQUIRED.items():
+        value = record.get(key)
+        if kind is float and isinstance(value, (int, float)):
+            continue
+        if not isinstance(value, kind):
+            raise ModelFileError(f"{path!r} is damaged: entry {key!r} is missing or of the wrong type")
+    X, W = record["X_fit"], record["dual_coef"]
+    if X.ndim != 2 or X.shape[1] != len(record["features"]) or W.shape[0] != X.shape[0]:
+        raise ModelFileError(f"{path!r} is damaged: the stored arrays do not match each other")
+    return record
+
+
+def model_from_record(record: dict[str, Any]) -> Any:
+    """Rebuild a fitted :class:`~krrcli.model.KernelRidge` from a checked record."""
+    from .model import KernelRidge, check_params
+
+    try:
+        check_params(record["kernel"], record.get("gamma"), record["alpha"], record["degree"], record["coef0"])
+    except Exception as exc:
+        raise ModelFileError(f"the model file is damaged: {exc}") from None
+    m = KernelRidge(
+        kernel=record["kernel"], gamma=record.get("gamma"), alpha=record["alpha"], degree=record["degree"],
+        coef0=record["coef0"], standardize=bool(record.get("standardize")), solver=record.get("solver", "auto"),
+    )
+    m.gamma_ = record.get("gamma")
+    m.solver_ = record.get("solver", "cholesky")
+    m.X_fit_ = record["X_fit"]
+    m._y_1d = bool(record.get("y_1d", False))
+    m.dual_coef_ = record["dual_coef"].ravel() if m._y_1d else record["dual_coef"]
+    coef = record.get("coef")
+    m.coef_ = None if coef is None else (coef.ravel() if m._y_1d else coef)
+    m.mean_ = record.get("mean")
+    m.scale_ = record.get("scale")
+    m.n_features_in_ = record["X_fit"].shape[1]
+    m.feature_names_in_ = [str(f) for f in record["features"]]
+    m.target_names_ = [str(t) for t in record["targets"]]
+    m.effective_dof_ = record.get("effective_dof", float("nan"))
+    m.effective_dof_exact_ = bool(record.get("effective_dof_exact", True))
+    m.train_scores_ = dict(record.get("train") or {})
+    return m
+
+
+def load_model(path: str) -> Any:
+    """Load a fitted :class:`~krrcli.model.KernelRidge` from a krr model file, safely."""
+    return model_from_record(read_model_record(path))

@@ -1,0 +1,89 @@
+"""How much memory this machine can give, and refusing work that would not fit.
+
+The memory available is the smallest of: ``MemAvailable`` in ``/proc/meminfo``,
+the cgroup limit (v2 ``memory.max`` or v1 ``memory.limit_in_bytes``) minus what
+the cgroup already uses, and the ``KRR_MEMORY_LIMIT`` environment variable
+(bytes, or a number with a K/M/G/T suffix) when it is set.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+
+from .errors import ResourceError, UsageError
+
+_UNITS = {"": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
+
+
+def parse_size(text: str) -> int:
+    """Parse ``"512M"``, ``"2G"``, ``"1.5GiB"`` or a plain byte count."""
+    m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([KMGT]?)(i?B)?\s*", text, re.IGNORECASE)
+    if not m:
+        raise UsageError(f"cannot read the size {text!r}; write e.g. 512M or 2G")
+    return int(float(m.group(1)) * _UNITS[m.group(2).upper()])
+
+
+def format_bytes(n: float) -> str:
+    """``1536 -> '1.5 KiB'``."""
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(n) < 1024 or unit == "TiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    raise AssertionError  # pragma: no cover
+
+
+def _read_int(path: str) -> int | None:
+    try:
+        with open(path) as fh:
+            text = fh.read().strip()
+    except OSError:
+        return None
+    if not text or text == "max":
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        return None
+
+
+def _meminfo_available() -> int | None:
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        return None
+    return None
+
+
+def _cgroup_available() -> int | None:
+    for limit_path, usage_path in (
+        ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current"),
+        ("/sys/fs/cgroup/memory/memory.limit_in_bytes", "/sys/fs/cgroup/memory/memory.usage_in_bytes"),
+    ):
+        limit = _read_int(limit_path)
+        if limit is not None and limit < 2**60:
+            usage = _read_int(usage_path) or 0
+            return max(0, limit - usage)
+    return None
+
+
+def available_memory() -> int | None:
+    """Bytes this process can still allocate, or None when nothing tells."""
+    candidates = [v for v in (_meminfo_available(), _cgroup_available()) if v is not None]
+    env = os.environ.get("KRR_MEMORY_LIMIT")
+    if env:
+        candidates.append(parse_size(env))
+    return min(candidates) if candidates else None
+
+
+def check_memory(needed: int, what: str, advice: str) -> None:
+    """Raise :class:`ResourceError` before allocating when ``needed`` bytes will not fit."""
+    available = available_memory()
+    if available is not None and needed > available:
+        raise ResourceError(
+            f"{what} needs {format_bytes(needed)} of memory but only "
+            f"{format_bytes(available)} is available; {advice}"
+        )

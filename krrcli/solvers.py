@@ -1,0 +1,207 @@
+"""Solvers for kernel ridge regression: one function per method, in a registry.
+
+Every solver takes the training rows, the targets, ``alpha`` and the kernel, and
+returns a :class:`Solution`: the rows the model keeps (``centers``), their dual
+weights, the training predictions and the effective degrees of freedom. This is
+the seam for solvers that do not hold an n x n matrix: such a solver can keep
+fewer centers or a primal weight vector and the estimator does not change.
+
+``"auto"`` is resolved by :func:`resolve_solver` to a concrete name before any
+work, and that name is recorded on the fitted model.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+from scipy import linalg
+
+from .errors import UsageError
+from .kernels import gram_matrix
+
+# Up to this many rows the effective degrees of freedom are computed exactly;
+# beyond it they are a Hutchinson estimate with HUTCHINSON_PROBES probes.
+DOF_EXACT_MAX_ROWS = 3000
+HUTCHINSON_PROBES = 32
+
+
+class KrrWarning(UserWarning):
+    """A condition the user should know about that did not stop the work."""
+
+
+@dataclass(frozen=True)
+class KernelSpec:
+    """A kernel with its resolved parameters."""
+
+    kernel: str
+    gamma: float | None
+    degree: float
+    coef0: float
+
+    def gram(self, X: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        return gram_matrix(X, self.kernel, self.gamma, self.degree, self.coef0, out=out)
+
+
+@dataclass
+class Solution:
+    """What a solver found.
+
+    centers : ndarray of shape (n_centers, n_features)
+    dual_coef : ndarray of shape (n_centers, n_targets)
+    coef : ndarray of shape (n_features, n_targets) or None
+        Primal weights, when the solver has them (linear kernel); predictions
+        are then ``X @ coef``.
+    fitted : ndarray of shape (n_samples, n_targets)
+        Predictions on the training rows.
+    effective_dof : float
+        ``tr(K (K + alpha I)^-1)``.
+    dof_exact : bool
+        False when ``effective_dof`` is a stochastic estimate.
+    solver : str
+        The method that produced the solution (after any fallback).
+    """
+
+    centers: np.ndarray
+    dual_coef: np.ndarray
+    coef: np.ndarray | None
+    fitted: np.ndarray
+    effective_dof: float
+    dof_exact: bool
+    solver: str
+
+
+def _add_to_diagonal(A: np.ndarray, value: float) -> None:
+    A.flat[:: A.shape[0] + 1] += value
+
+
+def _trace_inverse_from_cholesky(L: np.ndarray) -> tuple[float, bool]:
+    """``tr(G^-1)`` from the lower Cholesky factor ``L`` of ``G`` (``L`` is destroyed).
+
+    Exact (``||L^-1||_F^2`` through an in-place triangular inverse) up to
+    ``DOF_EXACT_MAX_ROWS`` rows; beyond that Hutchinson's estimator
+    ``mean_k ||L^-1 z_k||^2`` over Rademacher vectors ``z_k`` (seed 0).
+    """
+    n = L.shape[0]
+    if n <= DOF_EXACT_MAX_ROWS:
+        Linv, info = linalg.lapack.dtrtri(L, lower=1, overwrite_c=1)
+        if info != 0:
+            raise np.linalg.LinAlgError("triangular inverse failed")
+        total = 0.0
+        step = max(1, 2**22 // n)
+        cols = np.arange(n)
+        for i in range(0, n, step):
+            block = Linv[i : i + step]
+            rows = np.arange(i, i + block.shape[0])[:, None]
+            total += float(np.sum(np.where(cols[None, :] <= rows, block, 0.0) ** 2))
+        return total, True
+    rng = np.random.default_rng(0)
+    Z = rng.choice([-1.0, 1.0], size=(n, HUTCHINSON_PROBES))
+    W = linalg.solve_triangular(L, Z, lower=True, check_finite=False, overwrite_b=True)
+    return float(np.mean(np.einsum("ij,ij->j", W, W))), False
+
+
+# (K + alpha I) w = y, by an in-place Cholesky factorization K + alpha I = L L^T.
+def solve_cholesky(X: np.ndarray, Y: np.ndarray, alpha: float, kernel: KernelSpec) -> Solution:
+    n = X.shape[0]
+    G = kernel.gram(X)
+    _add_to_diagonal(G, alpha)
+    try:
+        L, lower = linalg.cho_factor(G, lower=True, overwrite_a=True, check_finite=False)
+    except linalg.LinAlgError:
+        del G
+        warnings.warn(
+            f"K + alpha*I is not positive definite (alpha = {alpha:g}); "
+            "solving by least squares from an eigendecomposition instead",
+            KrrWarning,
+            stacklevel=2,
+        )
+        return solve_eigh(X, Y, alpha, kernel)
+    W = linalg.cho_solve((L, lower), Y, check_finite=False)
+    if not np.all(np.isfinite(W)):
+        del G, L
+        warnings.warn(
+            f"the Cholesky solve was numerically unstable (alpha = {alpha:g}); "
+            "solving by least squares from an eigendecomposition instead",
+            KrrWarning,
+            stacklevel=2,
+        )
+        return solve_eigh(X, Y, alpha, kernel)
+    # (K + alpha I) w = y  =>  K w = y - alpha w: training predictions for free.
+    fitted = Y - alpha * W
+    # tr(K G^-1) = n - alpha tr(G^-1)
+    tr_inv, exact = _trace_inverse_from_cholesky(L)
+    dof = float(n - alpha * tr_inv)
+    return Solution(X, W, None, fitted, dof, exact, "cholesky")
+
+
+# K = Q diag(d) Q^T;  w = Q diag(1 / (d + alpha)) Q^T y, with 1/(d + alpha) := 0
+# where d + alpha is zero to working precision (the minimum-norm least-squares solution).
+def solve_eigh(X: np.ndarray, Y: np.ndarray, alpha: float, kernel: KernelSpec) -> Solution:
+    K = kernel.gram(X)
+    d, Q = linalg.eigh(K, overwrite_a=True, check_finite=False)
+    del K
+    s = d + alpha
+    cutoff = max(float(np.max(np.abs(d), initial=0.0)), alpha) * d.size * np.finfo(float).eps
+    keep = np.abs(s) > cutoff
+    inv = np.where(keep, 1.0 / np.where(keep, s, 1.0), 0.0)
+    QtY = Q.T @ Y
+    W = Q @ (inv[:, None] * QtY)
+    fitted = Q @ ((np.where(keep, d, 0.0) * inv)[:, None] * QtY)
+    dof = float(np.sum(np.where(keep, d, 0.0) * inv))
+    return Solution(X, W, None, fitted, dof, True, "eigh")
+
+
+# (X^T X + alpha I) beta = X^T y  (linear kernel, primal);  w = (y - X beta) / alpha.
+def solve_primal(X: np.ndarray, Y: np.ndarray, alpha: float, kernel: KernelSpec) -> Solution:
+    if kernel.kernel != "linear":
+        raise UsageError("the primal solver needs kernel='linear'")
+    if alpha <= 0:
+        raise UsageError("the primal solver needs alpha > 0")
+    A = X.T @ X
+    s = linalg.eigvalsh(A, check_finite=False)
+    _add_to_diagonal(A, alpha)
+    beta = linalg.solve(A, X.T @ Y, assume_a="pos", overwrite_a=True, check_finite=False)
+    fitted = X @ beta
+    W = (Y - fitted) / alpha
+    s = np.clip(s, 0.0, None)
+    dof = float(np.sum(s / (s + alpha)))
+    return Solution(X, W, beta, fitted, dof, True, "primal")
+
+
+SolverFn = Callable[[np.ndarray, np.ndarray, float, KernelSpec], Solution]
+
+SOLVERS: dict[str, SolverFn] = {
+    "cholesky": solve_cholesky,
+    "eigh": solve_eigh,
+    "primal": solve_primal,
+}
+
+
+def resolve_solver(name: str, kernel: str, n_samples: int, n_features: int, alpha: float) -> str:
+    """Turn ``"auto"`` into a concrete solver name; check an explicit one exists.
+
+    ``auto`` is ``primal`` for the linear kernel with fewer features than rows
+    (and alpha > 0), otherwise ``cholesky`` (which falls back to ``eigh`` itself).
+    """
+    if name == "auto":
+        if kernel == "linear" and n_features < n_samples and alpha > 0:
+            return "primal"
+        return "cholesky"
+    if name not in SOLVERS:
+        raise UsageError(f"unknown solver {name!r}; choose one of: auto, {', '.join(SOLVERS)}")
+    return name
+
+
+def solver_peak_bytes(solver: str, n_samples: int, n_features: int, n_targets: int) -> int:
+    """Bytes a solver holds at its peak beyond its inputs (used to refuse work up front)."""
+    n = n_samples
+    if solver == "primal":
+        return 8 * (n_features * n_features + 3 * n * n_targets)
+    if solver == "eigh":
+        # K, then eigenvectors Q plus LAPACK workspace.
+        return 8 * (2 * n * n + 3 * n * n_targets) + 8 * 64 * n
+    # one n x n buffer plus the temporaries of one block of kernel rows
+    return 8 * (n * n + 4 * n * n_targets + HUTCHINSON_PROBES * n) + 2 * 32 * 2**20
