@@ -32,9 +32,9 @@ demo: $(STAMP)
 	$(KRR) fit sample_data/demo.csv --gamma 1 --alpha 0.001 -o demo_out/demo.joblib
 	$(KRR) predict demo_out/demo.joblib sample_data/demo_new.csv --float-format %.4f
 	$(KRR) inspect demo_out/demo.joblib
-	$(KRR) cv sample_data/concrete.csv --folds 5 -o demo_out/concrete.joblib
-	$(KRR) predict demo_out/concrete.joblib sample_data/concrete.csv --with-input -o demo_out/concrete_pred.csv
-	@head -3 demo_out/concrete_pred.csv
+	$(KRR) cv sample_data/energy.csv --folds 5 -o demo_out/energy.joblib
+	$(KRR) predict demo_out/energy.joblib sample_data/energy.csv --with-input -o demo_out/energy_pred.csv
+	@head -3 demo_out/energy_pred.csv
 
 sample:
 	$(PY) sample_data/make_sample.py

@@ -141,7 +141,7 @@ def solve_cholesky(X: np.ndarray, Y: np.ndarray, alpha: float, kernel: KernelSpe
 # where d + alpha is zero to working precision (the minimum-norm least-squares solution).
 def solve_eigh(X: np.ndarray, Y: np.ndarray, alpha: float, kernel: KernelSpec) -> Solution:
     K = kernel.gram(X)
-    d, Q = linalg.eigh(K, overwrite_a=True, check_finite=False)
+    d, Q = linalg.eigh(K, overwrite_a=True, check_finite=False, driver="evd")
     del K
     s = d + alpha
     cutoff = max(float(np.max(np.abs(d), initial=0.0)), alpha) * d.size * np.finfo(float).eps

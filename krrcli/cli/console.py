@@ -12,7 +12,7 @@ from rich.console import Console
 
 def out() -> Console:
     """A console on the current stdout (reports)."""
-    return Console(file=sys.stdout, soft_wrap=False, highlight=False)
+    return Console(file=sys.stdout, soft_wrap=True, highlight=False)
 
 
 def err() -> Console:
