@@ -1,0 +1,108 @@
+"""Cross-validation scores equal brute-force refits."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.kernel_ridge import KernelRidge as SkKernelRidge
+from sklearn.metrics.pairwise import euclidean_distances
+
+from krrcli import selection
+from krrcli.errors import DataError, UsageError
+from krrcli.model import regression_scores
+
+from .conftest import make_regression
+
+
+def _brute_force(X, Y, kernel, gamma, alpha, splits):
+    P = np.empty_like(Y)
+    for test in splits:
+        train = np.setdiff1d(np.arange(len(X)), test)
+        kw = {} if gamma is None else {"gamma": gamma}
+        m = SkKernelRidge(kernel=kernel, alpha=alpha, **kw).fit(X[train], Y[train])
+        P[test] = m.predict(X[test]).reshape(len(test), -1)
+    return regression_scores(Y, P)
+
+
+@pytest.mark.parametrize("kernel", ["rbf", "laplacian", "polynomial", "cosine"])
+@pytest.mark.parametrize("targets", [1, 2])
+def test_leave_one_out_equals_refits(kernel, targets):
+    X, Y = make_regression(40, 3, targets, seed=21)
+    gammas = [0.1, 0.8] if kernel != "cosine" else None
+    alphas = [1e-3, 0.1, 10.0]
+    rep = selection.cross_validate(X, Y, kernel, gammas, alphas)
+    assert rep.method == "loo" and rep.folds == 40
+    assert len(rep.results) == (2 if gammas else 1) * 3
+    for r in rep.results:
+        ref = _brute_force(X, Y, kernel, r.gamma, r.alpha, [np.array([i]) for i in range(40)])
+        for key in ("rmse", "mae", "r2"):
+            assert getattr(r, key) == pytest.approx(ref[key], rel=1e-8), (r, key)
+
+
+@pytest.mark.parametrize("n_alphas", [2, 14])  # one Cholesky per alpha, and one eigh for all alphas
+@pytest.mark.parametrize("kernel", ["rbf", "laplacian"])
+def test_kfold_equals_explicit_per_fold_fits(n_alphas, kernel):
+    X, Y = make_regression(53, 3, 2, seed=22)
+    alphas = list(np.logspace(-3, 1, n_alphas))
+    rep = selection.cross_validate(X, Y, kernel, [0.2, 1.0], alphas, folds=4, seed=5)
+    splits = selection.kfold_indices(53, 4, seed=5)
+    assert rep.method == "kfold" and rep.folds == 4
+    for r in rep.results:
+        ref = _brute_force(X, Y, kernel, r.gamma, r.alpha, splits)
+        for key in ("rmse", "mae", "r2"):
+            assert getattr(r, key) == pytest.approx(ref[key], rel=1e-8)
+
+
+def test_folds_are_a_seeded_permutation_in_contiguous_parts():
+    folds = selection.kfold_indices(10, 3, seed=0)
+    perm = np.random.default_rng(0).permutation(10)
+    assert [sorted(f) for f in folds] == [sorted(perm[:4]), sorted(perm[4:7]), sorted(perm[7:])]
+    assert sorted(np.concatenate(folds)) == list(range(10))
+    assert selection.kfold_indices(10, 3, seed=1)[0].tolist() != folds[0].tolist()
+    with pytest.raises(DataError, match="cannot make 11 folds from 10 rows"):
+        selection.kfold_indices(10, 11)
+
+
+def test_best_respects_metric_direction():
+    X, Y = make_regression(30, 2, seed=23)
+    rep = selection.cross_validate(X, Y, "rbf", [0.5], [1e-4, 1e-2, 1.0, 100.0], metric="r2")
+    assert rep.best.r2 == max(r.r2 for r in rep.results)
+    rep = selection.cross_validate(X, Y, "rbf", [0.5], [1e-4, 1e-2, 1.0, 100.0], metric="mae")
+    assert rep.best.mae == min(r.mae for r in rep.results)
+
+
+def test_effective_dof_reported_for_loo():
+    X, Y = make_regression(25, 2, seed=24)
+    rep = selection.cross_validate(X, Y, "rbf", [0.5], [0.01, 1.0])
+    dofs = [r.effective_dof for r in rep.results]
+    assert 0 < dofs[1] < dofs[0] < 25
+
+
+@pytest.mark.parametrize(
+    "spec, expected",
+    [
+        ("0.5", [0.5]),
+        ("0.1,1,10", [0.1, 1.0, 10.0]),
+        ("1e-6:1e2:9", [1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 0.1, 1.0, 10.0, 100.0]),
+        ("1:100:3", [1.0, 10.0, 100.0]),
+    ],
+)
+def test_parse_grid(spec, expected):
+    assert selection.parse_grid(spec, "alpha") == expected
+
+
+@pytest.mark.parametrize("spec", ["abc", "1:2", "0:1:3", "1:2:0", "-1", "", "0"])
+def test_parse_grid_rejects(spec):
+    with pytest.raises(UsageError):
+        selection.parse_grid(spec, "alpha")
+
+
+def test_default_gamma_grid_is_centred_on_median_distance():
+    X, _ = make_regression(200, 4, seed=25)
+    D = euclidean_distances(X, squared=True)
+    med = np.median(D[np.triu_indices(200, 1)])
+    grid = selection.default_gammas(X, "rbf")
+    assert len(grid) == 7
+    assert grid[3] == pytest.approx(1 / med, rel=1e-12)
+    assert grid[0] == pytest.approx(1e-2 / med) and grid[-1] == pytest.approx(1e2 / med)
+    assert selection.default_gammas(X, "linear") == [None]
