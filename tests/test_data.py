@@ -1,0 +1,105 @@
+"""The CSV loader: exact values, exact line numbers, every input form."""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import lzma
+import zipfile
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from krrcli.data import iter_feature_chunks, read_training_csv
+from krrcli.errors import DataError
+
+finite = st.floats(allow_nan=False, allow_infinity=False, width=64)
+settings_ = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+
+@settings_
+@given(
+    values=st.integers(2, 20).flatmap(
+        lambda n: st.lists(st.lists(finite, min_size=3, max_size=3), min_size=n, max_size=n)
+    )
+)
+def test_values_read_back_exactly(tmp_path_factory, values):
+    path = tmp_path_factory.mktemp("csv") / "t.csv"
+    path.write_text("a,b,y\n" + "".join(",".join(repr(v) for v in row) + "\n" for row in values))
+    table = read_training_csv(str(path))
+    expected = np.array(values)
+    assert np.array_equal(table.X, expected[:, :2])
+    assert np.array_equal(table.Y, expected[:, 2:])
+
+
+@settings_
+@given(
+    n=st.integers(2, 40),
+    bad_row=st.integers(0, 39),
+    bad_col=st.integers(0, 2),
+    token=st.sampled_from(["abc", "", "nan", "inf", "-inf", "NA", "1.2.3"]),
+    chunk=st.integers(1, 7),
+    blank_before=st.booleans(),
+)
+def test_first_bad_cell_is_reported_with_its_line(tmp_path_factory, n, bad_row, bad_col, token, chunk, blank_before):
+    bad_row = bad_row % n
+    rows = [[f"{i}.5", f"{i * 2}", f"{-i}"] for i in range(n)]
+    rows[bad_row][bad_col] = token
+    lines = [",".join(r) for r in rows]
+    if blank_before:
+        lines.insert(0, "")  # a blank line is skipped but still counted
+    path = tmp_path_factory.mktemp("csv") / "t.csv"
+    path.write_text("p,q,r\n" + "\n".join(lines) + "\n")
+    line_no = bad_row + 2 + (1 if blank_before else 0)
+    with pytest.raises(DataError) as info:
+        list(iter_feature_chunks(str(path), ["p", "q", "r"], chunk_rows=chunk))
+    msg = str(info.value)
+    assert f"line {line_no}, column '{'pqr'[bad_col]}'" in msg
+
+
+@pytest.mark.parametrize("line, fields", [("1,2", 2), ("1,2,3,4", 4), ("1", 1)])
+def test_ragged_rows_named(tmp_path, line, fields):
+    path = tmp_path / "t.csv"
+    path.write_text(f"a,b,y\n1,2,3\n{line}\n4,5,6\n")
+    with pytest.raises(DataError, match=f"line 3 has {fields} field\\(s\\) but the header has 3"):
+        read_training_csv(str(path))
+
+
+def test_quoted_fields_and_crlf_and_bom(tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_bytes(b'\xef\xbb\xbf"a","b,c",y\r\n1,"2",3\r\n4,5,6\r\n')
+    table = read_training_csv(str(path))
+    assert table.features == ["a", "b,c"] and table.targets == ["y"]
+    assert table.X.tolist() == [[1.0, 2.0], [4.0, 5.0]]
+
+
+@pytest.mark.parametrize(
+    "suffix, compress",
+    [
+        (".gz", gzip.compress),
+        (".bz2", bz2.compress),
+        (".xz", lzma.compress),
+    ],
+)
+def test_compressed_inputs(tmp_path, suffix, compress):
+    raw = b"a,b,y\n1,2,3\n4,5,6\n"
+    path = tmp_path / f"t.csv{suffix}"
+    path.write_bytes(compress(raw))
+    assert read_training_csv(str(path)).X.tolist() == [[1.0, 2.0], [4.0, 5.0]]
+
+
+def test_zip_input(tmp_path):
+    path = tmp_path / "t.zip"
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("t.csv", "a,b,y\n1,2,3\n4,5,6\n")
+    assert read_training_csv(str(path)).Y.tolist() == [[3.0], [6.0]]
+
+
+def test_sha256_is_of_the_file_bytes(tmp_path):
+    import hashlib
+
+    path = tmp_path / "t.csv.gz"
+    path.write_bytes(gzip.compress(b"a,y\n1,2\n3,4\n"))
+    assert read_training_csv(str(path)).sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
