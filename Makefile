@@ -30,11 +30,12 @@ format: $(STAMP)
 demo: $(STAMP)
 	@mkdir -p demo_out
 	$(KRR) fit sample_data/demo.csv --gamma 1 --alpha 0.001 -o demo_out/demo.joblib
+	$(KRR) predict demo_out/demo.joblib sample_data/demo.csv --float-format %.4f
 	$(KRR) predict demo_out/demo.joblib sample_data/demo_new.csv --float-format %.4f
 	$(KRR) inspect demo_out/demo.joblib
-	$(KRR) cv sample_data/energy.csv --folds 5 -o demo_out/energy.joblib
-	$(KRR) predict demo_out/energy.joblib sample_data/energy.csv --with-input -o demo_out/energy_pred.csv
-	@head -3 demo_out/energy_pred.csv
+	$(KRR) cv sample_data/energy.csv --standardize --gamma 0.03,0.1,0.3 --alpha 1e-4:1e-1:4 -o demo_out/energy.joblib
+	$(KRR) predict demo_out/energy.joblib sample_data/energy_new.csv --with-input -o demo_out/energy_pred.csv
+	head -4 demo_out/energy_pred.csv
 
 sample:
 	$(PY) sample_data/make_sample.py

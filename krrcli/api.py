@@ -178,11 +178,12 @@ def cv_csv(
     }
     if output is not None:
         best = report.best
+        t_fit = time.perf_counter()
         model = KernelRidge(kernel, best.gamma, best.alpha, degree, coef0, standardize=standardize)
         model.fit(table.X, table.Y if table.Y.shape[1] > 1 else table.Y[:, 0])
         model.feature_names_in_ = table.features
         model.target_names_ = table.targets
-        save_model(model, output, fit_seconds=time.perf_counter() - t0, training_sha256=table.sha256,
+        save_model(model, output, fit_seconds=time.perf_counter() - t_fit, training_sha256=table.sha256,
                    training_source=table.source)
         out["model"] = output
     out["seconds"] = round(time.perf_counter() - t0, 6)

@@ -11,8 +11,12 @@ from rich.console import Console
 
 
 def out() -> Console:
-    """A console on the current stdout (reports)."""
-    return Console(file=sys.stdout, soft_wrap=True, highlight=False)
+    """A console on the current stdout (reports); wide when stdout is a file or a pipe."""
+    try:
+        tty = sys.stdout.isatty()
+    except (AttributeError, ValueError):
+        tty = False
+    return Console(file=sys.stdout, soft_wrap=True, highlight=False, width=None if tty else 200)
 
 
 def err() -> Console:

@@ -92,16 +92,17 @@ class _progress:
 
 
 def render_report(r: dict[str, Any]) -> None:
+    from rich import box
     from rich.table import Table
 
     con = out()
     metric = r["metric"]
     method = "leave-one-out" if r["method"] == "loo" else f"{r['folds']}-fold (seed {r['seed']})"
     title = f"{metric} by {method}, {r['kernel']} kernel, {r['n_samples']:,} rows"
-    table = Table(title=title, title_justify="left")
-    table.add_column("gamma \\ alpha", justify="right")
+    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1))
+    table.add_column("gamma\\alpha", justify="right", no_wrap=True)
     for a in r["alphas"]:
-        table.add_column(fmt_num(a, 3), justify="right")
+        table.add_column(fmt_num(a, 3), justify="right", no_wrap=True)
     best = r["best"]
     by_cell = {(res["gamma"], res["alpha"]): res for res in r["results"]}
     for g in r["gammas"]:
@@ -110,7 +111,7 @@ def render_report(r: dict[str, Any]) -> None:
             res = by_cell[(g, a)]
             text = fmt_num(res[metric], 4)
             if res["gamma"] == best["gamma"] and res["alpha"] == best["alpha"]:
-                text = f"[bold reverse]{text}[/]"
+                text = f"[bold reverse]{text}*[/]"
             cells.append(text)
         table.add_row("-" if g is None else fmt_num(g, 3), *cells)
     con.print(table)

@@ -1,0 +1,599 @@
+"""Every user mistake ends in one clean line on stderr, a documented exit code and no output file.
+
+The contract (see krrcli/errors.py for the exit codes): the message starts with
+``krr: error: ``, says what is wrong and where (file, column, line number as a
+user counts lines, header = line 1), there is no Python traceback, and no
+output file is created or modified.
+"""
+
+from __future__ import annotations
+
+import builtins
+import bz2
+import gzip
+import lzma
+import os
+import re
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import krrcli.data
+from krrcli.errors import EXIT_DATA, EXIT_OUTPUT, EXIT_RESOURCES, EXIT_USAGE
+
+HEADER = "a,b,c,y\n"
+GOOD_ROWS = "1,2,3,4\n2,3,4,5\n3,1,2,0\n"
+
+
+# -- helpers ----------------------------------------------------------------
+def assert_error(res, code: int, *parts: str) -> None:
+    """A KrrError: exactly one ``krr: error:`` line, the exit code, no traceback, the given fragments."""
+    assert res.exit_code == code, (res.exit_code, res.stderr)
+    assert "Traceback" not in res.stderr
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1, res.stderr
+    assert lines[0].startswith("krr: error: "), res.stderr
+    for part in parts:
+        assert part in res.stderr, (part, res.stderr)
+
+
+def assert_usage(res, *parts: str) -> None:
+    """A Typer/Click usage error: exit 2, no traceback, the given fragments."""
+    assert res.exit_code == EXIT_USAGE, (res.exit_code, res.stderr)
+    assert "Traceback" not in res.stderr
+    assert res.stderr.strip(), "a usage error must say something on stderr"
+    for part in parts:
+        assert part in res.stderr, (part, res.stderr)
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
+
+
+def write_rows(path: Path, header: list[str], rows: np.ndarray) -> Path:
+    with open(path, "w") as fh:
+        fh.write(",".join(header) + "\n")
+        for row in rows:
+            fh.write(",".join(repr(float(v)) for v in row) + "\n")
+    return path
+
+
+def snapshot(path: Path) -> tuple[bytes, int]:
+    return path.read_bytes(), path.stat().st_mtime_ns
+
+
+def no_temp_files(folder: Path) -> list[str]:
+    return [p.name for p in folder.iterdir() if p.name.startswith(".krr-")]
+
+
+@pytest.fixture
+def out(tmp_path: Path) -> Path:
+    """An output path that must not exist after a failed command."""
+    return tmp_path / "result.out"
+
+
+# -- files that cannot be read ----------------------------------------------
+@pytest.mark.parametrize("command", ["fit", "predict", "cv"])
+def test_missing_input_file(krr, tmp_path, model_file, out, command):
+    data = tmp_path / "nope.csv"
+    args = {"fit": ["fit", data, "-o", out], "predict": ["predict", model_file, data, "-o", out],
+            "cv": ["cv", data, "-o", out]}[command]
+    res = krr(*args)
+    assert_error(res, EXIT_DATA, "nope.csv", "no such file")
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("command", ["fit", "predict", "cv"])
+def test_folder_as_input(krr, tmp_path, model_file, out, command):
+    folder = tmp_path / "data_dir"
+    folder.mkdir()
+    args = {"fit": ["fit", folder, "-o", out], "predict": ["predict", model_file, folder, "-o", out],
+            "cv": ["cv", folder, "-o", out]}[command]
+    res = krr(*args)
+    assert_error(res, EXIT_DATA, "data_dir", "folder")
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("command", ["fit", "predict"])
+def test_unreadable_input_file(krr, tmp_path, train_csv, model_file, out, monkeypatch, command):
+    """chmod 000; as root that does not block reading, so opening is made to fail the same way."""
+    secret = write(tmp_path / "secret.csv", HEADER + GOOD_ROWS)
+    if os.geteuid() == 0:
+        real_open = builtins.open
+
+        def fake_open(file, *args, **kwargs):
+            if os.path.abspath(str(file)) == str(secret):
+                raise PermissionError(13, "Permission denied", str(file))
+            return real_open(file, *args, **kwargs)
+
+        monkeypatch.setattr(krrcli.data, "open", fake_open, raising=False)
+    secret.chmod(0)
+    try:
+        args = ["fit", secret, "-o", out] if command == "fit" else ["predict", model_file, secret, "-o", out]
+        res = krr(*args)
+    finally:
+        secret.chmod(0o644)
+    assert_error(res, EXIT_DATA, "secret.csv", "permission denied")
+    assert not out.exists()
+
+
+def test_empty_file(krr, tmp_path, model_file, out):
+    empty = write(tmp_path / "empty.csv", "")
+    assert_error(krr("fit", empty, "-o", out), EXIT_DATA, "empty.csv", "is empty")
+    assert_error(krr("predict", model_file, empty, "-o", out), EXIT_DATA, "empty.csv", "is empty")
+    assert_error(krr("cv", empty, "-o", out), EXIT_DATA, "empty.csv", "is empty")
+    assert not out.exists()
+
+
+def test_header_only_fit_and_cv_fail(krr, tmp_path, out):
+    data = write(tmp_path / "hdr.csv", HEADER)
+    assert_error(krr("fit", data, "-o", out), EXIT_DATA, "hdr.csv", "no data rows")
+    assert_error(krr("cv", data, "-o", out), EXIT_DATA, "hdr.csv", "no data rows")
+    assert not out.exists()
+
+
+def test_header_only_predict_gives_header_only_output(krr, tmp_path, model_file):
+    data = write(tmp_path / "hdr.csv", "a,b,c\n")
+    res = krr("predict", model_file, data)
+    assert res.exit_code == 0, res.stderr
+    assert res.stdout == "y_pred\n"
+    assert res.stderr == ""
+    dest = tmp_path / "pred.csv"
+    res = krr("predict", model_file, data, "-o", dest)
+    assert res.exit_code == 0, res.stderr
+    assert dest.read_text() == "y_pred\n"
+
+
+# -- columns ------------------------------------------------------------------
+def test_unknown_target_column(krr, train_csv, out):
+    res = krr("fit", train_csv, "-t", "price", "-o", out)
+    assert_error(res, EXIT_DATA, "train.csv", "target column 'price' not found", "a, b, c, y")
+    assert not out.exists()
+
+
+def test_unknown_feature_column(krr, train_csv, out):
+    res = krr("fit", train_csv, "-f", "a,zz", "-o", out)
+    assert_error(res, EXIT_DATA, "train.csv", "feature column 'zz' not found", "a, b, c, y")
+    assert not out.exists()
+
+
+def test_unknown_column_in_cv(krr, train_csv, out):
+    res = krr("cv", train_csv, "-t", "price", "-o", out)
+    assert_error(res, EXIT_DATA, "target column 'price' not found", "a, b, c, y")
+    assert not out.exists()
+
+
+def test_duplicate_column_names(krr, tmp_path, out):
+    data = write(tmp_path / "dup.csv", "a,b,b,y\n" + GOOD_ROWS)
+    res = krr("fit", data, "-o", out)
+    assert_error(res, EXIT_DATA, "dup.csv", "line 1", "'b'", "twice", "columns 2 and 3")
+    assert not out.exists()
+
+
+def test_predict_model_feature_missing_from_input(krr, tmp_path, model_file, out):
+    data = write(tmp_path / "new.csv", "a,c,y\n1,2,3\n")
+    res = krr("predict", model_file, data, "-o", out)
+    assert_error(res, EXIT_DATA, "new.csv", "'b'", "columns are: a, c, y")
+    assert not out.exists()
+
+
+# -- cells ----------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "cell, fragment",
+    [
+        ("x", "'x' is not a number"),
+        ("", "missing value"),
+        ("NaN", "missing value"),
+        ("nan", "missing value"),
+        ("inf", "infinite value 'inf'"),
+        ("-inf", "infinite value '-inf'"),
+        ("1e999", "infinite value '1e999'"),
+    ],
+)
+@pytest.mark.parametrize("command", ["fit", "cv"])
+def test_bad_cell_in_training_data(krr, tmp_path, out, cell, fragment, command):
+    # line 1 header, lines 2-3 good, line 4 bad in column b, line 6 bad too (must not be the one reported)
+    data = write(tmp_path / "bad.csv", HEADER + "1,2,3,4\n2,3,4,5\n" + f"1,{cell},3,4\n" + "4,4,4,4\nzz,1,1,1\n")
+    res = krr(command, data, "-o", out)
+    assert_error(res, EXIT_DATA, "bad.csv", "line 4", "column 'b'", fragment)
+    assert "line 6" not in res.stderr
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("cell", ["1_000", "\uff11"], ids=["underscore", "fullwidth-digit"])
+def test_cell_python_accepts_but_csv_parser_does_not(krr, tmp_path, out, cell):
+    """float() accepts these but the CSV parser does not: the message must still name column and line."""
+    data = write(tmp_path / "odd.csv", HEADER + "1,2,3,4\n2,3,4,5\n" + f"1,{cell},3,4\n")
+    res = krr("fit", data, "-o", out)
+    assert_error(res, EXIT_DATA, "odd.csv", "line 4", "column 'b'")
+    assert not out.exists()
+
+
+def test_bad_cell_in_target_column(krr, tmp_path, out):
+    data = write(tmp_path / "bad.csv", HEADER + "1,2,3,4\n2,3,4,5\n3,3,3,3\n1,2,3,oops\n")
+    res = krr("fit", data, "-o", out)
+    assert_error(res, EXIT_DATA, "line 5", "column 'y'", "'oops' is not a number")
+    assert not out.exists()
+
+
+def test_text_in_an_unused_column_is_fine(krr, tmp_path):
+    data = write(tmp_path / "id.csv", "id,a,b,c,y\nr1,1,2,3,4\nr2,2,3,4,5\nr3,1,1,1,1\n")
+    dest = tmp_path / "m.joblib"
+    res = krr("fit", data, "-f", "a,b,c", "-o", dest)
+    assert res.exit_code == 0, res.stderr
+    res = krr("predict", dest, data)
+    assert res.exit_code == 0, res.stderr
+    assert len(res.stdout.splitlines()) == 4
+
+
+def test_bad_cell_in_predict_input(krr, tmp_path, model_file, out):
+    data = write(tmp_path / "new.csv", "a,b,c\n1,2,3\n1,2,3\n1,2,?\n")
+    res = krr("predict", model_file, data, "-o", out)
+    assert_error(res, EXIT_DATA, "new.csv", "line 4", "column 'c'", "'?' is not a number")
+    assert not out.exists()
+
+
+# -- ragged rows and blank lines ----------------------------------------------
+@pytest.mark.parametrize(
+    "row, n_fields",
+    [("1,2,3,4,5", 5), ("1,2,3,4,", 5), ("1,2,3", 3), ("1", 1)],
+    ids=["long", "trailing-comma", "short", "one-field"],
+)
+def test_ragged_row(krr, tmp_path, out, row, n_fields):
+    data = write(tmp_path / "ragged.csv", HEADER + "1,2,3,4\n2,3,4,5\n" + row + "\n5,5,5,5\n")
+    res = krr("fit", data, "-o", out)
+    assert_error(res, EXIT_DATA, "ragged.csv", "line 4", f"has {n_fields} field(s)", "header has 4")
+    assert "missing value" not in res.stderr
+    assert not out.exists()
+
+
+def test_ragged_row_in_predict_input(krr, tmp_path, model_file, out):
+    data = write(tmp_path / "new.csv", "a,b,c\n1,2,3\n1,2\n")
+    res = krr("predict", model_file, data, "-o", out)
+    assert_error(res, EXIT_DATA, "new.csv", "line 3", "has 2 field(s)", "header has 3")
+    assert not out.exists()
+
+
+def test_blank_line_is_skipped_silently(krr, tmp_path, train_csv):
+    lines = train_csv.read_text().splitlines(keepends=True)
+    with_blank = write(tmp_path / "blank.csv", "".join(lines[:10] + ["\n", "   \n"] + lines[10:]))
+    m1, m2 = tmp_path / "m1.joblib", tmp_path / "m2.joblib"
+    r1 = krr("fit", train_csv, "--json", "-o", m1)
+    r2 = krr("fit", with_blank, "--json", "-o", m2)
+    assert r1.exit_code == 0 and r2.exit_code == 0, r2.stderr
+    assert r2.stderr == ""
+    assert '"n_samples": 60' in r2.stdout
+    p1 = krr("predict", m1, train_csv)
+    p2 = krr("predict", m1, with_blank)
+    assert p2.exit_code == 0 and p2.stderr == ""
+    assert p1.stdout == p2.stdout
+
+
+@pytest.mark.parametrize("command", ["fit", "predict"])
+def test_blank_lines_still_count_in_later_line_numbers(krr, tmp_path, model_file, out, command):
+    # lines: 1 header, 2 good, 3 blank, 4 blank, 5 good, 6 good, 7 blank, 8 bad
+    if command == "fit":
+        data = write(tmp_path / "b.csv", HEADER + "1,2,3,4\n\n\n2,3,4,5\n3,3,3,3\n\n1,x,3,4\n")
+        res = krr("fit", data, "-o", out)
+    else:
+        data = write(tmp_path / "b.csv", "a,b,c\n1,2,3\n\n\n2,3,4\n3,3,3\n\n1,x,3\n")
+        res = krr("predict", model_file, data, "--chunk-size", "2", "-o", out)
+    assert_error(res, EXIT_DATA, "b.csv", "line 8", "column 'b'")
+    assert not out.exists()
+
+
+def test_blank_line_then_ragged_row_line_number(krr, tmp_path, out):
+    data = write(tmp_path / "b.csv", HEADER + "1,2,3,4\n\n2,3,4,5\n1,2,3\n")
+    res = krr("fit", data, "-o", out)
+    assert_error(res, EXIT_DATA, "line 5", "has 3 field(s)")
+    assert not out.exists()
+
+
+# -- too few rows -----------------------------------------------------------
+def test_fewer_rows_than_folds(krr, tmp_path, out):
+    data = write(tmp_path / "five.csv", "a,y\n1,2\n2,3\n3,4\n4,5\n5,6\n")
+    res = krr("cv", data, "--folds", "10", "-o", out)
+    assert_error(res, EXIT_DATA, "10 folds", "5 rows")
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("command", ["fit", "cv"])
+def test_fewer_than_two_rows(krr, tmp_path, out, command):
+    data = write(tmp_path / "one.csv", "a,y\n1,2\n")
+    res = krr(command, data, "-o", out)
+    assert_error(res, EXIT_DATA, "one.csv", "1 data row", "at least 2")
+    assert not out.exists()
+
+
+# -- option values ----------------------------------------------------------
+@pytest.mark.parametrize(
+    "args, fragment",
+    [
+        (["--alpha", "-1"], "alpha must be a finite number >= 0"),
+        (["--alpha", "nan"], "alpha must be a finite number >= 0"),
+        (["--gamma", "0"], "gamma must be a finite number > 0"),
+        (["--gamma", "-0.5"], "gamma must be a finite number > 0"),
+        (["--gamma", "inf"], "gamma must be a finite number > 0"),
+        (["--kernel", "polynomial", "--degree", "0.5"], "degree must be >= 1"),
+        (["--kernel", "gaussian"], "unknown kernel 'gaussian'"),
+        (["--sep", "ab"], "--sep must be one character"),
+    ],
+)
+def test_bad_fit_option_value(krr, train_csv, out, args, fragment):
+    res = krr("fit", train_csv, *args, "-o", out)
+    assert_error(res, EXIT_USAGE, fragment)
+    assert not out.exists()
+
+
+def test_unknown_kernel_lists_choices(krr, train_csv, out):
+    res = krr("fit", train_csv, "-k", "gaussian", "-o", out)
+    assert_error(res, EXIT_USAGE, "rbf", "laplacian", "polynomial")
+
+
+@pytest.mark.parametrize(
+    "args, fragment",
+    [
+        (["--alpha", "1:2"], "cannot read --alpha '1:2'"),
+        (["--alpha", "0:1:3"], "cannot read --alpha '0:1:3'"),
+        (["--alpha", "1,,abc"], "cannot read --alpha"),
+        (["--alpha", "-1"], "--alpha value must be a finite number > 0"),
+        (["--gamma", "abc"], "cannot read --gamma 'abc'"),
+        (["--gamma", "0"], "--gamma value must be a finite number > 0"),
+        (["--gamma", "1:abc:3"], "cannot read --gamma"),
+        (["--degree", "0"], "degree must be >= 1"),
+        (["--kernel", "gaussian"], "unknown kernel 'gaussian'"),
+        (["--folds", "1"], "--folds must be >= 2"),
+        (["--metric", "accuracy"], "unknown metric 'accuracy'"),
+        (["--loo", "--folds", "3"], "--loo and --folds"),
+    ],
+)
+def test_bad_cv_option_value(krr, train_csv, out, args, fragment):
+    res = krr("cv", train_csv, *args, "-o", out)
+    assert_error(res, EXIT_USAGE, fragment)
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["--chunk-size", "0"], ["--float-format", "%q"]],
+)
+def test_bad_predict_option_value(krr, train_csv, model_file, out, args):
+    res = krr("predict", model_file, train_csv, *args, "-o", out)
+    assert_error(res, EXIT_USAGE, args[0])
+    assert not out.exists()
+
+
+# -- Typer usage errors -----------------------------------------------------
+@pytest.mark.parametrize(
+    "args, fragment",
+    [
+        (["fit", "{data}", "--bogus"], "No such option: --bogus"),
+        (["fit", "{data}", "--alpha", "abc"], "Invalid value for '--alpha'"),
+        (["fit", "{data}", "--gamma", "abc"], "Invalid value for '--gamma'"),
+        (["cv", "{data}", "--folds", "abc"], "Invalid value for '--folds'"),
+        (["predict", "{model}", "{data}", "--chunk-size", "x"], "Invalid value for '--chunk-size'"),
+        (["predict", "{model}"], "Missing argument"),
+        (["inspect"], "Missing argument"),
+        (["frobnicate"], "No such command"),
+    ],
+)
+def test_typer_usage_errors(krr, tmp_path, train_csv, model_file, args, fragment):
+    args = [str(a).format(data=train_csv, model=model_file) for a in args]
+    res = krr(*args, "-o", tmp_path / "o.joblib") if args[0] in ("fit", "cv") else krr(*args)
+    assert_usage(res, fragment)
+    assert res.stdout == ""
+    assert not (tmp_path / "o.joblib").exists()
+
+
+# -- output paths -------------------------------------------------------------
+@pytest.mark.parametrize("command", ["fit", "predict", "cv"])
+def test_output_is_a_folder(krr, tmp_path, train_csv, model_file, command):
+    folder = tmp_path / "outdir"
+    folder.mkdir()
+    args = {"fit": ["fit", train_csv], "predict": ["predict", model_file, train_csv], "cv": ["cv", train_csv]}
+    res = krr(*args[command], "-o", folder)
+    assert_error(res, EXIT_OUTPUT, "outdir", "is a folder")
+    assert list(folder.iterdir()) == []
+    assert no_temp_files(tmp_path) == []
+
+
+@pytest.mark.parametrize("command", ["fit", "predict", "cv"])
+def test_output_in_missing_folder(krr, tmp_path, train_csv, model_file, command):
+    dest = tmp_path / "no_such_dir" / "out.file"
+    args = {"fit": ["fit", train_csv], "predict": ["predict", model_file, train_csv], "cv": ["cv", train_csv]}
+    res = krr(*args[command], "-o", dest)
+    assert_error(res, EXIT_OUTPUT, "out.file", "does not exist", "no_such_dir")
+    assert not dest.parent.exists()
+
+
+@pytest.mark.parametrize(
+    "bad_last_row, fragment",
+    [("1,x,3", "column 'b'"), ("1,2", "has 2 field(s)")],
+)
+def test_predict_keeps_existing_output_when_last_chunk_is_bad(krr, tmp_path, model_file, bad_last_row, fragment):
+    rows = "".join(f"{i},{i + 1},{i + 2}\n" for i in range(7))  # lines 2-8
+    data = write(tmp_path / "new.csv", "a,b,c\n" + rows + bad_last_row + "\n")  # bad line 9
+    dest = write(tmp_path / "pred.csv", "old predictions\n")
+    before = snapshot(dest)
+    res = krr("predict", model_file, data, "--chunk-size", "2", "-o", dest)
+    assert_error(res, EXIT_DATA, "new.csv", "line 9", fragment)
+    assert snapshot(dest) == before
+    assert no_temp_files(tmp_path) == []
+    assert res.stdout == ""
+
+
+def test_predict_output_not_created_when_last_chunk_is_bad(krr, tmp_path, model_file):
+    rows = "".join(f"{i},{i + 1},{i + 2}\n" for i in range(7))
+    data = write(tmp_path / "new.csv", "a,b,c\n" + rows + "1,2,inf\n")
+    dest = tmp_path / "pred.csv"
+    res = krr("predict", model_file, data, "--chunk-size", "2", "-o", dest)
+    assert_error(res, EXIT_DATA, "line 9", "column 'c'", "infinite")
+    assert not dest.exists()
+    assert no_temp_files(tmp_path) == []
+
+
+@pytest.mark.parametrize("command", ["fit", "cv"])
+def test_existing_model_untouched_when_data_is_bad(krr, tmp_path, train_csv, model_file, command):
+    bad = write(tmp_path / "bad.csv", HEADER + "1,2,3,4\n2,3,4,5\n1,2,3,x\n")
+    before = snapshot(model_file)
+    res = krr(command, bad, "-o", model_file)
+    assert_error(res, EXIT_DATA, "line 4", "column 'y'")
+    assert snapshot(model_file) == before
+    assert no_temp_files(tmp_path) == []
+    # still a loadable model
+    assert krr("inspect", model_file).exit_code == 0
+
+
+def test_existing_model_untouched_when_option_is_bad(krr, tmp_path, train_csv, model_file):
+    before = snapshot(model_file)
+    res = krr("fit", train_csv, "--alpha", "-3", "-o", model_file)
+    assert_error(res, EXIT_USAGE, "alpha")
+    assert snapshot(model_file) == before
+    assert no_temp_files(tmp_path) == []
+
+
+# -- memory preflight -------------------------------------------------------
+@pytest.fixture
+def big_csv(tmp_path: Path) -> Path:
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(600, 3))
+    y = np.sin(X.sum(axis=1)) + 0.1 * rng.normal(size=600)
+    return write_rows(tmp_path / "big.csv", ["a", "b", "c", "y"], np.column_stack([X, y]))
+
+
+def test_memory_preflight_refuses_big_fit(krr, tmp_path, big_csv, monkeypatch):
+    monkeypatch.setenv("KRR_MEMORY_LIMIT", "1M")
+    dest = tmp_path / "big.joblib"
+    res = krr("fit", big_csv, "-o", dest)
+    assert_error(res, EXIT_RESOURCES, "needs", "available", "600 rows")
+    assert not dest.exists()
+    assert no_temp_files(tmp_path) == []
+
+
+def test_memory_preflight_advice_is_achievable(krr, tmp_path, big_csv, monkeypatch):
+    """The refusal suggests a sample size; a sample of that size must then pass the same check."""
+    monkeypatch.setenv("KRR_MEMORY_LIMIT", "40M")
+    res = krr("fit", big_csv, "-o", tmp_path / "big.joblib")
+    assert_error(res, EXIT_RESOURCES, "needs", "available")
+    m = re.search(r"at most ([\d,]+) rows", res.stderr)
+    if m is None:  # no sample size suggested: nothing to check
+        return
+    n = int(m.group(1).replace(",", ""))
+    assert 2 <= n < 600
+    lines = big_csv.read_text().splitlines(keepends=True)
+    sample = write(tmp_path / "sample.csv", "".join(lines[: n + 1]))
+    dest = tmp_path / "sample.joblib"
+    res = krr("fit", sample, "-o", dest)
+    assert res.exit_code == 0, f"following the advice ({n} rows) fails too: {res.stderr}"
+    assert dest.exists()
+
+
+def test_bad_memory_limit_variable(krr, tmp_path, train_csv, monkeypatch):
+    monkeypatch.setenv("KRR_MEMORY_LIMIT", "lots")
+    dest = tmp_path / "m.joblib"
+    res = krr("fit", train_csv, "-o", dest)
+    assert_error(res, EXIT_USAGE, "'lots'")
+    assert not dest.exists()
+
+
+# -- compressed input, stdin, separators ------------------------------------
+def _compress(raw: bytes, path: Path, kind: str) -> Path:
+    if kind == "gz":
+        path.write_bytes(gzip.compress(raw))
+    elif kind == "bz2":
+        path.write_bytes(bz2.compress(raw))
+    elif kind == "xz":
+        path.write_bytes(lzma.compress(raw))
+    else:
+        with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+            zf.writestr("train.csv", raw)
+    return path
+
+
+@pytest.mark.parametrize("kind", ["gz", "bz2", "xz", "zip"])
+def test_compressed_input_gives_same_predictions(krr, tmp_path, train_csv, model_file, kind):
+    packed = _compress(train_csv.read_bytes(), tmp_path / f"train.csv.{kind}", kind)
+    plain = krr("predict", model_file, train_csv)
+    assert plain.exit_code == 0, plain.stderr
+    res = krr("predict", model_file, packed)
+    assert res.exit_code == 0, res.stderr
+    assert res.stdout == plain.stdout
+    # fitting on the compressed file gives the same model
+    dest = tmp_path / f"m_{kind}.joblib"
+    res = krr("fit", packed, "--gamma", "0.5", "--alpha", "0.1", "-o", dest)
+    assert res.exit_code == 0, res.stderr
+    assert krr("predict", dest, train_csv).stdout == plain.stdout
+
+
+@pytest.mark.parametrize("kind", ["gz", "bz2", "xz", "zip"])
+def test_damaged_compressed_input(krr, tmp_path, train_csv, kind, out):
+    packed = _compress(train_csv.read_bytes(), tmp_path / f"train.csv.{kind}", kind)
+    blob = packed.read_bytes()
+    packed.write_bytes(blob[: len(blob) // 2])
+    res = krr("fit", packed, "-o", out)
+    assert_error(res, EXIT_DATA, f"train.csv.{kind}")
+    assert not out.exists()
+
+
+def test_zip_with_two_members(krr, tmp_path, train_csv, out):
+    path = tmp_path / "two.zip"
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("a.csv", train_csv.read_bytes())
+        zf.writestr("b.csv", train_csv.read_bytes())
+    assert_error(krr("fit", path, "-o", out), EXIT_DATA, "two.zip", "exactly one file")
+    assert not out.exists()
+
+
+def test_not_utf8(krr, tmp_path, out):
+    path = tmp_path / "latin.csv"
+    path.write_bytes((HEADER + "1,2,3,4\n1,2,\xe9,4\n").encode("latin-1"))
+    assert_error(krr("fit", path, "-o", out), EXIT_DATA, "latin.csv", "UTF-8")
+    assert not out.exists()
+
+
+def test_stdin_for_fit_and_predict(krr, tmp_path, train_csv, model_file):
+    text = train_csv.read_text()
+    dest = tmp_path / "stdin.joblib"
+    res = krr("fit", "-", "--gamma", "0.5", "--alpha", "0.1", "-o", dest, stdin=text)
+    assert res.exit_code == 0, res.stderr
+    plain = krr("predict", model_file, train_csv)
+    from_stdin = krr("predict", model_file, "-", stdin=text)
+    assert from_stdin.exit_code == 0, from_stdin.stderr
+    assert from_stdin.stdout == plain.stdout
+    assert krr("predict", dest, train_csv).stdout == plain.stdout
+
+
+def test_stdin_errors_name_stdin(krr, tmp_path, out):
+    res = krr("fit", "-", "-o", out, stdin=HEADER + "1,2,3,4\n1,x,3,4\n")
+    assert_error(res, EXIT_DATA, "<stdin>", "line 3", "column 'b'")
+    assert not out.exists()
+
+
+def test_semicolon_separator(krr, tmp_path, train_csv, model_file):
+    semi = write(tmp_path / "semi.csv", train_csv.read_text().replace(",", ";"))
+    dest = tmp_path / "semi.joblib"
+    res = krr("fit", semi, "--sep", ";", "--gamma", "0.5", "--alpha", "0.1", "-o", dest)
+    assert res.exit_code == 0, res.stderr
+    plain = krr("predict", model_file, train_csv).stdout
+    res = krr("predict", dest, semi, "--sep", ";")
+    assert res.exit_code == 0, res.stderr
+    assert res.stdout == plain
+
+
+def test_wrong_separator_fit(krr, tmp_path, train_csv, out):
+    semi = write(tmp_path / "semi.csv", train_csv.read_text().replace(",", ";"))
+    res = krr("fit", semi, "-o", out)  # default "," on a ";" file: one column
+    assert_error(res, EXIT_DATA, "semi.csv", "two columns", "found 1")
+    assert not out.exists()
+    res = krr("fit", semi, "-t", "y", "-o", out)
+    assert_error(res, EXIT_DATA, "semi.csv", "found 1")
+    assert not out.exists()
+
+
+def test_wrong_separator_predict(krr, tmp_path, train_csv, model_file, out):
+    res = krr("predict", model_file, train_csv, "--sep", ";", "-o", out)
+    assert_error(res, EXIT_DATA, "train.csv", "'a', 'b', 'c'", "columns are: a,b,c,y")
+    assert not out.exists()
