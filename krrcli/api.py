@@ -192,13 +192,13 @@ def cv_csv(
 
 def load_model(path: str) -> KernelRidge:
     """Load a fitted model from a krr model file (safely: see :mod:`krrcli.persist`)."""
-    return model_from_record(read_model_record(path))
+    return model_from_record(read_model_record(path), path)
 
 
 def inspect_model(path: str) -> dict[str, Any]:
     """Everything stored in a model file, with the key names of ``krr fit --json``."""
     record = read_model_record(path)
-    model = model_from_record(record)
+    model = model_from_record(record, path)
     info = _summary(model, path, float(record.get("fit_seconds", float("nan"))))
     versions = record.get("versions") or {}
     info.update(

@@ -17,6 +17,7 @@ import io
 import itertools
 import lzma
 import os
+import re
 import sys
 import zipfile
 from dataclasses import dataclass
@@ -27,6 +28,9 @@ import numpy as np
 from .errors import DataError, UsageError
 
 DEFAULT_CHUNK_ROWS = 10_000
+
+# What the CSV parser reads as a number (Python's float() also takes "1_000" and non-ASCII digits).
+_NUMBER = re.compile(r"[+-]?(?:(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|inf|infinity|nan)", re.IGNORECASE)
 
 
 class _HashingReader(io.RawIOBase):
@@ -204,6 +208,8 @@ def _diagnose_cells(
             cell = fields[j].strip() if j < len(fields) else ""
             where = f"{src_name}: line {line_no}, column {names[j]!r}"
             try:
+                if not _NUMBER.fullmatch(cell):
+                    raise ValueError(cell)
                 value = float(cell)
             except ValueError:
                 if cell == "" or cell.lower() in {"na", "n/a", "nan", "null", "none", "<na>", "#n/a", "-nan"}:
@@ -269,7 +275,12 @@ def choose_columns(
 ) -> tuple[list[str], list[str]]:
     """Resolve ``--target`` / ``--features`` against the header (defaults: last column / all others)."""
     if len(names) < 2 and not features:
-        raise DataError(f"{src_name}: need at least two columns (features and a target), found {len(names)}")
+        hint = ""
+        if any(c in names[0] for c in ";\t|,"):
+            hint = "; is the delimiter right? set it with --sep (e.g. --sep ';')"
+        raise DataError(
+            f"{src_name}: need at least two columns (features and a target), found 1: {names[0]!r}{hint}"
+        )
     targets = list(targets) if targets else [names[-1]]
     _column_index(names, targets, src_name, "target")
     if features:

@@ -25,7 +25,10 @@ matrix.
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
@@ -128,6 +131,60 @@ def apply_kernel(block: np.ndarray, kernel: str, gamma: float | None, degree: fl
     # linear and cosine: the inner product is the kernel.
 
 
+def _for_row_blocks(n_rows: int, step: int, fn: Callable[[int, int], None]) -> None:
+    """Call ``fn(start, stop)`` over blocks of rows, on all cores (numpy releases the GIL)."""
+    spans = [(i, min(i + step, n_rows)) for i in range(0, n_rows, step)]
+    workers = min(len(spans), os.cpu_count() or 1)
+    if workers <= 1:
+        for a, b in spans:
+            fn(a, b)
+        return
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        for f in [pool.submit(fn, a, b) for a, b in spans]:
+            f.result()
+
+
+def _syrk_lower(Xp: np.ndarray, out: np.ndarray) -> None:
+    """Lower triangle of ``out`` (C order) := Xp Xp^T, by one BLAS symmetric rank-k update in place."""
+    from scipy.linalg import blas
+
+    syrk = blas.dsyrk if out.dtype == np.float64 else blas.ssyrk
+    # out.T is Fortran-ordered; its upper triangle is out's lower triangle.
+    res = syrk(1.0, Xp.T, trans=1, lower=0, c=out.T, overwrite_c=1)
+    if not np.shares_memory(res, out):  # pragma: no cover - BLAS wrappers always write in place here
+        out[...] = res.T
+
+
+def _fill(
+    X: np.ndarray, K: np.ndarray, spec: Kernel, gamma: float | None, degree: float, coef0: float,
+    triangle: bool, finish: bool,
+) -> None:
+    n = X.shape[0]
+    if spec.base == "dot" or spec.base == "sqeuclidean":
+        Xp = prepare(X, spec.name)
+        if triangle:
+            _syrk_lower(Xp, K)
+        else:
+            np.matmul(Xp, Xp.T, out=K)
+    sq = row_sq_norms(X) if spec.base == "sqeuclidean" else None
+
+    def block(a: int, b: int) -> None:
+        cols = b if triangle else n
+        blk = K[a:b, :cols]
+        if spec.base == "l1":
+            _l1_block(X[a:b], X[:cols], blk)
+        elif spec.base == "sqeuclidean":
+            _to_sqdist(blk, sq[a:b], sq[:cols])
+        if spec.base != "dot":
+            r = np.arange(a, b)
+            blk[r - a, r] = 0.0  # a point is at distance 0 from itself, exactly
+        if finish:
+            apply_kernel(blk, spec.name, gamma, degree, coef0)
+
+    with np.errstate(all="ignore"):  # the unused upper corner of a diagonal block holds garbage
+        _for_row_blocks(n, _block_rows(n, K.itemsize), block)
+
+
 def base_matrix(X: np.ndarray, kernel: str, out: np.ndarray | None = None) -> np.ndarray:
     """What a kernel is a function of, for all pairs of rows of ``X``.
 
@@ -145,19 +202,7 @@ def base_matrix(X: np.ndarray, kernel: str, out: np.ndarray | None = None) -> np
     X = np.ascontiguousarray(X, dtype=np.float64)
     n = X.shape[0]
     B = np.empty((n, n)) if out is None else out
-    step = _block_rows(n)
-    if spec.base == "l1":
-        for i in range(0, n, step):
-            _l1_block(X[i : i + step], X, B[i : i + step])
-    else:
-        Xp = prepare(X, kernel)
-        np.matmul(Xp, Xp.T, out=B)
-        if spec.base == "sqeuclidean":
-            sq = row_sq_norms(X)
-            for i in range(0, n, step):
-                _to_sqdist(B[i : i + step], sq[i : i + step], sq)
-    if spec.base != "dot":
-        B.flat[:: n + 1] = 0.0
+    _fill(X, B, spec, None, 3, 1, triangle=False, finish=False)
     return B
 
 
@@ -168,24 +213,34 @@ def gram_matrix(
     degree: float = 3,
     coef0: float = 1,
     out: np.ndarray | None = None,
+    triangle: bool = False,
 ) -> np.ndarray:
     """The symmetric training kernel ``K[i, j] = k(x_i, x_j)``, built in one buffer.
+
+    Inner products go through one BLAS call (a symmetric rank-k update when
+    ``triangle``); distances and the kernel function are applied in place, a
+    block of rows at a time, on all cores.
 
     Parameters
     ----------
     X : ndarray of shape (n_samples, n_features)
     out : ndarray of shape (n_samples, n_samples), optional
-        Buffer to fill; allocated when not given.
+        Buffer to fill (C order); allocated when not given.
+    triangle : bool
+        Compute only the lower triangle (with the diagonal), which is all a
+        Cholesky factorization or a symmetric eigensolver reads; the strict
+        upper triangle is then left undefined.
 
     Returns
     -------
     K : ndarray of shape (n_samples, n_samples)
     """
-    gamma = resolve_gamma(kernel, gamma, np.shape(X)[1])
-    K = base_matrix(X, kernel, out=out)
-    step = _block_rows(K.shape[0])
-    for i in range(0, K.shape[0], step):
-        apply_kernel(K[i : i + step], kernel, gamma, degree, coef0)
+    spec = get_kernel(kernel)
+    X = np.ascontiguousarray(X, dtype=np.float64)
+    gamma = resolve_gamma(kernel, gamma, X.shape[1])
+    n = X.shape[0]
+    K = np.empty((n, n)) if out is None else out
+    _fill(X, K, spec, gamma, degree, coef0, triangle=triangle, finish=True)
     return K
 
 

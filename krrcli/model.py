@@ -156,11 +156,13 @@ class KernelRidge:
             raise DataError("need at least one feature column")
 
         self.solver_ = resolve_solver(self.solver, self.kernel, n, d, float(self.alpha))
-        need = solver_peak_bytes(self.solver_, n, d, Y.shape[1]) + 2 * X.nbytes
+        def need(rows: int) -> int:
+            return solver_peak_bytes(self.solver_, rows, d, Y.shape[1]) + 2 * 8 * rows * (d + Y.shape[1])
+
         check_memory(
-            need,
+            need(n),
             f"fitting {n:,} rows (a {n:,} x {n:,} kernel matrix, {format_bytes(8 * n * n)})",
-            f"fit on a random sample of at most {max_rows_for_memory(need, n):,} rows",
+            lambda avail: _sample_advice(need, n, avail),
         )
 
         if self.standardize:
@@ -244,9 +246,15 @@ class KernelRidge:
         save_model(self, path, **metadata)
 
 
-def max_rows_for_memory(need_for_n: int, n: int) -> int:
-    """Rows that would fit where ``n`` rows need ``need_for_n`` bytes (memory grows as n^2)."""
-    from .resources import available_memory
-
-    avail = available_memory() or need_for_n
-    return max(2, int(n * math.sqrt(max(avail, 1) / max(need_for_n, 1)) * 0.9))
+def _sample_advice(need: Any, n: int, available: int) -> str:
+    """What to do when ``need(n)`` bytes do not fit: the largest row count that does."""
+    lo, hi = 0, n
+    while lo < hi:  # largest rows with need(rows) <= available
+        mid = (lo + hi + 1) // 2
+        if need(mid) <= available:
+            lo = mid
+        else:
+            hi = mid - 1
+    if lo < 2:
+        return "even 2 rows would not fit; free memory or raise KRR_MEMORY_LIMIT"
+    return f"fit on a random sample of at most {lo:,} rows, or on a machine with more memory"

@@ -259,24 +259,57 @@ def read_model_record(path: str) -> dict[str, Any]:
         )
     for key, kind in _REQUIRED.items():
         value = record.get(key)
-        if kind is float and isinstance(value, (int, float)):
+        if kind is float and isinstance(value, (int, float)) and not isinstance(value, bool):
             continue
         if not isinstance(value, kind):
             raise ModelFileError(f"{path!r} is damaged: entry {key!r} is missing or of the wrong type")
-    X, W = record["X_fit"], record["dual_coef"]
-    if X.ndim != 2 or X.shape[1] != len(record["features"]) or W.shape[0] != X.shape[0]:
-        raise ModelFileError(f"{path!r} is damaged: the stored arrays do not match each other")
+    _check_arrays(record, path)
     return record
 
 
-def model_from_record(record: dict[str, Any]) -> Any:
+def _check_arrays(record: dict[str, Any], path: str) -> None:
+    """Shapes and dtypes of the stored arrays must agree with each other and the names."""
+
+    def bad(what: str) -> ModelFileError:
+        return ModelFileError(f"{path!r} is damaged: {what}")
+
+    X, W = record["X_fit"], record["dual_coef"]
+    features, targets = record["features"], record["targets"]
+    if not all(isinstance(f, str) for f in features) or not all(isinstance(t, str) for t in targets) or not targets:
+        raise bad("the feature and target names are not lists of strings")
+    for key in ("X_fit", "dual_coef", "coef", "mean", "scale"):
+        a = record.get(key)
+        if a is None:
+            continue
+        if not isinstance(a, np.ndarray) or a.dtype.kind != "f":
+            raise bad(f"entry {key!r} is not an array of floats")
+    n, d, t = X.shape[0] if X.ndim == 2 else -1, len(features), len(targets)
+    if X.ndim != 2 or X.shape[1] != d or n < 1:
+        raise bad("the training rows do not match the feature names")
+    if W.shape not in {(n,), (n, t)} or (W.ndim == 1 and t != 1):
+        raise bad("the dual weights do not match the training rows and targets")
+    coef = record.get("coef")
+    if coef is not None and coef.shape not in {(d,), (d, t)}:
+        raise bad("the primal weights do not match the features and targets")
+    for key in ("mean", "scale"):
+        a = record.get(key)
+        if a is not None and a.shape != (d,):
+            raise bad(f"the scaler's {key} does not match the features")
+    if record.get("standardize") and (record.get("mean") is None or record.get("scale") is None):
+        raise bad("the model is standardized but holds no scaler")
+    gamma = record.get("gamma")
+    if gamma is not None and (isinstance(gamma, bool) or not isinstance(gamma, (int, float))):
+        raise bad("entry 'gamma' is not a number")
+
+
+def model_from_record(record: dict[str, Any], path: str = "the model file") -> Any:
     """Rebuild a fitted :class:`~krrcli.model.KernelRidge` from a checked record."""
     from .model import KernelRidge, check_params
 
     try:
         check_params(record["kernel"], record.get("gamma"), record["alpha"], record["degree"], record["coef0"])
     except Exception as exc:
-        raise ModelFileError(f"the model file is damaged: {exc}") from None
+        raise ModelFileError(f"{path!r} is damaged: {exc}") from None
     m = KernelRidge(
         kernel=record["kernel"], gamma=record.get("gamma"), alpha=record["alpha"], degree=record["degree"],
         coef0=record["coef0"], standardize=bool(record.get("standardize")), solver=record.get("solver", "auto"),
@@ -301,4 +334,4 @@ def model_from_record(record: dict[str, Any]) -> Any:
 
 def load_model(path: str) -> Any:
     """Load a fitted :class:`~krrcli.model.KernelRidge` from a krr model file, safely."""
-    return model_from_record(read_model_record(path))
+    return model_from_record(read_model_record(path), path)

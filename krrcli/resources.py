@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+from typing import Callable
 
 from .errors import ResourceError, UsageError
 
@@ -79,11 +80,15 @@ def available_memory() -> int | None:
     return min(candidates) if candidates else None
 
 
-def check_memory(needed: int, what: str, advice: str) -> None:
-    """Raise :class:`ResourceError` before allocating when ``needed`` bytes will not fit."""
+def check_memory(needed: int, what: str, advice: str | Callable[[int], str]) -> None:
+    """Raise :class:`ResourceError` before allocating when ``needed`` bytes will not fit.
+
+    ``advice`` is what to do instead, or a function of the bytes available that says it.
+    """
     available = available_memory()
     if available is not None and needed > available:
+        text = advice(available) if callable(advice) else advice
         raise ResourceError(
             f"{what} needs {format_bytes(needed)} of memory but only "
-            f"{format_bytes(available)} is available; {advice}"
+            f"{format_bytes(available)} is available; {text}"
         )

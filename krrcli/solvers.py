@@ -41,8 +41,8 @@ class KernelSpec:
     degree: float
     coef0: float
 
-    def gram(self, X: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-        return gram_matrix(X, self.kernel, self.gamma, self.degree, self.coef0, out=out)
+    def gram(self, X: np.ndarray, out: np.ndarray | None = None, triangle: bool = False) -> np.ndarray:
+        return gram_matrix(X, self.kernel, self.gamma, self.degree, self.coef0, out=out, triangle=triangle)
 
 
 @dataclass
@@ -77,62 +77,64 @@ def _add_to_diagonal(A: np.ndarray, value: float) -> None:
     A.flat[:: A.shape[0] + 1] += value
 
 
-def _trace_inverse_from_cholesky(L: np.ndarray) -> tuple[float, bool]:
-    """``tr(G^-1)`` from the lower Cholesky factor ``L`` of ``G`` (``L`` is destroyed).
+def _trace_inverse_from_cholesky(G: np.ndarray) -> tuple[float, bool]:
+    """``tr(G^-1)`` from a Cholesky factor held in ``G``'s lower triangle (``G`` is destroyed).
 
+    ``G`` is C-ordered with ``L`` in its lower triangle, so ``G.T`` is a
+    Fortran-ordered ``U = L^T`` that LAPACK reads without a copy.
     Exact (``||L^-1||_F^2`` through an in-place triangular inverse) up to
     ``DOF_EXACT_MAX_ROWS`` rows; beyond that Hutchinson's estimator
     ``mean_k ||L^-1 z_k||^2`` over Rademacher vectors ``z_k`` (seed 0).
     """
-    n = L.shape[0]
+    n = G.shape[0]
+    U = G.T
     if n <= DOF_EXACT_MAX_ROWS:
-        Linv, info = linalg.lapack.dtrtri(L, lower=1, overwrite_c=1)
+        _, info = linalg.lapack.dtrtri(U, lower=0, overwrite_c=1)
         if info != 0:
             raise np.linalg.LinAlgError("triangular inverse failed")
         total = 0.0
         step = max(1, 2**22 // n)
         cols = np.arange(n)
         for i in range(0, n, step):
-            block = Linv[i : i + step]
+            block = G[i : i + step]
             rows = np.arange(i, i + block.shape[0])[:, None]
             total += float(np.sum(np.where(cols[None, :] <= rows, block, 0.0) ** 2))
         return total, True
     rng = np.random.default_rng(0)
     Z = rng.choice([-1.0, 1.0], size=(n, HUTCHINSON_PROBES))
-    W = linalg.solve_triangular(L, Z, lower=True, check_finite=False, overwrite_b=True)
+    # L^-1 z = U^-T z
+    W = linalg.solve_triangular(U, Z, lower=False, trans="T", check_finite=False, overwrite_b=True)
     return float(np.mean(np.einsum("ij,ij->j", W, W))), False
+
+
+def _fallback_warning(alpha: float, reason: str) -> None:
+    warnings.warn(
+        f"{reason} (alpha = {alpha:g}); solving by least squares from an eigendecomposition instead",
+        KrrWarning,
+        stacklevel=3,
+    )
 
 
 # (K + alpha I) w = y, by an in-place Cholesky factorization K + alpha I = L L^T.
 def solve_cholesky(X: np.ndarray, Y: np.ndarray, alpha: float, kernel: KernelSpec) -> Solution:
     n = X.shape[0]
-    G = kernel.gram(X)
+    G = kernel.gram(X, triangle=True)  # lower triangle only; G.T is its Fortran view
     _add_to_diagonal(G, alpha)
-    try:
-        L, lower = linalg.cho_factor(G, lower=True, overwrite_a=True, check_finite=False)
-    except linalg.LinAlgError:
+    _, info = linalg.lapack.dpotrf(G.T, lower=0, clean=0, overwrite_a=1)
+    if info != 0:
         del G
-        warnings.warn(
-            f"K + alpha*I is not positive definite (alpha = {alpha:g}); "
-            "solving by least squares from an eigendecomposition instead",
-            KrrWarning,
-            stacklevel=2,
-        )
+        _fallback_warning(alpha, "K + alpha*I is not positive definite")
         return solve_eigh(X, Y, alpha, kernel)
-    W = linalg.cho_solve((L, lower), Y, check_finite=False)
-    if not np.all(np.isfinite(W)):
-        del G, L
-        warnings.warn(
-            f"the Cholesky solve was numerically unstable (alpha = {alpha:g}); "
-            "solving by least squares from an eigendecomposition instead",
-            KrrWarning,
-            stacklevel=2,
-        )
+    W, info = linalg.lapack.dpotrs(G.T, np.asfortranarray(Y), lower=0)
+    if info != 0 or not np.all(np.isfinite(W)):
+        del G
+        _fallback_warning(alpha, "the Cholesky solve was numerically unstable")
         return solve_eigh(X, Y, alpha, kernel)
+    W = np.ascontiguousarray(W)
     # (K + alpha I) w = y  =>  K w = y - alpha w: training predictions for free.
     fitted = Y - alpha * W
     # tr(K G^-1) = n - alpha tr(G^-1)
-    tr_inv, exact = _trace_inverse_from_cholesky(L)
+    tr_inv, exact = _trace_inverse_from_cholesky(G)
     dof = float(n - alpha * tr_inv)
     return Solution(X, W, None, fitted, dof, exact, "cholesky")
 
@@ -140,8 +142,8 @@ def solve_cholesky(X: np.ndarray, Y: np.ndarray, alpha: float, kernel: KernelSpe
 # K = Q diag(d) Q^T;  w = Q diag(1 / (d + alpha)) Q^T y, with 1/(d + alpha) := 0
 # where d + alpha is zero to working precision (the minimum-norm least-squares solution).
 def solve_eigh(X: np.ndarray, Y: np.ndarray, alpha: float, kernel: KernelSpec) -> Solution:
-    K = kernel.gram(X)
-    d, Q = linalg.eigh(K, overwrite_a=True, check_finite=False, driver="evd")
+    K = kernel.gram(X, triangle=True)
+    d, Q = linalg.eigh(K.T, lower=False, overwrite_a=True, check_finite=False, driver="evd")
     del K
     s = d + alpha
     cutoff = max(float(np.max(np.abs(d), initial=0.0)), alpha) * d.size * np.finfo(float).eps
@@ -203,5 +205,8 @@ def solver_peak_bytes(solver: str, n_samples: int, n_features: int, n_targets: i
     if solver == "eigh":
         # K, then eigenvectors Q plus LAPACK workspace.
         return 8 * (2 * n * n + 3 * n * n_targets) + 8 * 64 * n
-    # one n x n buffer plus the temporaries of one block of kernel rows
-    return 8 * (n * n + 4 * n * n_targets + HUTCHINSON_PROBES * n) + 2 * 32 * 2**20
+    # one n x n buffer plus the temporaries of one block of kernel rows per core
+    from .kernels import BLOCK_BYTES
+
+    block = min(BLOCK_BYTES, 8 * n * n) * 2
+    return 8 * (n * n + 4 * n * n_targets + HUTCHINSON_PROBES * n) + block

@@ -98,7 +98,7 @@ def test_folder_as_input(krr, tmp_path, model_file, out, command):
 
 
 @pytest.mark.parametrize("command", ["fit", "predict"])
-def test_unreadable_input_file(krr, tmp_path, train_csv, model_file, out, monkeypatch, command):
+def test_unreadable_input_file(krr, tmp_path, model_file, out, monkeypatch, command):
     """chmod 000; as root that does not block reading, so opening is made to fail the same way."""
     secret = write(tmp_path / "secret.csv", HEADER + GOOD_ROWS)
     if os.geteuid() == 0:
@@ -475,7 +475,7 @@ def test_memory_preflight_refuses_big_fit(krr, tmp_path, big_csv, monkeypatch):
 
 def test_memory_preflight_advice_is_achievable(krr, tmp_path, big_csv, monkeypatch):
     """The refusal suggests a sample size; a sample of that size must then pass the same check."""
-    monkeypatch.setenv("KRR_MEMORY_LIMIT", "40M")
+    monkeypatch.setenv("KRR_MEMORY_LIMIT", "5M")
     res = krr("fit", big_csv, "-o", tmp_path / "big.joblib")
     assert_error(res, EXIT_RESOURCES, "needs", "available")
     m = re.search(r"at most ([\d,]+) rows", res.stderr)

@@ -1,0 +1,427 @@
+"""Model files: they round-trip exactly, hold only plain data, and anything else is refused safely.
+
+A refused model file gives :class:`krrcli.ModelFileError` from ``krrcli.load_model``
+and, through the command line, one ``krr: error:`` line and exit code 4 (no
+traceback, no output written). A malicious pickle must be refused *before*
+anything in it runs: the marker file its payload would create must not exist.
+"""
+
+from __future__ import annotations
+
+import builtins
+import os
+import pickle
+import warnings
+from pathlib import Path
+
+import joblib
+import numpy as np
+import pytest
+
+import krrcli
+import krrcli.persist
+from krrcli import KernelRidge, ModelFileError
+from krrcli.errors import EXIT_MODEL_FILE
+from krrcli.persist import FORMAT_VERSION, safe_load, save_model
+
+
+# -- helpers ----------------------------------------------------------------
+def assert_error(res, code: int, *parts: str) -> None:
+    assert res.exit_code == code, (res.exit_code, res.stderr)
+    assert "Traceback" not in res.stderr
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1, res.stderr
+    assert lines[0].startswith("krr: error: "), res.stderr
+    for part in parts:
+        assert part in res.stderr, (part, res.stderr)
+
+
+def assert_refused_everywhere(krr, path: Path, train_csv: Path, *parts: str) -> None:
+    """load_model raises ModelFileError; krr predict and krr inspect exit 4 with one clean line."""
+    with pytest.raises(ModelFileError) as info:
+        krrcli.load_model(str(path))
+    for part in parts:
+        assert part in str(info.value), (part, str(info.value))
+    out = path.parent / "refused_pred.csv"
+    res = krr("predict", path, train_csv, "-o", out)
+    assert_error(res, EXIT_MODEL_FILE, path.name, *parts)
+    assert res.stdout == ""
+    assert not out.exists()
+    res = krr("predict", path, train_csv)
+    assert_error(res, EXIT_MODEL_FILE, path.name, *parts)
+    assert res.stdout == ""
+    res = krr("inspect", path)
+    assert_error(res, EXIT_MODEL_FILE, path.name, *parts)
+    assert res.stdout == ""
+    res = krr("inspect", path, "--json")
+    assert_error(res, EXIT_MODEL_FILE, path.name, *parts)
+    assert res.stdout == ""
+
+
+def regression(n: int = 40, d: int = 3, targets: int = 1, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, d))
+    Y = np.column_stack([np.sin(X @ rng.normal(size=d)) + 0.1 * rng.normal(size=n) for _ in range(targets)])
+    return X, (Y[:, 0] if targets == 1 else Y)
+
+
+class Payload:
+    """Unpickling this runs a shell command (here: creating a marker file)."""
+
+    def __init__(self, command: str) -> None:
+        self.command = command
+
+    def __reduce__(self):
+        return (os.system, (self.command,))
+
+
+class EvalPayload:
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (eval, (f"open({str(self.marker)!r}, 'w').close()",))
+
+
+@pytest.fixture
+def record(model_file: Path) -> dict:
+    """The plain record of a valid model, read with the safe loader."""
+    return safe_load(str(model_file))
+
+
+# -- round trip -----------------------------------------------------------------
+@pytest.mark.parametrize(
+    "params, targets",
+    [
+        (dict(kernel="rbf", gamma=0.5, alpha=0.1), 1),
+        (dict(kernel="rbf", gamma=None, alpha=1.0, standardize=True), 1),
+        (dict(kernel="laplacian", gamma=0.3, alpha=0.01), 2),
+        (dict(kernel="polynomial", gamma=0.2, alpha=0.5, degree=2, coef0=0.5), 1),
+        (dict(kernel="sigmoid", gamma=0.1, alpha=0.5, coef0=-1.0), 1),
+        (dict(kernel="cosine", alpha=0.1), 1),
+        (dict(kernel="linear", alpha=0.1, solver="primal", standardize=True), 2),
+        (dict(kernel="rbf", gamma=0.5, alpha=0.1, solver="eigh"), 1),
+    ],
+)
+def test_round_trip_predictions_identical(tmp_path, params, targets):
+    X, y = regression(targets=targets)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # sigmoid: "not positive definite, solving by least squares"
+        model = KernelRidge(**params).fit(X, y)
+    path = tmp_path / "m.joblib"
+    save_model(model, str(path))
+    loaded = krrcli.load_model(str(path))
+    X_new = np.random.default_rng(7).normal(size=(25, X.shape[1]))
+    p0, p1 = model.predict(X_new), loaded.predict(X_new)
+    assert p0.shape == p1.shape
+    assert np.array_equal(p0, p1)
+    assert loaded.kernel == model.kernel
+    assert loaded.gamma_ == model.gamma_
+    assert loaded.alpha == model.alpha
+    assert loaded.solver_ == model.solver_
+    assert loaded.feature_names_in_ == model.feature_names_in_
+    assert loaded.target_names_ == model.target_names_
+    assert loaded.train_scores_ == model.train_scores_
+    # the method on the estimator writes the same thing
+    path2 = tmp_path / "m2.joblib"
+    model.save(str(path2))
+    assert np.array_equal(krrcli.load_model(str(path2)).predict(X_new), p0)
+
+
+def test_round_trip_through_the_cli(krr, tmp_path, train_csv, model_file):
+    res = krr("predict", model_file, train_csv)
+    assert res.exit_code == 0, res.stderr
+    lines = res.stdout.splitlines()
+    assert lines[0] == "y_pred"
+    cli_pred = np.array([float(v) for v in lines[1:]])
+    data = np.loadtxt(train_csv, delimiter=",", skiprows=1)
+    lib_pred = krrcli.load_model(str(model_file)).predict(data[:, :3])
+    # the printed values read back exactly; the CLI feeds the kernel a Fortran-ordered block from
+    # pandas, so the last bit may differ from a C-ordered call (see the report), hence the tolerance
+    np.testing.assert_allclose(cli_pred, lib_pred, rtol=0, atol=1e-12)
+    info = krr("inspect", model_file)
+    assert info.exit_code == 0, info.stderr
+    assert f"version {FORMAT_VERSION}" in info.stdout
+
+
+def test_saved_model_is_not_left_as_temp_file(tmp_path, krr, train_csv):
+    dest = tmp_path / "fresh.joblib"
+    assert krr("fit", train_csv, "-o", dest).exit_code == 0
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".krr-")] == []
+    # overwriting keeps working and leaves no temp file either
+    assert krr("fit", train_csv, "--alpha", "0.5", "-o", dest).exit_code == 0
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".krr-")] == []
+    assert krrcli.load_model(str(dest)).alpha == 0.5
+
+
+# -- the record holds plain data only ---------------------------------------------
+PLAIN = (str, int, float, bool, type(None))
+
+
+def _walk(obj, where="record"):
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            assert isinstance(k, str), f"{where}: key {k!r} is not a str"
+            yield from _walk(v, f"{where}[{k!r}]")
+    elif isinstance(obj, list):
+        for i, v in enumerate(obj):
+            yield from _walk(v, f"{where}[{i}]")
+    elif isinstance(obj, np.ndarray):
+        assert obj.dtype == np.float64, f"{where}: array of dtype {obj.dtype}"
+        yield where
+    else:
+        assert type(obj) in PLAIN, f"{where}: {type(obj).__module__}.{type(obj).__name__} is not plain data"
+        yield where
+
+
+@pytest.mark.parametrize("extra", [[], ["--standardize"], ["-k", "linear", "--alpha", "0.1"],
+                                   ["-t", "y", "-t", "c", "-k", "polynomial"]])
+def test_saved_record_is_plain_data(krr, tmp_path, train_csv, extra):
+    dest = tmp_path / "m.joblib"
+    res = krr("fit", train_csv, *extra, "-o", dest)
+    assert res.exit_code == 0, res.stderr
+    # read with the ordinary (unrestricted) loader so the check does not rely on the safe one
+    rec = joblib.load(dest)
+    assert type(rec) is dict
+    assert rec["format"] == "krr-model"
+    assert rec["format_version"] == FORMAT_VERSION
+    assert list(_walk(rec))
+    # and the safe loader reads the very same thing
+    safe = safe_load(str(dest))
+    assert safe.keys() == rec.keys()
+    for key in rec:
+        if isinstance(rec[key], np.ndarray):
+            assert np.array_equal(rec[key], safe[key])
+        elif isinstance(rec[key], float) and np.isnan(rec[key]):
+            assert np.isnan(safe[key])
+        else:
+            assert rec[key] == safe[key], key
+
+
+# -- malicious pickles ----------------------------------------------------------
+def _payload_files(tmp_path: Path, marker: Path, record: dict) -> dict[str, Path]:
+    cmd = f"touch {marker}"
+    files = {}
+
+    def put(name: str, writer) -> None:
+        path = tmp_path / name
+        writer(path)
+        files[name] = path
+
+    put("bare.joblib", lambda p: joblib.dump(Payload(cmd), p))
+    put("in_dict.joblib", lambda p: joblib.dump({"format": "krr-model", "format_version": 1, "x": Payload(cmd)}, p))
+    put("in_model.joblib", lambda p: joblib.dump({**record, "kernel": Payload(cmd)}, p))
+    put("compressed.joblib", lambda p: joblib.dump({**record, "evil": Payload(cmd)}, p, compress=3))
+    put("object_array.joblib", lambda p: joblib.dump({**record, "X_fit": np.array([Payload(cmd)], dtype=object)}, p))
+    put("eval.joblib", lambda p: joblib.dump({**record, "evil": EvalPayload(marker)}, p))
+    for proto in (0, 2, pickle.HIGHEST_PROTOCOL):
+        def dump(p, proto=proto):
+            with open(p, "wb") as fh:
+                pickle.dump({**record, "evil": Payload(cmd)}, fh, protocol=proto)
+        put(f"plain_pickle_p{proto}.pkl", dump)
+
+    def dump_obj_array(p):
+        with open(p, "wb") as fh:
+            pickle.dump({**record, "X_fit": np.array([1.0, Payload(cmd)], dtype=object)}, fh)
+    put("plain_object_array.pkl", dump_obj_array)
+    return files
+
+
+MALICIOUS = [
+    "bare.joblib", "in_dict.joblib", "in_model.joblib", "compressed.joblib", "object_array.joblib",
+    "eval.joblib", "plain_pickle_p0.pkl", "plain_pickle_p2.pkl", f"plain_pickle_p{pickle.HIGHEST_PROTOCOL}.pkl",
+    "plain_object_array.pkl",
+]
+
+
+@pytest.mark.parametrize("name", MALICIOUS)
+def test_malicious_pickle_is_refused_and_never_runs(krr, tmp_path, train_csv, record, name):
+    marker = tmp_path / "pwned"
+    path = _payload_files(tmp_path, marker, record)[name]
+    assert not marker.exists()
+    assert_refused_everywhere(krr, path, train_csv, "refusing to load")
+    assert not marker.exists(), "the payload ran"
+
+
+def test_payload_really_works_with_an_unsafe_loader(tmp_path, record):
+    """Guard for the test above: the payload does create the marker when loaded unsafely."""
+    marker = tmp_path / "pwned"
+    path = _payload_files(tmp_path, marker, record)["in_dict.joblib"]
+    joblib.load(path)
+    assert marker.exists()
+
+
+@pytest.mark.parametrize("how", ["joblib-dict", "joblib-in-model", "pickle-in-model"])
+def test_object_array_is_refused(krr, tmp_path, train_csv, record, how):
+    arr = np.array([1, "a"], dtype=object)
+    path = tmp_path / "objects.joblib"
+    if how == "joblib-dict":
+        joblib.dump({"format": "krr-model", "format_version": 1, "kernel": "rbf", "x": arr}, path)
+    elif how == "joblib-in-model":
+        joblib.dump({**record, "X_fit": arr}, path)
+    else:
+        with open(path, "wb") as fh:
+            pickle.dump({**record, "mean": arr}, fh)
+    assert_refused_everywhere(krr, path, train_csv, "refusing to load", "array of Python objects")
+
+
+# -- broken and foreign files -----------------------------------------------------
+def _broken(kind: str, tmp_path: Path, model_file: Path) -> Path:
+    path = tmp_path / f"{kind}.joblib"
+    raw = model_file.read_bytes()
+    if kind == "truncated":
+        path.write_bytes(raw[: len(raw) // 2])
+    elif kind == "truncated-early":
+        path.write_bytes(raw[:20])
+    elif kind == "truncated-compressed":
+        joblib.dump(safe_load(str(model_file)), path, compress=3)
+        data = path.read_bytes()
+        path.write_bytes(data[: len(data) // 2])
+    elif kind == "random":
+        path.write_bytes(np.random.default_rng(0).bytes(4096))
+    elif kind == "empty":
+        path.write_bytes(b"")
+    elif kind == "text":
+        path.write_text("this is not a model\njust some text\n")
+    elif kind == "csv":
+        path.write_text("a,b,c,y\n1,2,3,4\n")
+    elif kind == "foreign-dict":
+        joblib.dump({"a": 1}, path)
+    elif kind == "foreign-list":
+        joblib.dump([1.0, 2.0], path)
+    elif kind == "foreign-array":
+        joblib.dump(np.zeros(3), path)
+    elif kind == "other-format":
+        joblib.dump({"format": "sklearn-model", "format_version": 1}, path)
+    else:  # pragma: no cover
+        raise AssertionError(kind)
+    return path
+
+
+@pytest.mark.parametrize(
+    "kind, fragment",
+    [
+        ("truncated", "cannot load"),
+        ("truncated-early", "cannot load"),
+        ("truncated-compressed", "cannot load"),
+        ("random", "cannot load"),
+        ("empty", "cannot load"),
+        ("text", "cannot load"),
+        ("csv", "cannot load"),
+        ("foreign-dict", "not a krr model"),
+        ("foreign-list", "not a krr model"),
+        ("foreign-array", "not a krr model"),
+        ("other-format", "not a krr model"),
+    ],
+)
+def test_broken_or_foreign_model_file(krr, tmp_path, train_csv, model_file, kind, fragment):
+    path = _broken(kind, tmp_path, model_file)
+    assert_refused_everywhere(krr, path, train_csv, fragment)
+
+
+def test_truncated_file_message_is_clear(krr, tmp_path, train_csv, model_file):
+    path = _broken("truncated", tmp_path, model_file)
+    res = krr("inspect", path)
+    assert_error(res, EXIT_MODEL_FILE, "truncated.joblib")
+    assert any(w in res.stderr for w in ("truncated", "corrupt"))
+
+
+def test_newer_format_version(krr, tmp_path, train_csv, record):
+    record["format_version"] = 99
+    path = tmp_path / "future.joblib"
+    joblib.dump(record, path)
+    assert_refused_everywhere(krr, path, train_csv, "format version 99", "newer", "upgrade krr")
+
+
+@pytest.mark.parametrize("value", [None, "1", 1.0])
+def test_invalid_format_version(krr, tmp_path, train_csv, record, value):
+    record["format_version"] = value
+    path = tmp_path / "noversion.joblib"
+    joblib.dump(record, path)
+    assert_refused_everywhere(krr, path, train_csv, "format version")
+
+
+@pytest.mark.parametrize("key", ["kernel", "X_fit", "dual_coef", "features", "targets", "alpha"])
+def test_missing_required_entry(krr, tmp_path, train_csv, record, key):
+    del record[key]
+    path = tmp_path / "partial.joblib"
+    joblib.dump(record, path)
+    assert_refused_everywhere(krr, path, train_csv, "damaged", repr(key))
+
+
+def test_arrays_that_do_not_match(krr, tmp_path, train_csv, record):
+    record["X_fit"] = record["X_fit"][:, :2]
+    path = tmp_path / "mismatch.joblib"
+    joblib.dump(record, path)
+    assert_refused_everywhere(krr, path, train_csv, "damaged")
+
+
+def test_unknown_kernel_in_file(krr, tmp_path, train_csv, record):
+    record["kernel"] = "gaussian"
+    path = tmp_path / "kernel.joblib"
+    joblib.dump(record, path)
+    assert_refused_everywhere(krr, path, train_csv, "damaged", "gaussian")
+
+
+@pytest.mark.parametrize("damage", ["X_fit-strings", "scaler-wrong-length", "dual_coef-extra-column", "mean-text"])
+def test_inconsistent_record_is_a_model_file_error(krr, tmp_path, train_csv, record, damage):
+    """A record whose entries have the right names but unusable contents is a damaged file (exit 4), not a crash."""
+    if damage == "X_fit-strings":
+        record["X_fit"] = record["X_fit"].astype(str)
+    elif damage == "scaler-wrong-length":
+        record.update(standardize=True, mean=np.zeros(2), scale=np.ones(2))
+    elif damage == "dual_coef-extra-column":
+        record.update(dual_coef=np.zeros((record["X_fit"].shape[0], 2)), y_1d=False)
+    else:
+        record.update(standardize=True, mean="abc", scale=None)
+    path = tmp_path / "inconsistent.joblib"
+    joblib.dump(record, path)
+    res = krr("predict", path, train_csv)
+    assert_error(res, EXIT_MODEL_FILE, "inconsistent.joblib")
+    assert res.stdout == ""
+
+
+# -- paths ------------------------------------------------------------------------
+def test_missing_model_file(krr, tmp_path, train_csv):
+    path = tmp_path / "nope.joblib"
+    assert_refused_everywhere(krr, path, train_csv, "no such file")
+
+
+def test_folder_as_model_file(krr, tmp_path, train_csv):
+    path = tmp_path / "model_dir"
+    path.mkdir()
+    assert_refused_everywhere(krr, path, train_csv, "folder")
+
+
+def test_unreadable_model_file(krr, tmp_path, train_csv, model_file, monkeypatch):
+    """chmod 000; as root that does not block reading, so opening is made to fail the same way."""
+    if os.geteuid() == 0:
+        real_open = builtins.open
+
+        def fake_open(file, *args, **kwargs):
+            if os.path.abspath(str(file)) == str(model_file):
+                raise PermissionError(13, "Permission denied", str(file))
+            return real_open(file, *args, **kwargs)
+
+        monkeypatch.setattr(krrcli.persist, "open", fake_open, raising=False)
+    model_file.chmod(0)
+    try:
+        res = krr("inspect", model_file)
+        res2 = krr("predict", model_file, train_csv, "-o", tmp_path / "p.csv")
+    finally:
+        model_file.chmod(0o644)
+    assert_error(res, EXIT_MODEL_FILE, "model.joblib", "permission denied")
+    assert_error(res2, EXIT_MODEL_FILE, "model.joblib", "permission denied")
+    assert not (tmp_path / "p.csv").exists()
+
+
+def test_bad_model_leaves_existing_output_untouched(krr, tmp_path, train_csv, record):
+    record["format_version"] = 99
+    path = tmp_path / "future.joblib"
+    joblib.dump(record, path)
+    dest = tmp_path / "pred.csv"
+    dest.write_text("old\n")
+    before = dest.read_bytes(), dest.stat().st_mtime_ns
+    res = krr("predict", path, train_csv, "-o", dest)
+    assert_error(res, EXIT_MODEL_FILE)
+    assert (dest.read_bytes(), dest.stat().st_mtime_ns) == before
