@@ -9,7 +9,8 @@ from __future__ import annotations
 import os
 import sys
 import time
-from typing import IO, Any, Callable
+from collections.abc import Callable
+from typing import IO, Any
 
 from .data import (
     DEFAULT_CHUNK_ROWS,
@@ -18,7 +19,7 @@ from .data import (
     read_training_csv,
 )
 from .model import KernelRidge, check_params
-from .persist import FORMAT_VERSION, atomic_write, check_writable, read_model_record, model_from_record, save_model
+from .persist import FORMAT_VERSION, atomic_write, check_writable, model_from_record, read_model_record, save_model
 
 
 def _summary(model: KernelRidge, path: str | None, seconds: float) -> dict[str, Any]:
@@ -86,8 +87,9 @@ def predict_csv(
         _check_float_format(float_format)
     columns = [f"{t}_pred" for t in model.target_names_]
     if output is None:
-        return _write_predictions(model, data, sep, chunk_size, no_header, with_input, float_format, columns,
-                                  stdout or sys.stdout)
+        return _write_predictions(
+            model, data, sep, chunk_size, no_header, with_input, float_format, columns, stdout or sys.stdout
+        )
     with atomic_write(output, "w", what="output file") as fh:
         return _write_predictions(model, data, sep, chunk_size, no_header, with_input, float_format, columns, fh)
 
@@ -102,8 +104,15 @@ def _check_float_format(fmt: str) -> None:
 
 
 def _write_predictions(
-    model: KernelRidge, data: str, sep: str, chunk_size: int, no_header: bool, with_input: bool,
-    float_format: str | None, columns: list[str], fh: IO[str],
+    model: KernelRidge,
+    data: str,
+    sep: str,
+    chunk_size: int,
+    no_header: bool,
+    with_input: bool,
+    float_format: str | None,
+    columns: list[str],
+    fh: IO[str],
 ) -> int:
     rows = 0
     first = True
@@ -157,7 +166,16 @@ def cv_csv(
         scale[scale == 0.0] = 1.0
         X = (X - X.mean(axis=0)) / scale
     report = cross_validate(
-        np.ascontiguousarray(X), table.Y, kernel, gamma_list, alpha_list, degree, coef0, folds, seed, metric,
+        np.ascontiguousarray(X),
+        table.Y,
+        kernel,
+        gamma_list,
+        alpha_list,
+        degree,
+        coef0,
+        folds,
+        seed,
+        metric,
         progress,
     )
     out: dict[str, Any] = {
@@ -183,8 +201,13 @@ def cv_csv(
         model.fit(table.X, table.Y if table.Y.shape[1] > 1 else table.Y[:, 0])
         model.feature_names_in_ = table.features
         model.target_names_ = table.targets
-        save_model(model, output, fit_seconds=time.perf_counter() - t_fit, training_sha256=table.sha256,
-                   training_source=table.source)
+        save_model(
+            model,
+            output,
+            fit_seconds=time.perf_counter() - t_fit,
+            training_sha256=table.sha256,
+            training_source=table.source,
+        )
         out["model"] = output
     out["seconds"] = round(time.perf_counter() - t0, 6)
     return out

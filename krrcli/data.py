@@ -20,8 +20,9 @@ import os
 import re
 import sys
 import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import IO, Any, Iterator
+from typing import IO, Any
 
 import numpy as np
 
@@ -55,7 +56,7 @@ def parse_sep(sep: str) -> str:
     """The delimiter from ``--sep`` (``\\t`` and ``tab`` mean a tab)."""
     if sep in ("\\t", "tab", "TAB"):
         return "\t"
-    if len(sep) != 1 or sep in "\"\r\n":
+    if len(sep) != 1 or sep in '"\r\n':
         raise UsageError(f"--sep must be one character (or \\t), got {sep!r}")
     return sep
 
@@ -202,7 +203,7 @@ def _diagnose_cells(
     lines: list[str], line_numbers: list[int], sep: str, col_idx: list[int], names: list[str], src_name: str
 ) -> DataError:
     """Find the first non-numeric, missing or infinite cell among the used columns."""
-    for line, line_no in zip(lines, line_numbers):
+    for line, line_no in zip(lines, line_numbers, strict=True):
         fields = split_line(line, sep)
         for j in col_idx:
             cell = fields[j].strip() if j < len(fields) else ""
@@ -237,8 +238,15 @@ def parse_numeric(
         return np.empty((0, len(col_idx)))
     try:
         df = pd.read_csv(
-            io.StringIO("".join(lines)), sep=sep, header=None, names=list(range(len(names))),
-            usecols=col_idx, dtype=np.float64, index_col=False, skip_blank_lines=False, engine="c",
+            io.StringIO("".join(lines)),
+            sep=sep,
+            header=None,
+            names=list(range(len(names))),
+            usecols=col_idx,
+            dtype=np.float64,
+            index_col=False,
+            skip_blank_lines=False,
+            engine="c",
         )
         A = df[col_idx].to_numpy(dtype=np.float64)
     except (ValueError, TypeError):
@@ -278,9 +286,7 @@ def choose_columns(
         hint = ""
         if any(c in names[0] for c in ";\t|,"):
             hint = "; is the delimiter right? set it with --sep (e.g. --sep ';')"
-        raise DataError(
-            f"{src_name}: need at least two columns (features and a target), found 1: {names[0]!r}{hint}"
-        )
+        raise DataError(f"{src_name}: need at least two columns (features and a target), found 1: {names[0]!r}{hint}")
     targets = list(targets) if targets else [names[-1]]
     _column_index(names, targets, src_name, "target")
     if features:
@@ -310,7 +316,10 @@ def parse_features_option(value: str | None) -> list[str] | None:
 
 
 def read_training_csv(
-    path: str, targets: list[str] | None = None, features: list[str] | None = None, sep: str = ",",
+    path: str,
+    targets: list[str] | None = None,
+    features: list[str] | None = None,
+    sep: str = ",",
     min_rows: int = 2,
 ) -> TrainingData:
     """Read the feature and target columns of a CSV file, checking every cell."""
@@ -345,8 +354,12 @@ def read_training_csv(
 
 
 def iter_feature_chunks(
-    path: str, features: list[str], sep: str = ",", chunk_rows: int = DEFAULT_CHUNK_ROWS,
-    no_header: bool = False, keep_input: bool = False,
+    path: str,
+    features: list[str],
+    sep: str = ",",
+    chunk_rows: int = DEFAULT_CHUNK_ROWS,
+    no_header: bool = False,
+    keep_input: bool = False,
 ) -> Iterator[tuple[list[str], np.ndarray, Any]]:
     """Stream a CSV of new rows: yields ``(input_columns, X_chunk, raw_chunk)``.
 
@@ -391,8 +404,14 @@ def iter_feature_chunks(
             raw = None
             if keep_input:
                 raw = pd.read_csv(
-                    io.StringIO("".join(lines)), sep=src.sep, header=None, names=names, dtype=str,
-                    keep_default_na=False, index_col=False, skip_blank_lines=False,
+                    io.StringIO("".join(lines)),
+                    sep=src.sep,
+                    header=None,
+                    names=names,
+                    dtype=str,
+                    keep_default_na=False,
+                    index_col=False,
+                    skip_blank_lines=False,
                 )
             yield names, X, raw
             yielded = True

@@ -26,9 +26,9 @@ matrix.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 
@@ -65,9 +65,7 @@ def get_kernel(name: str) -> Kernel:
     try:
         return KERNELS[name]
     except KeyError:
-        raise UsageError(
-            f"unknown kernel {name!r}; choose one of: {', '.join(KERNELS)}"
-        ) from None
+        raise UsageError(f"unknown kernel {name!r}; choose one of: {', '.join(KERNELS)}") from None
 
 
 def resolve_gamma(kernel: str, gamma: float | None, n_features: int) -> float | None:
@@ -156,8 +154,14 @@ def _syrk_lower(Xp: np.ndarray, out: np.ndarray) -> None:
 
 
 def _fill(
-    X: np.ndarray, K: np.ndarray, spec: Kernel, gamma: float | None, degree: float, coef0: float,
-    triangle: bool, finish: bool,
+    X: np.ndarray,
+    K: np.ndarray,
+    spec: Kernel,
+    gamma: float | None,
+    degree: float,
+    coef0: float,
+    triangle: bool,
+    finish: bool,
 ) -> None:
     n = X.shape[0]
     if spec.base == "dot" or spec.base == "sqeuclidean":

@@ -119,10 +119,7 @@ class KernelRidge:
         self.solver = solver
 
     def get_params(self, deep: bool = True) -> dict[str, Any]:
-        return {
-            k: getattr(self, k)
-            for k in ("kernel", "gamma", "alpha", "degree", "coef0", "standardize", "solver")
-        }
+        return {k: getattr(self, k) for k in ("kernel", "gamma", "alpha", "degree", "coef0", "standardize", "solver")}
 
     def set_params(self, **params: Any) -> KernelRidge:
         for key, value in params.items():
@@ -156,6 +153,7 @@ class KernelRidge:
             raise DataError("need at least one feature column")
 
         self.solver_ = resolve_solver(self.solver, self.kernel, n, d, float(self.alpha))
+
         def need(rows: int) -> int:
             return solver_peak_bytes(self.solver_, rows, d, Y.shape[1]) + 2 * 8 * rows * (d + Y.shape[1])
 
@@ -234,7 +232,9 @@ class KernelRidge:
         buf = np.empty((min(step, X.shape[0]), n_train))
         for i in range(0, X.shape[0], step):
             Xb = X[i : i + step]
-            Kb = cross_kernel(Xb, Y, spec.kernel, spec.gamma, spec.degree, spec.coef0, out=buf[: Xb.shape[0]], y_sq=y_sq)
+            Kb = cross_kernel(
+                Xb, Y, spec.kernel, spec.gamma, spec.degree, spec.coef0, out=buf[: Xb.shape[0]], y_sq=y_sq
+            )
             np.matmul(Kb, W, out=out[i : i + Xb.shape[0]])
         return out
 

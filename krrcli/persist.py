@@ -15,8 +15,9 @@ import os
 import pickle
 import sys
 import tempfile
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 
@@ -38,7 +39,20 @@ _ALLOWED_GLOBALS = {
     ("numpy._core.multiarray", "_reconstruct"),
     *(
         ("builtins", name)
-        for name in ("dict", "list", "tuple", "set", "frozenset", "str", "bytes", "bytearray", "int", "float", "bool", "complex")
+        for name in (
+            "dict",
+            "list",
+            "tuple",
+            "set",
+            "frozenset",
+            "str",
+            "bytes",
+            "bytearray",
+            "int",
+            "float",
+            "bool",
+            "complex",
+        )
     ),
     *(("__builtin__", name) for name in ("dict", "list", "tuple", "str", "bytes", "int", "float", "bool", "complex")),
 }
@@ -181,6 +195,7 @@ def _versions() -> dict[str, str]:
 
 def model_to_dict(model: Any, **metadata: Any) -> dict[str, Any]:
     """The plain-data record stored in a model file."""
+
     def arr(a: Any) -> Any:
         return None if a is None else np.ascontiguousarray(a, dtype=np.float64)
 
@@ -223,8 +238,14 @@ def save_model(model: Any, path: str, **metadata: Any) -> None:
 
 
 _REQUIRED = {
-    "kernel": str, "alpha": float, "degree": float, "coef0": float, "X_fit": np.ndarray,
-    "dual_coef": np.ndarray, "features": list, "targets": list,
+    "kernel": str,
+    "alpha": float,
+    "degree": float,
+    "coef0": float,
+    "X_fit": np.ndarray,
+    "dual_coef": np.ndarray,
+    "features": list,
+    "targets": list,
 }
 
 
@@ -311,8 +332,13 @@ def model_from_record(record: dict[str, Any], path: str = "the model file") -> A
     except Exception as exc:
         raise ModelFileError(f"{path!r} is damaged: {exc}") from None
     m = KernelRidge(
-        kernel=record["kernel"], gamma=record.get("gamma"), alpha=record["alpha"], degree=record["degree"],
-        coef0=record["coef0"], standardize=bool(record.get("standardize")), solver=record.get("solver", "auto"),
+        kernel=record["kernel"],
+        gamma=record.get("gamma"),
+        alpha=record["alpha"],
+        degree=record["degree"],
+        coef0=record["coef0"],
+        standardize=bool(record.get("standardize")),
+        solver=record.get("solver", "auto"),
     )
     m.gamma_ = record.get("gamma")
     m.solver_ = record.get("solver", "cholesky")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import re
-from typing import Callable
+from collections.abc import Callable
 
 from .errors import ResourceError, UsageError
 
@@ -89,6 +89,5 @@ def check_memory(needed: int, what: str, advice: str | Callable[[int], str]) -> 
     if available is not None and needed > available:
         text = advice(available) if callable(advice) else advice
         raise ResourceError(
-            f"{what} needs {format_bytes(needed)} of memory but only "
-            f"{format_bytes(available)} is available; {text}"
+            f"{what} needs {format_bytes(needed)} of memory but only {format_bytes(available)} is available; {text}"
         )

@@ -18,8 +18,8 @@ alpha, whichever is cheaper for the grid.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 from scipy import linalg
@@ -123,7 +123,11 @@ class CVResult:
 
     def to_dict(self) -> dict:
         return {
-            "gamma": self.gamma, "alpha": self.alpha, "rmse": self.rmse, "mae": self.mae, "r2": self.r2,
+            "gamma": self.gamma,
+            "alpha": self.alpha,
+            "rmse": self.rmse,
+            "mae": self.mae,
+            "r2": self.r2,
             "effective_dof": self.effective_dof,
         }
 
@@ -177,9 +181,7 @@ def _loo_one_gamma(K: np.ndarray, Y: np.ndarray, alphas: np.ndarray) -> tuple[np
     return Y[None, :, :] - E, dof
 
 
-def _kfold_one_gamma(
-    K: np.ndarray, Y: np.ndarray, alphas: np.ndarray, folds: list[np.ndarray]
-) -> np.ndarray:
+def _kfold_one_gamma(K: np.ndarray, Y: np.ndarray, alphas: np.ndarray, folds: list[np.ndarray]) -> np.ndarray:
     """Out-of-fold predictions of shape (n_alphas, n, t) for one kernel matrix."""
     n, t = Y.shape
     P = np.empty((len(alphas), n, t))

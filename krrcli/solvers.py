@@ -13,8 +13,8 @@ work, and that name is recorded on the fitted model.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 from scipy import linalg

@@ -79,8 +79,11 @@ def out(tmp_path: Path) -> Path:
 @pytest.mark.parametrize("command", ["fit", "predict", "cv"])
 def test_missing_input_file(krr, tmp_path, model_file, out, command):
     data = tmp_path / "nope.csv"
-    args = {"fit": ["fit", data, "-o", out], "predict": ["predict", model_file, data, "-o", out],
-            "cv": ["cv", data, "-o", out]}[command]
+    args = {
+        "fit": ["fit", data, "-o", out],
+        "predict": ["predict", model_file, data, "-o", out],
+        "cv": ["cv", data, "-o", out],
+    }[command]
     res = krr(*args)
     assert_error(res, EXIT_DATA, "nope.csv", "no such file")
     assert not out.exists()
@@ -90,8 +93,11 @@ def test_missing_input_file(krr, tmp_path, model_file, out, command):
 def test_folder_as_input(krr, tmp_path, model_file, out, command):
     folder = tmp_path / "data_dir"
     folder.mkdir()
-    args = {"fit": ["fit", folder, "-o", out], "predict": ["predict", model_file, folder, "-o", out],
-            "cv": ["cv", folder, "-o", out]}[command]
+    args = {
+        "fit": ["fit", folder, "-o", out],
+        "predict": ["predict", model_file, folder, "-o", out],
+        "cv": ["cv", folder, "-o", out],
+    }[command]
     res = krr(*args)
     assert_error(res, EXIT_DATA, "data_dir", "folder")
     assert not out.exists()

@@ -41,8 +41,22 @@ def test_human_report(krr, train_csv, tmp_path):
 def test_json_summary_keys_and_values(krr, train_csv, tmp_path):
     res = krr("fit", train_csv, "--json", "-o", tmp_path / "m.joblib", "--alpha", "0.5")
     s = json.loads(res.stdout)
-    for key in ("model", "kernel", "gamma", "alpha", "degree", "coef0", "standardize", "n_samples", "n_features",
-                "features", "targets", "train", "effective_dof", "seconds"):
+    for key in (
+        "model",
+        "kernel",
+        "gamma",
+        "alpha",
+        "degree",
+        "coef0",
+        "standardize",
+        "n_samples",
+        "n_features",
+        "features",
+        "targets",
+        "train",
+        "effective_dof",
+        "seconds",
+    ):
         assert key in s
     assert s["gamma"] == pytest.approx(1 / 3)  # resolved default
     assert s["features"] == ["a", "b", "c"] and s["targets"] == ["y"]

@@ -22,6 +22,12 @@ def test_inspect_json_has_fit_keys(krr, model_file, train_csv, tmp_path):
 def test_inspect_report(krr, model_file):
     res = krr("inspect", model_file)
     assert res.exit_code == 0
-    for text in ("rbf kernel ridge on 60 rows", "gamma 0.5, alpha 0.1", "features       a, b, c",
-                 "format         krr-model version 1", "file size", "created"):
+    for text in (
+        "rbf kernel ridge on 60 rows",
+        "gamma 0.5, alpha 0.1",
+        "features       a, b, c",
+        "format         krr-model version 1",
+        "file size",
+        "created",
+    ):
         assert text in res.stdout

@@ -174,8 +174,9 @@ def _walk(obj, where="record"):
         yield where
 
 
-@pytest.mark.parametrize("extra", [[], ["--standardize"], ["-k", "linear", "--alpha", "0.1"],
-                                   ["-t", "y", "-t", "c", "-k", "polynomial"]])
+@pytest.mark.parametrize(
+    "extra", [[], ["--standardize"], ["-k", "linear", "--alpha", "0.1"], ["-t", "y", "-t", "c", "-k", "polynomial"]]
+)
 def test_saved_record_is_plain_data(krr, tmp_path, train_csv, extra):
     dest = tmp_path / "m.joblib"
     res = krr("fit", train_csv, *extra, "-o", dest)
@@ -215,21 +216,31 @@ def _payload_files(tmp_path: Path, marker: Path, record: dict) -> dict[str, Path
     put("object_array.joblib", lambda p: joblib.dump({**record, "X_fit": np.array([Payload(cmd)], dtype=object)}, p))
     put("eval.joblib", lambda p: joblib.dump({**record, "evil": EvalPayload(marker)}, p))
     for proto in (0, 2, pickle.HIGHEST_PROTOCOL):
+
         def dump(p, proto=proto):
             with open(p, "wb") as fh:
                 pickle.dump({**record, "evil": Payload(cmd)}, fh, protocol=proto)
+
         put(f"plain_pickle_p{proto}.pkl", dump)
 
     def dump_obj_array(p):
         with open(p, "wb") as fh:
             pickle.dump({**record, "X_fit": np.array([1.0, Payload(cmd)], dtype=object)}, fh)
+
     put("plain_object_array.pkl", dump_obj_array)
     return files
 
 
 MALICIOUS = [
-    "bare.joblib", "in_dict.joblib", "in_model.joblib", "compressed.joblib", "object_array.joblib",
-    "eval.joblib", "plain_pickle_p0.pkl", "plain_pickle_p2.pkl", f"plain_pickle_p{pickle.HIGHEST_PROTOCOL}.pkl",
+    "bare.joblib",
+    "in_dict.joblib",
+    "in_model.joblib",
+    "compressed.joblib",
+    "object_array.joblib",
+    "eval.joblib",
+    "plain_pickle_p0.pkl",
+    "plain_pickle_p2.pkl",
+    f"plain_pickle_p{pickle.HIGHEST_PROTOCOL}.pkl",
     "plain_object_array.pkl",
 ]
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 
@@ -23,24 +23,25 @@ def cv(
     features: o.Features = None,
     kernel: o.Kernel = "rbf",
     gamma: Annotated[
-        Optional[str],
+        str | None,
         typer.Option(
-            "--gamma", "-g",
+            "--gamma",
+            "-g",
             help="Value, list a,b,c or log range LO:HI:N. Default: 7 values around the data's scale.",
         ),
     ] = None,
     alpha: Annotated[
-        Optional[str], typer.Option("--alpha", "-a", help="Value, list or LO:HI:N. Default: 1e-6:1e2:9.")
+        str | None, typer.Option("--alpha", "-a", help="Value, list or LO:HI:N. Default: 1e-6:1e2:9.")
     ] = None,
     degree: o.Degree = 3,
     coef0: o.Coef0 = 1,
     standardize: o.Standardize = False,
     loo: Annotated[bool, typer.Option("--loo", help="Exact leave-one-out in closed form (the default).")] = False,
-    folds: Annotated[Optional[int], typer.Option("--folds", help="k-fold cross-validation with N folds.")] = None,
+    folds: Annotated[int | None, typer.Option("--folds", help="k-fold cross-validation with N folds.")] = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the fold shuffle and of the gamma-scale sample.")] = 0,
     metric: Annotated[str, typer.Option("--metric", help="What 'best' means: rmse, mae (smallest) or r2.")] = "rmse",
     output: Annotated[
-        Optional[str], typer.Option("--output", "-o", help="Refit on all rows with the best parameters; save here.")
+        str | None, typer.Option("--output", "-o", help="Refit on all rows with the best parameters; save here.")
     ] = None,
     sep: o.Sep = ",",
     json: o.Json = False,
@@ -59,8 +60,21 @@ def cv(
         raise UsageError("--loo and --folds exclude each other; give one")
     with _progress() as progress:
         report = cv_csv(
-            data, target, parse_features_option(features), sep, kernel, gamma, alpha, degree, coef0, standardize,
-            folds, seed, metric, output, progress,
+            data,
+            target,
+            parse_features_option(features),
+            sep,
+            kernel,
+            gamma,
+            alpha,
+            degree,
+            coef0,
+            standardize,
+            folds,
+            seed,
+            metric,
+            output,
+            progress,
         )
     if json:
         print_json(report)
@@ -76,8 +90,13 @@ class _progress:
 
         console = err()
         self._bar = Progress(
-            TextColumn("cross-validating"), BarColumn(), TextColumn("{task.completed}/{task.total} gamma(s)"),
-            TimeElapsedColumn(), TimeRemainingColumn(), console=console, transient=True,
+            TextColumn("cross-validating"),
+            BarColumn(),
+            TextColumn("{task.completed}/{task.total} gamma(s)"),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+            console=console,
+            transient=True,
             disable=not console.is_terminal,
         )
         self._bar.start()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 
@@ -24,7 +24,7 @@ def fit(
     features: o.Features = None,
     kernel: o.Kernel = "rbf",
     gamma: Annotated[
-        Optional[float], typer.Option("--gamma", "-g", help="Kernel coefficient (> 0). Default: 1/n_features.")
+        float | None, typer.Option("--gamma", "-g", help="Kernel coefficient (> 0). Default: 1/n_features.")
     ] = None,
     alpha: Annotated[float, typer.Option("--alpha", "-a", help="Ridge penalty (>= 0).")] = 1.0,
     degree: o.Degree = 3,
@@ -71,10 +71,16 @@ def render_summary(s: dict[str, Any], verb: str) -> None:
         ("targets", ", ".join(s["targets"])),
         ("standardize", "yes" if s["standardize"] else "no"),
         ("solver", s.get("solver") or "-"),
-        ("training fit", f"rmse {fmt_num(s['train'].get('rmse'))}, mae {fmt_num(s['train'].get('mae'))}, "
-                         f"r2 {fmt_num(s['train'].get('r2'))}"),
-        ("effective dof", f"{fmt_num(s['effective_dof'])} of {s['n_samples']:,}"
-                          + ("" if s.get("effective_dof_exact", True) else " (Hutchinson estimate)")),
+        (
+            "training fit",
+            f"rmse {fmt_num(s['train'].get('rmse'))}, mae {fmt_num(s['train'].get('mae'))}, "
+            f"r2 {fmt_num(s['train'].get('r2'))}",
+        ),
+        (
+            "effective dof",
+            f"{fmt_num(s['effective_dof'])} of {s['n_samples']:,}"
+            + ("" if s.get("effective_dof_exact", True) else " (Hutchinson estimate)"),
+        ),
         ("fit time", f"{s['seconds']:.3g} s" if s.get("seconds") is not None else "-"),
     ]
     for key, value in rows:

@@ -23,8 +23,13 @@ def inspect(model: o.ModelPath, json: o.Json = False) -> None:
     render_summary(info, "Model:")
     con = out()
     if info.get("scaler"):
-        con.print("  scaler         mean " + ", ".join(f"{v:.4g}" for v in info["scaler"]["mean"])
-                  + "; scale " + ", ".join(f"{v:.4g}" for v in info["scaler"]["scale"]), markup=False)
+        con.print(
+            "  scaler         mean "
+            + ", ".join(f"{v:.4g}" for v in info["scaler"]["mean"])
+            + "; scale "
+            + ", ".join(f"{v:.4g}" for v in info["scaler"]["scale"]),
+            markup=False,
+        )
     rows = [
         ("created", info.get("created") or "-"),
         ("krr version", info.get("krr_version") or "-"),

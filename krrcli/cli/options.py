@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -11,11 +11,11 @@ KERNEL_NAMES = "rbf, laplacian, polynomial, linear, sigmoid, cosine"
 Data = Annotated[str, typer.Argument(help="CSV file (.gz/.bz2/.xz/.zip read transparently), or - for stdin.")]
 ModelPath = Annotated[str, typer.Argument(help="A model file written by krr fit or krr cv -o.")]
 Target = Annotated[
-    Optional[list[str]],
+    list[str] | None,
     typer.Option("--target", "-t", help="Target column; repeat for several targets. Default: the last column."),
 ]
 Features = Annotated[
-    Optional[str],
+    str | None,
     typer.Option("--features", "-f", help="Comma-separated feature columns. Default: every other column."),
 ]
 Sep = Annotated[str, typer.Option("--sep", help="Field delimiter (one character; \\t for tab).")]

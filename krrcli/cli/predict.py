@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -21,7 +21,7 @@ def predict(
     model: o.ModelPath,
     data: o.Data,
     output: Annotated[
-        Optional[str], typer.Option("--output", "-o", help="Write the CSV here (atomically) instead of stdout.")
+        str | None, typer.Option("--output", "-o", help="Write the CSV here (atomically) instead of stdout.")
     ] = None,
     with_input: Annotated[
         bool, typer.Option("--with-input", help="Write the input columns first, then the predictions.")
@@ -30,10 +30,12 @@ def predict(
         bool, typer.Option("--no-header", help="DATA has no header; its columns are the model's features in order.")
     ] = False,
     float_format: Annotated[
-        Optional[str],
+        str | None,
         typer.Option("--float-format", help="printf format for predictions, e.g. %.6g. Default: exact round-trip."),
     ] = None,
-    chunk_size: Annotated[int, typer.Option("--chunk-size", help="Rows read, predicted and written at a time.")] = 10_000,
+    chunk_size: Annotated[
+        int, typer.Option("--chunk-size", help="Rows read, predicted and written at a time.")
+    ] = 10_000,
     sep: o.Sep = ",",
 ) -> None:
     """Predict the target(s) for every row of DATA with MODEL; CSV to stdout.
