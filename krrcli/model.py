@@ -8,9 +8,8 @@ from typing import Any
 import numpy as np
 
 from .errors import DataError, UsageError
-from .kernels import cross_kernel, get_kernel, prepare, resolve_gamma, row_sq_norms
+from .kernels import KernelSpec, cross_kernel, get_kernel, prepare, resolve_gamma, row_sq_norms
 from .resources import check_memory, format_bytes
-from .solvers import SOLVERS, KernelSpec, resolve_solver, solver_peak_bytes
 
 # Prediction computes K(X_new, X_fit) a block of rows at a time; one block of
 # kernel values takes at most this many bytes (at least one row).
@@ -133,11 +132,13 @@ class KernelRidge:
         return f"KernelRidge({args})"
 
     # -- fitting ----------------------------------------------------------
-    def _kernel_spec(self) -> KernelSpec:
+    def _kernel_spec(self) -> Any:
         return KernelSpec(self.kernel, self.gamma_, float(self.degree), float(self.coef0))
 
     def fit(self, X: Any, y: Any) -> KernelRidge:
         """Fit on ``X`` of shape (n_samples, n_features) and ``y`` of shape (n_samples,) or (n_samples, n_targets)."""
+        from .solvers import SOLVERS, resolve_solver, solver_peak_bytes
+
         check_params(self.kernel, self.gamma, self.alpha, self.degree, self.coef0)
         X, feature_names = _as_2d_float(X, "X")
         y_1d = np.ndim(y) == 1

@@ -20,7 +20,7 @@ import numpy as np
 from scipy import linalg
 
 from .errors import UsageError
-from .kernels import gram_matrix
+from .kernels import KernelSpec
 
 # Up to this many rows the effective degrees of freedom are computed exactly;
 # beyond it they are a Hutchinson estimate with HUTCHINSON_PROBES probes.
@@ -30,19 +30,6 @@ HUTCHINSON_PROBES = 32
 
 class KrrWarning(UserWarning):
     """A condition the user should know about that did not stop the work."""
-
-
-@dataclass(frozen=True)
-class KernelSpec:
-    """A kernel with its resolved parameters."""
-
-    kernel: str
-    gamma: float | None
-    degree: float
-    coef0: float
-
-    def gram(self, X: np.ndarray, out: np.ndarray | None = None, triangle: bool = False) -> np.ndarray:
-        return gram_matrix(X, self.kernel, self.gamma, self.degree, self.coef0, out=out, triangle=triangle)
 
 
 @dataclass

@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 import math
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
+if TYPE_CHECKING:  # rich is imported when a report is printed, not at start-up
+    from rich.console import Console
 
 
 def out() -> Console:
@@ -16,11 +17,15 @@ def out() -> Console:
         tty = sys.stdout.isatty()
     except (AttributeError, ValueError):
         tty = False
+    from rich.console import Console
+
     return Console(file=sys.stdout, soft_wrap=True, highlight=False, width=None if tty else 200)
 
 
 def err() -> Console:
     """A console on the current stderr (progress, warnings)."""
+    from rich.console import Console
+
     return Console(file=sys.stderr, highlight=False)
 
 
