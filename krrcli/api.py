@@ -12,12 +12,9 @@ import time
 from collections.abc import Callable
 from typing import IO, Any
 
-from .data import (
-    DEFAULT_CHUNK_ROWS,
-    format_prediction_chunk,
-    iter_feature_chunks,
-    read_training_csv,
-)
+import numpy as np
+
+from .data import DEFAULT_CHUNK_ROWS, format_rows, iter_feature_chunks, read_training_csv
 from .model import KernelRidge, check_params
 from .persist import FORMAT_VERSION, atomic_write, check_writable, model_from_record, read_model_record, save_model
 
@@ -114,13 +111,22 @@ def _write_predictions(
     columns: list[str],
     fh: IO[str],
 ) -> int:
+    from .data import parse_sep
+
     rows = 0
     first = True
-    for _names, X, raw in iter_feature_chunks(data, model.feature_names_in_, sep, chunk_size, no_header, with_input):
-        pred = model.predict(X) if X.shape[0] else X[:, :0].reshape(0, 0)
-        pred = pred.reshape(X.shape[0], len(columns))
-        fh.write(format_prediction_chunk(pred, columns, first, float_format, raw))
-        first = False
+    out_sep = parse_sep(sep) if with_input else ","
+    for names, X, lines in iter_feature_chunks(data, model.feature_names_in_, sep, chunk_size, no_header, with_input):
+        if first:
+            fh.write(out_sep.join(([*names] if with_input else []) + columns) + "\n")
+            first = False
+        if X.shape[0] == 0:
+            continue
+        pred = np.asarray(model.predict(X)).reshape(X.shape[0], len(columns))
+        text = format_rows(pred, float_format, out_sep)
+        if with_input:
+            text = [f"{line}{out_sep}{p}" for line, p in zip(lines, text, strict=True)]
+        fh.write("\n".join(text) + "\n")
         rows += X.shape[0]
     fh.flush()
     return rows

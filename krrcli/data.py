@@ -14,7 +14,6 @@ import csv
 import gzip
 import hashlib
 import io
-import itertools
 import lzma
 import os
 import re
@@ -29,6 +28,7 @@ import numpy as np
 from .errors import DataError, UsageError
 
 DEFAULT_CHUNK_ROWS = 10_000
+TRAINING_CHUNK_ROWS = 50_000
 
 # What the CSV parser reads as a number (Python's float() also takes "1_000" and non-ASCII digits).
 _NUMBER = re.compile(r"[+-]?(?:(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|inf|infinity|nan)", re.IGNORECASE)
@@ -73,7 +73,9 @@ class CsvSource:
         self._hasher = _HashingReader(raw)
         buffered = io.BufferedReader(self._hasher, buffer_size=1 << 20)
         self._closers.append(buffered)
-        self.stream = self._wrap_text(self._decompress(buffered))
+        self.stream = self._decompress(buffered)
+        self._pending = b""
+        self._eof = False
 
     def _open_raw(self, path: str) -> IO[bytes]:
         if path == "-":
@@ -110,21 +112,45 @@ class CsvSource:
             return zf.open(members[0])
         return fh
 
-    def _wrap_text(self, fh: IO[bytes]) -> IO[str]:
-        return io.TextIOWrapper(fh, encoding="utf-8-sig", newline=None)
-
     @property
     def sha256(self) -> str:
         return self._hasher.sha256.hexdigest()
 
-    def readlines(self, n: int) -> list[str]:
-        """Up to ``n`` more lines (with their newline)."""
+    def _read(self, size: int) -> bytes:
         try:
-            return list(itertools.islice(self.stream, n))
-        except UnicodeDecodeError:
-            raise DataError(f"cannot read {self.name!r}: it is not UTF-8 text") from None
+            return self.stream.read(size)
         except (OSError, EOFError, zipfile.BadZipFile, lzma.LZMAError) as exc:
             raise DataError(f"cannot read {self.name!r}: {exc}") from None
+
+    def read_header(self) -> str | None:
+        """The first line, decoded (None for an empty input)."""
+        while b"\n" not in self._pending and not self._eof:
+            self._fill(1 << 16)
+        if not self._pending:
+            return None
+        cut = self._pending.find(b"\n")
+        line, self._pending = (self._pending, b"") if cut < 0 else (self._pending[:cut], self._pending[cut + 1 :])
+        return _decode(line, self.name).lstrip("\ufeff").rstrip("\r")
+
+    def _fill(self, size: int) -> None:
+        data = self._read(size)
+        if data:
+            self._pending += data
+        else:
+            self._eof = True
+
+    def read_rows(self, n: int) -> bytes:
+        """The raw bytes of up to ``n`` more lines (ending at a newline, or at the end of input)."""
+        while self._pending.count(b"\n") < n and not self._eof:
+            per_line = max(16, len(self._pending) // max(1, self._pending.count(b"\n")))
+            self._fill(max(1 << 16, min(1 << 26, (n - self._pending.count(b"\n")) * per_line)))
+        newlines = np.flatnonzero(np.frombuffer(self._pending, dtype=np.uint8) == 10)
+        if len(newlines) >= n:
+            cut = int(newlines[n - 1]) + 1
+            chunk, self._pending = self._pending[:cut], self._pending[cut:]
+        else:
+            chunk, self._pending = self._pending, b""
+        return chunk
 
     def drain_hash(self) -> str:
         """Read what is left of the raw input into the hash and return the hex digest."""
@@ -151,12 +177,19 @@ def split_line(line: str, sep: str) -> list[str]:
     return next(csv.reader([line], delimiter=sep), [])
 
 
+def _decode(raw: bytes, name: str) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise DataError(f"cannot read {name!r}: it is not UTF-8 text") from None
+
+
 def read_header(src: CsvSource) -> list[str] | None:
     """Column names from the first line (None for an empty input); checks duplicates."""
-    first = src.readlines(1)
-    if not first:
+    first = src.read_header()
+    if first is None:
         return None
-    names = [f.strip() for f in split_line(first[0], src.sep)]
+    names = [f.strip() for f in split_line(first, src.sep)]
     names = [name or f"Unnamed: {i}" for i, name in enumerate(names)]
     seen: dict[str, int] = {}
     for i, name in enumerate(names):
@@ -256,6 +289,88 @@ def parse_numeric(
     return A
 
 
+def parse_chunk(
+    raw: bytes,
+    first_line: int,
+    names: list[str],
+    col_idx: list[int],
+    sep: str,
+    src_name: str,
+    what: str = "the header",
+    keep_lines: bool = False,
+) -> tuple[np.ndarray, list[str] | None]:
+    """Parse a chunk of raw CSV lines: the columns ``col_idx`` as float64, every cell checked.
+
+    Field counts, blank lines and line numbers are found with vectorized byte
+    scans, the numbers by pandas' C parser; only a chunk with a problem (or with
+    quoted fields) is looked at line by line, to say exactly where it is.
+
+    Returns
+    -------
+    A : ndarray of shape (n_rows, len(col_idx))
+    lines : list of str or None
+        The chunk's non-blank lines, without line ends, when ``keep_lines``.
+    """
+    import pandas as pd
+
+    if b'"' in raw:  # quoted fields may hold separators or newlines: take the careful path
+        text = _decode(raw, src_name)
+        lines, numbers = check_lines(text.splitlines(keepends=True), len(names), sep, first_line, src_name, what)
+        A = parse_numeric(lines, numbers, names, col_idx, sep, src_name)
+        return A, ([ln.rstrip("\r\n") for ln in lines] if keep_lines else None)
+    arr = np.frombuffer(raw, dtype=np.uint8)
+    nl = np.flatnonzero(arr == 10)
+    n_lines = len(nl) + (1 if len(raw) and raw[-1:] != b"\n" else 0)
+    starts = np.concatenate(([0], nl + 1))[:n_lines]
+    ends = np.concatenate((nl, [len(raw)]))[:n_lines]
+    has_cr = (ends > starts) & (arr[np.maximum(ends - 1, 0)] == 13)
+    ends = ends - has_cr
+    space = (arr == 32) | (arr == 13) | ((arr == 9) & (sep != "\t"))
+    solid = np.concatenate(([0], np.cumsum(~space)))
+    blank = solid[ends] == solid[starts]  # empty or only white space
+    seps = np.concatenate(([0], np.cumsum(arr == ord(sep))))
+    bad = ~blank & (seps[ends] - seps[starts] != len(names) - 1)
+    if bad.any():
+        i = int(np.argmax(bad))
+        fields = split_line(_decode(raw[starts[i] : ends[i]], src_name), sep)
+        raise DataError(
+            f"{src_name}: line {first_line + i} has {len(fields)} field(s) but {what} has {len(names)}; "
+            "every row needs exactly one value per column"
+        )
+    kept = np.flatnonzero(~blank)
+    numbers = (first_line + kept).tolist()
+
+    orig = raw
+
+    def lines() -> list[str]:
+        return [_decode(orig[starts[i] : ends[i]], src_name) for i in kept]
+
+    if len(kept) == 0:
+        return np.empty((0, len(col_idx))), ([] if keep_lines else None)
+    if (blank & (ends > starts)).any():  # white-space-only lines: drop them before parsing
+        raw = b"\n".join(raw[starts[i] : ends[i]] for i in kept) + b"\n"
+    try:
+        df = pd.read_csv(
+            io.BytesIO(raw),
+            sep=sep,
+            header=None,
+            names=list(range(len(names))),
+            usecols=col_idx,
+            index_col=False,
+            skip_blank_lines=True,
+            engine="c",
+            encoding="utf-8",
+        )
+    except (ValueError, UnicodeDecodeError):
+        raise _diagnose_cells(lines(), numbers, sep, col_idx, names, src_name) from None
+    if len(df) != len(kept) or any(df[j].dtype.kind not in "iuf" for j in col_idx):
+        raise _diagnose_cells(lines(), numbers, sep, col_idx, names, src_name)
+    A = df[col_idx].to_numpy(dtype=np.float64)
+    if not np.isfinite(A).all():
+        raise _diagnose_cells(lines(), numbers, sep, col_idx, names, src_name)
+    return A, (lines() if keep_lines else None)
+
+
 def _column_index(names: list[str], wanted: list[str], src_name: str, role: str) -> list[int]:
     pos = {n: i for i, n in enumerate(names)}
     out = []
@@ -334,13 +449,11 @@ def read_training_csv(
         parts = []
         line_no = 2
         while True:
-            lines = src.readlines(DEFAULT_CHUNK_ROWS * 5)
-            if not lines:
+            raw = src.read_rows(TRAINING_CHUNK_ROWS)
+            if not raw:
                 break
-            n_read = len(lines)
-            lines, numbers = check_lines(lines, len(names), src.sep, line_no, src.name)
-            parts.append(parse_numeric(lines, numbers, names, idx, src.sep, src.name))
-            line_no += n_read
+            parts.append(parse_chunk(raw, line_no, names, idx, src.sep, src.name)[0])
+            line_no += raw.count(b"\n")
         sha = src.drain_hash()
     A = np.concatenate(parts) if parts else np.empty((0, len(idx)))
     if A.shape[0] == 0:
@@ -360,16 +473,14 @@ def iter_feature_chunks(
     chunk_rows: int = DEFAULT_CHUNK_ROWS,
     no_header: bool = False,
     keep_input: bool = False,
-) -> Iterator[tuple[list[str], np.ndarray, Any]]:
-    """Stream a CSV of new rows: yields ``(input_columns, X_chunk, raw_chunk)``.
+) -> Iterator[tuple[list[str], np.ndarray, list[str] | None]]:
+    """Stream a CSV of new rows: yields ``(input_columns, X_chunk, input_lines)``.
 
     ``X_chunk`` has the model's ``features`` in order, matched by name (any
     order, extra columns ignored), or by position with ``no_header``.
-    ``raw_chunk`` is the chunk's input columns as strings (a DataFrame) when
-    ``keep_input``, else None. A header-only input yields one empty chunk.
+    ``input_lines`` are the chunk's raw lines when ``keep_input``, else None.
+    A header-only input yields one empty chunk.
     """
-    import pandas as pd
-
     if chunk_rows < 1:
         raise UsageError(f"--chunk-size must be >= 1, got {chunk_rows}")
     with CsvSource(path, sep) as src:
@@ -392,45 +503,29 @@ def iter_feature_chunks(
         what = "the model's feature list" if no_header else "the header"
         yielded = False
         while True:
-            lines = src.readlines(chunk_rows)
-            if not lines:
+            raw = src.read_rows(chunk_rows)
+            if not raw:
                 break
-            n_read = len(lines)
-            lines, numbers = check_lines(lines, len(names), src.sep, line_no, src.name, what)
-            line_no += n_read
-            if not lines:
+            X, lines = parse_chunk(raw, line_no, names, idx, src.sep, src.name, what, keep_input)
+            line_no += raw.count(b"\n")
+            if X.shape[0] == 0:
                 continue
-            X = parse_numeric(lines, numbers, names, idx, src.sep, src.name)
-            raw = None
-            if keep_input:
-                raw = pd.read_csv(
-                    io.StringIO("".join(lines)),
-                    sep=src.sep,
-                    header=None,
-                    names=names,
-                    dtype=str,
-                    keep_default_na=False,
-                    index_col=False,
-                    skip_blank_lines=False,
-                )
-            yield names, X, raw
+            yield names, X, lines
             yielded = True
         if not yielded:
-            raw = pd.DataFrame({n: pd.Series(dtype=str) for n in names}) if keep_input else None
-            yield names, np.empty((0, len(idx))), raw
+            yield names, np.empty((0, len(idx))), ([] if keep_input else None)
 
 
-def format_prediction_chunk(
-    pred: np.ndarray, columns: list[str], header: bool, float_format: str | None, raw: Any = None
-) -> str:
-    """CSV text for one chunk of predictions (optionally after the input columns).
+def format_rows(pred: np.ndarray, float_format: str | None = None, sep: str = ",") -> list[str]:
+    """One CSV line (without newline) per row of ``pred`` (shape (n_rows, n_targets)).
 
-    With ``float_format=None`` every value is written in the shortest form that
-    reads back as the same float64.
+    With ``float_format=None`` each value is written in the shortest form that
+    reads back as the same float64 (Python's ``repr``).
     """
-    import pandas as pd
-
-    df = pd.DataFrame(pred, columns=columns)
-    if raw is not None:
-        df = pd.concat([raw.reset_index(drop=True), df], axis=1)
-    return df.to_csv(index=False, header=header, float_format=float_format, lineterminator="\n")
+    if float_format is None:
+        cols = [list(map(repr, pred[:, j].tolist())) for j in range(pred.shape[1])]
+    else:
+        cols = [[float_format % v for v in pred[:, j].tolist()] for j in range(pred.shape[1])]
+    if len(cols) == 1:
+        return cols[0]
+    return [sep.join(row) for row in zip(*cols, strict=True)]

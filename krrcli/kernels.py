@@ -129,7 +129,7 @@ def apply_kernel(block: np.ndarray, kernel: str, gamma: float | None, degree: fl
     # linear and cosine: the inner product is the kernel.
 
 
-def _for_row_blocks(n_rows: int, step: int, fn: Callable[[int, int], None]) -> None:
+def for_row_blocks(n_rows: int, step: int, fn: Callable[[int, int], None]) -> None:
     """Call ``fn(start, stop)`` over blocks of rows, on all cores (numpy releases the GIL)."""
     spans = [(i, min(i + step, n_rows)) for i in range(0, n_rows, step)]
     workers = min(len(spans), os.cpu_count() or 1)
@@ -186,7 +186,7 @@ def _fill(
             apply_kernel(blk, spec.name, gamma, degree, coef0)
 
     with np.errstate(all="ignore"):  # the unused upper corner of a diagonal block holds garbage
-        _for_row_blocks(n, _block_rows(n, K.itemsize), block)
+        for_row_blocks(n, _block_rows(n, K.itemsize), block)
 
 
 def base_matrix(X: np.ndarray, kernel: str, out: np.ndarray | None = None) -> np.ndarray:
@@ -218,6 +218,7 @@ def gram_matrix(
     coef0: float = 1,
     out: np.ndarray | None = None,
     triangle: bool = False,
+    dtype: str | np.dtype = "float64",
 ) -> np.ndarray:
     """The symmetric training kernel ``K[i, j] = k(x_i, x_j)``, built in one buffer.
 
@@ -234,16 +235,19 @@ def gram_matrix(
         Compute only the lower triangle (with the diagonal), which is all a
         Cholesky factorization or a symmetric eigensolver reads; the strict
         upper triangle is then left undefined.
+    dtype : "float64" or "float32"
+        Precision of the matrix (and of the arithmetic that builds it).
 
     Returns
     -------
     K : ndarray of shape (n_samples, n_samples)
     """
     spec = get_kernel(kernel)
-    X = np.ascontiguousarray(X, dtype=np.float64)
+    dt = np.dtype(dtype) if out is None else out.dtype
+    X = np.ascontiguousarray(X, dtype=dt)
     gamma = resolve_gamma(kernel, gamma, X.shape[1])
     n = X.shape[0]
-    K = np.empty((n, n)) if out is None else out
+    K = np.empty((n, n), dtype=dt) if out is None else out
     _fill(X, K, spec, gamma, degree, coef0, triangle=triangle, finish=True)
     return K
 
@@ -295,6 +299,77 @@ class KernelSpec:
     degree: float
     coef0: float
 
-    def gram(self, X: np.ndarray, out: np.ndarray | None = None, triangle: bool = False) -> np.ndarray:
+    def gram(
+        self, X: np.ndarray, out: np.ndarray | None = None, triangle: bool = False, dtype: str = "float64"
+    ) -> np.ndarray:
         """The training kernel of ``X`` (see :func:`gram_matrix`)."""
-        return gram_matrix(X, self.kernel, self.gamma, self.degree, self.coef0, out=out, triangle=triangle)
+        return gram_matrix(X, self.kernel, self.gamma, self.degree, self.coef0, out, triangle, dtype)
+
+
+class KernelMap:
+    """``x -> [k(x, c_1), ..., k(x, c_n)]`` against fixed centers, for many blocks of new rows.
+
+    What depends only on the centers is prepared once. For rbf the whole
+    exponent comes out of one matrix product of augmented rows,
+
+        -gamma ||x - c||^2 = [2 gamma x, -gamma ||x||^2, -gamma] . [c, 1, ||c||^2],
+
+    so a block costs one BLAS call and two in-place passes (clip at 0, exp);
+    polynomial and sigmoid fold gamma and coef0 into the product the same way.
+    """
+
+    def __init__(self, spec: KernelSpec, centers: np.ndarray, dtype: str = "float64") -> None:
+        self.spec = spec
+        self.kind = get_kernel(spec.kernel)
+        self.dtype = np.dtype(dtype)
+        C = np.ascontiguousarray(centers, dtype=np.float64)
+        self.centers = C
+        n = C.shape[0]
+        if spec.kernel == "rbf":
+            self.B = np.column_stack([C, np.ones(n), row_sq_norms(C)])
+        elif spec.kernel in ("polynomial", "sigmoid"):
+            self.B = np.column_stack([C, np.ones(n)])
+        elif spec.kernel == "cosine":
+            self.B = prepare(C, "cosine")
+        else:
+            self.B = C
+        self.B = np.ascontiguousarray(self.B, dtype=self.dtype)
+        self.centers = C.astype(self.dtype, copy=False)
+
+    @property
+    def n_centers(self) -> int:
+        return self.centers.shape[0]
+
+    def _augment(self, X: np.ndarray) -> np.ndarray:
+        s = self.spec
+        X = np.asarray(X, dtype=np.float64)
+        if s.kernel == "rbf":
+            A = np.empty((X.shape[0], X.shape[1] + 2))
+            np.multiply(X, 2.0 * s.gamma, out=A[:, :-2])
+            A[:, -2] = -s.gamma * row_sq_norms(X)
+            A[:, -1] = -s.gamma
+            return A.astype(self.dtype, copy=False)
+        if s.kernel in ("polynomial", "sigmoid"):
+            A = np.empty((X.shape[0], X.shape[1] + 1))
+            np.multiply(X, s.gamma, out=A[:, :-1])
+            A[:, -1] = s.coef0
+            return A.astype(self.dtype, copy=False)
+        return prepare(X, s.kernel).astype(self.dtype, copy=False)
+
+    def block(self, X: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """Kernel values of shape (n_rows, n_centers) for rows ``X`` of shape (n_rows, n_features)."""
+        s = self.spec
+        K = np.empty((X.shape[0], self.n_centers), dtype=self.dtype) if out is None else out
+        if self.kind.base == "l1":
+            _l1_block(np.asarray(X, dtype=self.dtype), self.centers, K)
+            apply_kernel(K, s.kernel, s.gamma, s.degree, s.coef0)
+            return K
+        np.matmul(self._augment(X), self.B.T, out=K)
+        if s.kernel == "rbf":
+            np.minimum(K, 0.0, out=K)
+            np.exp(K, out=K)
+        elif s.kernel == "polynomial":
+            K **= s.degree
+        elif s.kernel == "sigmoid":
+            np.tanh(K, out=K)
+        return K

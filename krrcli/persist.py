@@ -208,6 +208,7 @@ def model_to_dict(model: Any, **metadata: Any) -> dict[str, Any]:
         "degree": float(model.degree),
         "coef0": float(model.coef0),
         "solver": str(model.solver_),
+        "dtype": str(np.dtype(model.dtype)),
         "standardize": bool(model.standardize),
         "mean": arr(model.mean_),
         "scale": arr(model.scale_),
@@ -339,6 +340,7 @@ def model_from_record(record: dict[str, Any], path: str = "the model file") -> A
         coef0=record["coef0"],
         standardize=bool(record.get("standardize")),
         solver=record.get("solver", "auto"),
+        dtype=record.get("dtype") if record.get("dtype") in ("float64", "float32") else "float64",
     )
     m.gamma_ = record.get("gamma")
     m.solver_ = record.get("solver", "cholesky")

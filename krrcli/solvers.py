@@ -26,6 +26,9 @@ from .kernels import KernelSpec
 # beyond it they are a Hutchinson estimate with HUTCHINSON_PROBES probes.
 DOF_EXACT_MAX_ROWS = 3000
 HUTCHINSON_PROBES = 32
+# A float32 fit whose solve leaves a larger relative residual ||(K + alpha I) w - y|| / ||y||
+# (checked in float32 against a rebuilt kernel) is redone in float64.
+FLOAT32_MAX_RESIDUAL = 1e-3
 
 
 class KrrWarning(UserWarning):
@@ -76,50 +79,96 @@ def _trace_inverse_from_cholesky(G: np.ndarray) -> tuple[float, bool]:
     n = G.shape[0]
     U = G.T
     if n <= DOF_EXACT_MAX_ROWS:
-        _, info = linalg.lapack.dtrtri(U, lower=0, overwrite_c=1)
+        (trtri,) = linalg.lapack.get_lapack_funcs(("trtri",), (U,))
+        _, info = trtri(U, lower=0, overwrite_c=1)
         if info != 0:
             raise np.linalg.LinAlgError("triangular inverse failed")
         total = 0.0
         step = max(1, 2**22 // n)
         cols = np.arange(n)
         for i in range(0, n, step):
-            block = G[i : i + step]
+            block = G[i : i + step].astype(np.float64)
             rows = np.arange(i, i + block.shape[0])[:, None]
             total += float(np.sum(np.where(cols[None, :] <= rows, block, 0.0) ** 2))
         return total, True
     rng = np.random.default_rng(0)
-    Z = rng.choice([-1.0, 1.0], size=(n, HUTCHINSON_PROBES))
+    Z = rng.choice([-1.0, 1.0], size=(n, HUTCHINSON_PROBES)).astype(G.dtype)
     # L^-1 z = U^-T z
     W = linalg.solve_triangular(U, Z, lower=False, trans="T", check_finite=False, overwrite_b=True)
-    return float(np.mean(np.einsum("ij,ij->j", W, W))), False
+    return float(np.mean(np.einsum("ij,ij->j", W.astype(np.float64), W.astype(np.float64)))), False
 
 
-def _fallback_warning(alpha: float, reason: str) -> None:
-    warnings.warn(
-        f"{reason} (alpha = {alpha:g}); solving by least squares from an eigendecomposition instead",
-        KrrWarning,
-        stacklevel=3,
+def _fallback_warning(alpha: float, reason: str, instead: str = "by least squares from an eigendecomposition") -> None:
+    warnings.warn(f"{reason} (alpha = {alpha:g}); solving {instead} instead", KrrWarning, stacklevel=3)
+
+
+def _retry_in_float64(X: np.ndarray, Y: np.ndarray, alpha: float, kernel: KernelSpec, reason: str) -> Solution:
+    from .resources import check_memory
+
+    n = X.shape[0]
+    check_memory(
+        solver_peak_bytes("cholesky", n, X.shape[1], Y.shape[1], 8),
+        f"refitting {n:,} rows in float64 after {reason}",
+        "use a larger alpha, fewer rows, or a machine with more memory",
     )
+    _fallback_warning(alpha, reason, "in float64")
+    return solve_cholesky(X, Y, alpha, kernel, "float64")
+
+
+def _float32_check(
+    X: np.ndarray, Y: np.ndarray, W: np.ndarray, alpha: float, kernel: KernelSpec
+) -> tuple[float, np.ndarray]:
+    """Relative residual ``||(K + alpha I) w - y|| / ||y||`` and ``K w``, with K rebuilt by blocks."""
+    from .kernels import KernelMap, for_row_blocks
+
+    kmap = KernelMap(kernel, X, dtype="float32")
+    KW = np.empty_like(W)
+    W32 = W.astype(np.float32)
+
+    def work(a: int, b: int) -> None:
+        KW[a:b] = kmap.block(X[a:b]) @ W32
+
+    for_row_blocks(X.shape[0], max(1, 2**21 // (4 * X.shape[0])), work)
+    resid = np.linalg.norm(KW + alpha * W - Y) / max(np.linalg.norm(Y), np.finfo(float).tiny)
+    return float(resid), KW
 
 
 # (K + alpha I) w = y, by an in-place Cholesky factorization K + alpha I = L L^T.
-def solve_cholesky(X: np.ndarray, Y: np.ndarray, alpha: float, kernel: KernelSpec) -> Solution:
+def solve_cholesky(X: np.ndarray, Y: np.ndarray, alpha: float, kernel: KernelSpec, dtype: str = "float64") -> Solution:
     n = X.shape[0]
-    G = kernel.gram(X, triangle=True)  # lower triangle only; G.T is its Fortran view
+    f32 = np.dtype(dtype) == np.float32
+    G = kernel.gram(X, triangle=True, dtype=dtype)  # lower triangle only; G.T is its Fortran view
     _add_to_diagonal(G, alpha)
-    _, info = linalg.lapack.dpotrf(G.T, lower=0, clean=0, overwrite_a=1)
+    potrf, potrs = linalg.lapack.get_lapack_funcs(("potrf", "potrs"), (G,))
+    _, info = potrf(G.T, lower=0, clean=0, overwrite_a=1)
     if info != 0:
         del G
+        if f32:
+            return _retry_in_float64(X, Y, alpha, kernel, "the float32 Cholesky factorization failed")
         _fallback_warning(alpha, "K + alpha*I is not positive definite")
         return solve_eigh(X, Y, alpha, kernel)
-    W, info = linalg.lapack.dpotrs(G.T, np.asfortranarray(Y), lower=0)
+    W, info = potrs(G.T, np.asfortranarray(Y, dtype=G.dtype), lower=0)
     if info != 0 or not np.all(np.isfinite(W)):
         del G
+        if f32:
+            return _retry_in_float64(X, Y, alpha, kernel, "the float32 solve was not finite")
         _fallback_warning(alpha, "the Cholesky solve was numerically unstable")
         return solve_eigh(X, Y, alpha, kernel)
-    W = np.ascontiguousarray(W)
-    # (K + alpha I) w = y  =>  K w = y - alpha w: training predictions for free.
-    fitted = Y - alpha * W
+    W = np.ascontiguousarray(W, dtype=np.float64)
+    if f32:
+        resid, fitted = _float32_check(X, Y, W, alpha, kernel)
+        if resid > FLOAT32_MAX_RESIDUAL:
+            del G
+            return _retry_in_float64(
+                X,
+                Y,
+                alpha,
+                kernel,
+                f"the float32 solve's relative residual {resid:.1e} exceeded {FLOAT32_MAX_RESIDUAL:g}",
+            )
+    else:
+        # (K + alpha I) w = y  =>  K w = y - alpha w: training predictions for free.
+        fitted = Y - alpha * W
     # tr(K G^-1) = n - alpha tr(G^-1)
     tr_inv, exact = _trace_inverse_from_cholesky(G)
     dof = float(n - alpha * tr_inv)
@@ -128,7 +177,8 @@ def solve_cholesky(X: np.ndarray, Y: np.ndarray, alpha: float, kernel: KernelSpe
 
 # K = Q diag(d) Q^T;  w = Q diag(1 / (d + alpha)) Q^T y, with 1/(d + alpha) := 0
 # where d + alpha is zero to working precision (the minimum-norm least-squares solution).
-def solve_eigh(X: np.ndarray, Y: np.ndarray, alpha: float, kernel: KernelSpec) -> Solution:
+def solve_eigh(X: np.ndarray, Y: np.ndarray, alpha: float, kernel: KernelSpec, dtype: str = "float64") -> Solution:
+    # always float64: the eigendecomposition is the careful fallback
     K = kernel.gram(X, triangle=True)
     d, Q = linalg.eigh(K.T, lower=False, overwrite_a=True, check_finite=False, driver="evd")
     del K
@@ -144,7 +194,8 @@ def solve_eigh(X: np.ndarray, Y: np.ndarray, alpha: float, kernel: KernelSpec) -
 
 
 # (X^T X + alpha I) beta = X^T y  (linear kernel, primal);  w = (y - X beta) / alpha.
-def solve_primal(X: np.ndarray, Y: np.ndarray, alpha: float, kernel: KernelSpec) -> Solution:
+def solve_primal(X: np.ndarray, Y: np.ndarray, alpha: float, kernel: KernelSpec, dtype: str = "float64") -> Solution:
+    # always float64: a d x d system costs nothing
     if kernel.kernel != "linear":
         raise UsageError("the primal solver needs kernel='linear'")
     if alpha <= 0:
@@ -160,7 +211,7 @@ def solve_primal(X: np.ndarray, Y: np.ndarray, alpha: float, kernel: KernelSpec)
     return Solution(X, W, beta, fitted, dof, True, "primal")
 
 
-SolverFn = Callable[[np.ndarray, np.ndarray, float, KernelSpec], Solution]
+SolverFn = Callable[..., Solution]  # (X, Y, alpha, kernel, dtype) -> Solution
 
 SOLVERS: dict[str, SolverFn] = {
     "cholesky": solve_cholesky,
@@ -184,7 +235,7 @@ def resolve_solver(name: str, kernel: str, n_samples: int, n_features: int, alph
     return name
 
 
-def solver_peak_bytes(solver: str, n_samples: int, n_features: int, n_targets: int) -> int:
+def solver_peak_bytes(solver: str, n_samples: int, n_features: int, n_targets: int, itemsize: int = 8) -> int:
     """Bytes a solver holds at its peak beyond its inputs (used to refuse work up front)."""
     n = n_samples
     if solver == "primal":
@@ -195,5 +246,5 @@ def solver_peak_bytes(solver: str, n_samples: int, n_features: int, n_targets: i
     # one n x n buffer plus the temporaries of one block of kernel rows per core
     from .kernels import BLOCK_BYTES
 
-    block = min(BLOCK_BYTES, 8 * n * n) * 2
-    return 8 * (n * n + 4 * n * n_targets + HUTCHINSON_PROBES * n) + block
+    block = min(BLOCK_BYTES, itemsize * n * n) * 2
+    return itemsize * n * n + 8 * (4 * n * n_targets + HUTCHINSON_PROBES * n) + block

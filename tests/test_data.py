@@ -103,3 +103,17 @@ def test_sha256_is_of_the_file_bytes(tmp_path):
     path = tmp_path / "t.csv.gz"
     path.write_bytes(gzip.compress(b"a,y\n1,2\n3,4\n"))
     assert read_training_csv(str(path)).sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_white_space_line_then_bad_cell_names_the_right_line(tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_text("a,b,y\n1,2,3\n   \n4,x,6\n")
+    with pytest.raises(DataError, match="line 4, column 'b': 'x' is not a number"):
+        read_training_csv(str(path))
+
+
+def test_with_input_lines_follow_white_space_lines(tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_text("a,b\n1,2\n  \n3,4\n")
+    chunks = list(iter_feature_chunks(str(path), ["a", "b"], keep_input=True))
+    assert chunks[0][2] == ["1,2", "3,4"]
