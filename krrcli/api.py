@@ -15,7 +15,7 @@ from typing import IO, Any
 import numpy as np
 
 from .data import DEFAULT_CHUNK_ROWS, format_rows, iter_feature_chunks, read_training_csv
-from .model import KernelRidge, check_params
+from .model import KernelRidge, check_dtype, check_params
 from .persist import FORMAT_VERSION, atomic_write, check_writable, model_from_record, read_model_record, save_model
 
 
@@ -29,6 +29,7 @@ def _summary(model: KernelRidge, path: str | None, seconds: float) -> dict[str, 
         "coef0": model.coef0,
         "standardize": bool(model.standardize),
         "solver": model.solver_,
+        "dtype": str(np.dtype(model.dtype)),
         "n_samples": int(model.X_fit_.shape[0]),
         "n_features": int(model.n_features_in_),
         "features": list(model.feature_names_in_),
@@ -52,13 +53,15 @@ def fit_csv(
     degree: float = 3,
     coef0: float = 1,
     standardize: bool = False,
+    dtype: str = "float64",
 ) -> dict[str, Any]:
     """Fit a model on a CSV file and save it; return the summary (the keys of ``krr fit --json``)."""
     check_params(kernel, gamma, alpha, degree, coef0)
+    check_dtype(dtype)
     check_writable(output, "model file")
     t0 = time.perf_counter()
     table = read_training_csv(data, targets, features, sep)
-    model = KernelRidge(kernel, gamma, alpha, degree, coef0, standardize=standardize)
+    model = KernelRidge(kernel, gamma, alpha, degree, coef0, standardize=standardize, dtype=dtype)
     model.fit(table.X, table.Y if table.Y.shape[1] > 1 else table.Y[:, 0])
     model.feature_names_in_ = table.features
     model.target_names_ = table.targets
@@ -77,18 +80,20 @@ def predict_csv(
     with_input: bool = False,
     float_format: str | None = None,
     stdout: IO[str] | None = None,
+    dtype: str = "float64",
 ) -> int:
     """Stream predictions for a CSV file to ``output`` (atomic) or stdout; return the row count."""
+    check_dtype(dtype)
     model = load_model(model_path)
     if float_format is not None:
         _check_float_format(float_format)
     columns = [f"{t}_pred" for t in model.target_names_]
     if output is None:
         return _write_predictions(
-            model, data, sep, chunk_size, no_header, with_input, float_format, columns, stdout or sys.stdout
+            model, data, sep, chunk_size, no_header, with_input, float_format, columns, stdout or sys.stdout, dtype
         )
     with atomic_write(output, "w", what="output file") as fh:
-        return _write_predictions(model, data, sep, chunk_size, no_header, with_input, float_format, columns, fh)
+        return _write_predictions(model, data, sep, chunk_size, no_header, with_input, float_format, columns, fh, dtype)
 
 
 def _check_float_format(fmt: str) -> None:
@@ -110,6 +115,7 @@ def _write_predictions(
     float_format: str | None,
     columns: list[str],
     fh: IO[str],
+    dtype: str = "float64",
 ) -> int:
     from .data import parse_sep
 
@@ -122,7 +128,7 @@ def _write_predictions(
             first = False
         if X.shape[0] == 0:
             continue
-        pred = np.asarray(model.predict(X)).reshape(X.shape[0], len(columns))
+        pred = np.asarray(model.predict(X, dtype=dtype)).reshape(X.shape[0], len(columns))
         text = format_rows(pred, float_format, out_sep)
         if with_input:
             text = [f"{line}{out_sep}{p}" for line, p in zip(lines, text, strict=True)]

@@ -195,3 +195,31 @@ def test_get_set_params_and_repr():
     assert m.get_params()["alpha"] == 2.0
     assert m.set_params(gamma=0.1) is m and m.gamma == 0.1
     assert "alpha=2.0" in repr(m)
+
+
+def test_float32_fit_is_close_and_float64_predict_exact_path():
+    X, Y = make_regression(300, 4, seed=61)
+    f64 = KernelRidge(gamma=0.3, alpha=0.01).fit(X, Y[:, 0])
+    f32 = KernelRidge(gamma=0.3, alpha=0.01, dtype="float32").fit(X, Y[:, 0])
+    assert f32.solver_ == "cholesky" and f32.dtype == "float32"
+    X_new = np.random.default_rng(62).normal(size=(50, 4))
+    assert _rel_err(f32.predict(X_new), f64.predict(X_new)) < 1e-3
+    assert _rel_err(f64.predict(X_new, dtype="float32"), f64.predict(X_new)) < 1e-4
+    assert f32.effective_dof_ == pytest.approx(f64.effective_dof_, rel=1e-3)
+
+
+def test_float32_with_a_large_residual_is_redone_in_float64(monkeypatch):
+    X, Y = make_regression(100, 3, seed=63)
+    monkeypatch.setattr(solvers, "FLOAT32_MAX_RESIDUAL", 0.0)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        m = KernelRidge(gamma=0.5, alpha=0.1, dtype="float32").fit(X, Y)
+    messages = [str(w.message) for w in caught if issubclass(w.category, solvers.KrrWarning)]
+    assert len(messages) == 1 and "in float64" in messages[0] and "residual" in messages[0]
+    ref = KernelRidge(gamma=0.5, alpha=0.1).fit(X, Y)
+    np.testing.assert_array_equal(m.dual_coef_, ref.dual_coef_)
+
+
+def test_bad_dtype():
+    with pytest.raises(UsageError, match="dtype must be float64 or float32"):
+        KernelRidge(dtype="float16").fit(*make_regression(10, 2))

@@ -32,6 +32,7 @@ def fit(
     standardize: o.Standardize = False,
     output: Annotated[str, typer.Option("--output", "-o", help="Model file to write (atomically).")] = "model.joblib",
     sep: o.Sep = ",",
+    dtype: o.Dtype = "float64",
     json: o.Json = False,
 ) -> None:
     """Fit kernel ridge regression on DATA and save the model.
@@ -43,7 +44,18 @@ def fit(
     from ..data import parse_features_option
 
     summary = fit_csv(
-        data, output, target, parse_features_option(features), sep, kernel, gamma, alpha, degree, coef0, standardize
+        data,
+        output,
+        target,
+        parse_features_option(features),
+        sep,
+        kernel,
+        gamma,
+        alpha,
+        degree,
+        coef0,
+        standardize,
+        dtype,
     )
     if json:
         print_json(summary)
@@ -70,7 +82,7 @@ def render_summary(s: dict[str, Any], verb: str) -> None:
         ("features", ", ".join(s["features"])),
         ("targets", ", ".join(s["targets"])),
         ("standardize", "yes" if s["standardize"] else "no"),
-        ("solver", s.get("solver") or "-"),
+        ("solver", f"{s.get('solver') or '-'} ({s.get('dtype', 'float64')})"),
         (
             "training fit",
             f"rmse {fmt_num(s['train'].get('rmse'))}, mae {fmt_num(s['train'].get('mae'))}, "

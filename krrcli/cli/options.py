@@ -30,3 +30,10 @@ Standardize = Annotated[
     ),
 ]
 Json = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout instead of the report.")]
+Dtype = Annotated[
+    str,
+    typer.Option(
+        "--dtype",
+        help="Precision of the kernel work: float64, or float32 (half the memory, faster, less accurate).",
+    ),
+]

@@ -37,6 +37,7 @@ def predict(
         int, typer.Option("--chunk-size", help="Rows read, predicted and written at a time.")
     ] = 10_000,
     sep: o.Sep = ",",
+    dtype: o.Dtype = "float64",
 ) -> None:
     """Predict the target(s) for every row of DATA with MODEL; CSV to stdout.
 
@@ -46,4 +47,4 @@ def predict(
     """
     from ..api import predict_csv
 
-    predict_csv(model, data, output, sep, chunk_size, no_header, with_input, float_format)
+    predict_csv(model, data, output, sep, chunk_size, no_header, with_input, float_format, dtype=dtype)
