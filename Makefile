@@ -42,3 +42,15 @@ sample:
 
 clean:
 	rm -rf $(VENV) demo_out .pytest_cache .hypothesis
+
+BENCH_STAMP := $(VENV)/.bench-installed
+$(BENCH_STAMP): $(STAMP)
+	$(PY) -m pip install --quiet -e '.[test,bench]'
+	touch $(BENCH_STAMP)
+
+.PHONY: bench bench-quick
+bench: $(BENCH_STAMP)
+	$(PY) benchmarks/run.py
+
+bench-quick: $(BENCH_STAMP)
+	$(PY) benchmarks/run.py --quick

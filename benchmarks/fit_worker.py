@@ -14,8 +14,6 @@ import json
 import sys
 import time
 
-import numpy as np
-
 sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent))
 from common import ALPHA, GAMMA, make_data, maxrss_bytes  # noqa: E402
 

@@ -26,8 +26,12 @@ alphas = [float(v) for v in sys.argv[3].split(",")]
 tests = kfold_indices(len(y), int(sys.argv[4]), int(sys.argv[5]))
 cv = [(np.setdiff1d(np.arange(len(y)), t), t) for t in tests]
 search = GridSearchCV(
-    KernelRidge(kernel="rbf"), {"gamma": gammas, "alpha": alphas}, cv=cv, scoring="neg_mean_squared_error",
-    n_jobs=1, refit=False,
+    KernelRidge(kernel="rbf"),
+    {"gamma": gammas, "alpha": alphas},
+    cv=cv,
+    scoring="neg_mean_squared_error",
+    n_jobs=1,
+    refit=False,
 )
 search.fit(X, y)
 print(json.dumps({"seconds": time.perf_counter() - t0, "best": search.best_params_}))

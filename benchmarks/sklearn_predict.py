@@ -1,6 +1,6 @@
 """The obvious pandas + scikit-learn prediction script that krr predict is compared with.
 
-    python benchmarks/sklearn_predict.py MODEL.pkl IN.csv OUT.csv
+python benchmarks/sklearn_predict.py MODEL.pkl IN.csv OUT.csv
 """
 
 import sys

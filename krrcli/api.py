@@ -158,7 +158,7 @@ def cv_csv(
     """Cross-validate a grid on a CSV file; optionally refit the best and save it. Returns the report dict."""
     import numpy as np
 
-    from .errors import UsageError
+    from .errors import DataError, UsageError
     from .selection import DEFAULT_ALPHAS, METRICS, cross_validate, parse_grid
 
     check_params(kernel, None, 1.0, degree, coef0)
@@ -172,6 +172,11 @@ def cv_csv(
         check_writable(output, "model file")
     t0 = time.perf_counter()
     table = read_training_csv(data, targets, features, sep, min_rows=2)
+    if folds is not None and folds > table.X.shape[0]:
+        raise DataError(
+            f"{table.source} has {table.X.shape[0]} data rows, too few for {folds} folds; "
+            f"use at most {table.X.shape[0]} folds"
+        )
     X = table.X
     if standardize:
         scale = X.std(axis=0)

@@ -76,6 +76,7 @@ class CsvSource:
         self.stream = self._decompress(buffered)
         self._pending = b""
         self._eof = False
+        self._cr_only: bool | None = None
 
     def _open_raw(self, path: str) -> IO[bytes]:
         if path == "-":
@@ -101,7 +102,7 @@ class CsvSource:
             return bz2.BZ2File(fh, mode="rb")
         if magic.startswith(b"\xfd7zXZ\x00"):
             return lzma.LZMAFile(fh, mode="rb")
-        if magic.startswith(b"PK\x03\x04"):
+        if magic.startswith((b"PK\x03\x04", b"PK\x05\x06")):
             try:
                 zf = zipfile.ZipFile(io.BytesIO(fh.read()))
             except zipfile.BadZipFile:
@@ -134,10 +135,14 @@ class CsvSource:
 
     def _fill(self, size: int) -> None:
         data = self._read(size)
-        if data:
-            self._pending += data
-        else:
+        if not data:
             self._eof = True
+            return
+        if self._cr_only is None:  # decided on the first block: old Mac files end lines with CR alone
+            self._cr_only = b"\r" in data and b"\n" not in data
+        if self._cr_only:
+            data = data.replace(b"\r", b"\n")
+        self._pending += data
 
     def read_rows(self, n: int) -> bytes:
         """The raw bytes of up to ``n`` more lines (ending at a newline, or at the end of input)."""
@@ -173,8 +178,11 @@ class CsvSource:
 
 
 def split_line(line: str, sep: str) -> list[str]:
-    """Fields of one CSV line, as the csv module reads them."""
-    return next(csv.reader([line], delimiter=sep), [])
+    """Fields of one CSV line, as the csv module reads them (plain splitting if it cannot)."""
+    try:
+        return next(csv.reader([line], delimiter=sep), [])
+    except csv.Error:
+        return line.rstrip("\r\n").split(sep)
 
 
 def _decode(raw: bytes, name: str) -> str:
@@ -189,6 +197,8 @@ def read_header(src: CsvSource) -> list[str] | None:
     first = src.read_header()
     if first is None:
         return None
+    if not first.strip():
+        raise DataError(f"{src.name}: line 1 is empty; the first line must be the header with the column names")
     names = [f.strip() for f in split_line(first, src.sep)]
     names = [name or f"Unnamed: {i}" for i, name in enumerate(names)]
     seen: dict[str, int] = {}

@@ -32,10 +32,26 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import UsageError
+from .errors import DataError, UsageError
 
 # Temporaries made while building a kernel are capped at about this many bytes.
 BLOCK_BYTES = 32 * 2**20
+
+
+class NonFiniteKernel(DataError):
+    """The kernel overflowed or is undefined (NaN) for these parameters and data."""
+
+    def __init__(self, kernel: str, gamma: float | None, degree: float, coef0: float) -> None:
+        params = {"rbf": f"gamma={gamma:g}", "laplacian": f"gamma={gamma:g}"}.get(kernel)
+        if params is None:
+            params = ", ".join(
+                f"{k}={v:g}" for k, v in (("gamma", gamma), ("degree", degree), ("coef0", coef0)) if v is not None
+            )
+        super().__init__(
+            f"the {kernel} kernel with {params} gives infinite or undefined (NaN) values on this data; "
+            "use a smaller gamma, an integer degree, or --standardize"
+        )
+        self.gamma = gamma
 
 
 @dataclass(frozen=True)
@@ -184,9 +200,16 @@ def _fill(
             blk[r - a, r] = 0.0  # a point is at distance 0 from itself, exactly
         if finish:
             apply_kernel(blk, spec.name, gamma, degree, coef0)
+            # only the part the caller may read: the lower triangle of a diagonal block
+            part = blk[:, :a] if triangle else blk
+            if not np.isfinite(part).all() or (triangle and not np.isfinite(np.tril(blk[:, a:b])).all()):
+                bad.append(a)
 
+    bad: list[int] = []
     with np.errstate(all="ignore"):  # the unused upper corner of a diagonal block holds garbage
         for_row_blocks(n, _block_rows(n, K.itemsize), block)
+    if bad:
+        raise NonFiniteKernel(spec.name, gamma, degree, coef0)
 
 
 def base_matrix(X: np.ndarray, kernel: str, out: np.ndarray | None = None) -> np.ndarray:

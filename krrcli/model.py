@@ -274,6 +274,7 @@ class KernelRidge:
         """Write the fitted model to ``path`` atomically (see :mod:`krrcli.persist`)."""
         from .persist import save_model
 
+        self._check_fitted()
         save_model(self, path, **metadata)
 
 

@@ -37,23 +37,7 @@ _ALLOWED_GLOBALS = {
     ("numpy._core.multiarray", "scalar"),
     ("numpy.core.multiarray", "_reconstruct"),
     ("numpy._core.multiarray", "_reconstruct"),
-    *(
-        ("builtins", name)
-        for name in (
-            "dict",
-            "list",
-            "tuple",
-            "set",
-            "frozenset",
-            "str",
-            "bytes",
-            "bytearray",
-            "int",
-            "float",
-            "bool",
-            "complex",
-        )
-    ),
+    *(("builtins", name) for name in ("dict", "list", "tuple", "str", "bytes", "int", "float", "bool", "complex")),
     *(("__builtin__", name) for name in ("dict", "list", "tuple", "str", "bytes", "int", "float", "bool", "complex")),
 }
 

@@ -59,16 +59,40 @@ def _meminfo_available() -> int | None:
     return None
 
 
+def _cgroup_dirs() -> list[tuple[str, str, str]]:
+    """(folder, limit file, usage file) of this process's memory cgroup and its ancestors."""
+    found: list[tuple[str, str, str]] = []
+    try:
+        with open("/proc/self/cgroup") as fh:
+            entries = [line.rstrip("\n").split(":", 2) for line in fh]
+    except OSError:
+        entries = []
+    for entry in entries:
+        if len(entry) != 3:
+            continue
+        _, controllers, path = entry
+        if controllers == "":  # cgroup v2
+            root, limit, usage = "/sys/fs/cgroup", "memory.max", "memory.current"
+        elif "memory" in controllers.split(","):
+            root, limit, usage = "/sys/fs/cgroup/memory", "memory.limit_in_bytes", "memory.usage_in_bytes"
+        else:
+            continue
+        parts = [p for p in path.split("/") if p]
+        for k in range(len(parts), -1, -1):
+            found.append((os.path.join(root, *parts[:k]), limit, usage))
+    return found
+
+
 def _cgroup_available() -> int | None:
-    for limit_path, usage_path in (
-        ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current"),
-        ("/sys/fs/cgroup/memory/memory.limit_in_bytes", "/sys/fs/cgroup/memory/memory.usage_in_bytes"),
-    ):
-        limit = _read_int(limit_path)
+    """The tightest (limit - usage) over this process's memory cgroups."""
+    best = None
+    for folder, limit_name, usage_name in _cgroup_dirs():
+        limit = _read_int(os.path.join(folder, limit_name))
         if limit is not None and limit < 2**60:
-            usage = _read_int(usage_path) or 0
-            return max(0, limit - usage)
-    return None
+            usage = _read_int(os.path.join(folder, usage_name)) or 0
+            left = max(0, limit - usage)
+            best = left if best is None else min(best, left)
+    return best
 
 
 def available_memory() -> int | None:

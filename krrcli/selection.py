@@ -18,6 +18,7 @@ alpha, whichever is cheaper for the grid.
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -25,9 +26,10 @@ import numpy as np
 from scipy import linalg
 
 from .errors import DataError, UsageError
-from .kernels import apply_kernel, base_matrix, get_kernel
+from .kernels import NonFiniteKernel, apply_kernel, base_matrix, get_kernel
 from .model import regression_scores
 from .resources import check_memory, format_bytes
+from .solvers import KrrWarning
 
 DEFAULT_ALPHAS = "1e-6:1e2:9"
 GAMMA_GRID_POINTS = 7
@@ -63,6 +65,7 @@ def parse_grid(spec: str, name: str) -> list[float]:
             f"cannot read --{name} {spec!r}; give a number, a comma-separated list, "
             "or a log-spaced range LO:HI:N with LO, HI > 0 (e.g. 1e-6:1e2:9)"
         ) from None
+    values = list(dict.fromkeys(values))  # drop repeats, keep the order
     if not values:
         raise UsageError(f"--{name} is empty")
     for v in values:
@@ -159,7 +162,10 @@ def pick_best(results: list[CVResult], metric: str) -> CVResult:
     if metric not in METRICS:
         raise UsageError(f"unknown metric {metric!r}; choose one of: {', '.join(METRICS)}")
     sign = -1.0 if metric == "r2" else 1.0
-    return min(results, key=lambda r: sign * getattr(r, metric))
+    scored = [r for r in results if math.isfinite(getattr(r, metric))]
+    if not scored:
+        raise DataError("no grid point has a finite score")
+    return min(scored, key=lambda r: sign * getattr(r, metric))
 
 
 def _loo_one_gamma(K: np.ndarray, Y: np.ndarray, alphas: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -265,14 +271,25 @@ def cross_validate(
     if progress:
         progress(done, total)
     results: list[CVResult] = []
+    skipped: list[str] = []
+    reason = ""
     for g in gammas:
         gamma = (1.0 / d if g is None else float(g)) if spec.uses_gamma else None
         K = base.copy()
-        apply_kernel(K, kernel, gamma, degree, coef0)
-        if fold_idx is None:
-            P, dof = _loo_one_gamma(K, Y, alpha_arr)
-        else:
-            P = _kfold_one_gamma(K, Y, alpha_arr, fold_idx)
+        with np.errstate(all="ignore"):
+            apply_kernel(K, kernel, gamma, degree, coef0)
+        try:
+            if not np.isfinite(K).all():
+                raise NonFiniteKernel(kernel, gamma, degree, coef0)
+            if fold_idx is None:
+                P, dof = _loo_one_gamma(K, Y, alpha_arr)
+            else:
+                P = _kfold_one_gamma(K, Y, alpha_arr, fold_idx)
+                dof = [None] * len(alpha_arr)
+        except (NonFiniteKernel, linalg.LinAlgError) as exc:
+            skipped.append(f"gamma={gamma:g}" if gamma is not None else kernel)
+            reason = str(exc)
+            P = np.full((len(alpha_arr),) + Y.shape, np.nan)
             dof = [None] * len(alpha_arr)
         del K
         for a, alpha in enumerate(alphas):
@@ -283,6 +300,14 @@ def cross_validate(
         done += 1
         if progress:
             progress(done, total)
+    if len(skipped) == len(gammas):
+        raise DataError(f"no grid point could be scored: {reason}")
+    if skipped:
+        warnings.warn(
+            f"skipped {', '.join(skipped)}: the kernel matrix is not finite or could not be decomposed",
+            KrrWarning,
+            stacklevel=2,
+        )
     return CVReport(
         method="loo" if fold_idx is None else "kfold",
         folds=n if fold_idx is None else len(fold_idx),

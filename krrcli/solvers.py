@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import linalg
 
-from .errors import UsageError
+from .errors import DataError, UsageError
 from .kernels import KernelSpec
 
 # Up to this many rows the effective degrees of freedom are computed exactly;
@@ -83,13 +83,15 @@ def _trace_inverse_from_cholesky(G: np.ndarray) -> tuple[float, bool]:
         _, info = trtri(U, lower=0, overwrite_c=1)
         if info != 0:
             raise np.linalg.LinAlgError("triangular inverse failed")
+        # sum of squares of the lower triangle, a few rows at a time (temporaries of ~1 MiB)
         total = 0.0
-        step = max(1, 2**22 // n)
-        cols = np.arange(n)
-        for i in range(0, n, step):
-            block = G[i : i + step].astype(np.float64)
-            rows = np.arange(i, i + block.shape[0])[:, None]
-            total += float(np.sum(np.where(cols[None, :] <= rows, block, 0.0) ** 2))
+        step = max(1, 2**17 // n)
+        for a in range(0, n, step):
+            b = min(a + step, n)
+            left = G[a:b, :a].astype(np.float64, copy=False)
+            total += float(np.einsum("ij,ij->", left, left))
+            diag = np.tril(G[a:b, a:b]).astype(np.float64, copy=False)
+            total += float(np.einsum("ij,ij->", diag, diag))
         return total, True
     rng = np.random.default_rng(0)
     Z = rng.choice([-1.0, 1.0], size=(n, HUTCHINSON_PROBES)).astype(G.dtype)
@@ -180,7 +182,10 @@ def solve_cholesky(X: np.ndarray, Y: np.ndarray, alpha: float, kernel: KernelSpe
 def solve_eigh(X: np.ndarray, Y: np.ndarray, alpha: float, kernel: KernelSpec, dtype: str = "float64") -> Solution:
     # always float64: the eigendecomposition is the careful fallback
     K = kernel.gram(X, triangle=True)
-    d, Q = linalg.eigh(K.T, lower=False, overwrite_a=True, check_finite=False, driver="evd")
+    try:
+        d, Q = linalg.eigh(K.T, lower=False, overwrite_a=True, check_finite=False, driver="evd")
+    except linalg.LinAlgError as exc:
+        raise DataError(f"the eigendecomposition of the kernel matrix failed ({exc}); try a larger alpha") from None
     del K
     s = d + alpha
     cutoff = max(float(np.max(np.abs(d), initial=0.0)), alpha) * d.size * np.finfo(float).eps

@@ -302,7 +302,7 @@ def test_blank_line_then_ragged_row_line_number(krr, tmp_path, out):
 def test_fewer_rows_than_folds(krr, tmp_path, out):
     data = write(tmp_path / "five.csv", "a,y\n1,2\n2,3\n3,4\n4,5\n5,6\n")
     res = krr("cv", data, "--folds", "10", "-o", out)
-    assert_error(res, EXIT_DATA, "10 folds", "5 rows")
+    assert_error(res, EXIT_DATA, "five.csv has 5 data rows, too few for 10 folds")
     assert not out.exists()
 
 
@@ -603,3 +603,51 @@ def test_wrong_separator_predict(krr, tmp_path, train_csv, model_file, out):
     res = krr("predict", model_file, train_csv, "--sep", ";", "-o", out)
     assert_error(res, EXIT_DATA, "train.csv", "'a', 'b', 'c'", "columns are: a,b,c,y")
     assert not out.exists()
+
+
+# -- found in review: non-finite kernels, odd line endings, blank header line -----
+def test_overflowing_kernel_is_a_clear_error(krr, tmp_path, out):
+    data = write(tmp_path / "d.csv", "a,b,y\n1,2,3\n4,5,6\n7,8,9\n")
+    res = krr("fit", data, "-k", "polynomial", "-g", "1e300", "-o", out)
+    assert_error(res, EXIT_DATA, "infinite or undefined", "polynomial")
+    assert not out.exists()
+    res = krr("fit", data, "-k", "polynomial", "--degree", "2.5", "--coef0", "-50", "-o", out)
+    assert_error(res, EXIT_DATA, "infinite or undefined")
+
+
+def test_cv_skips_a_non_finite_gamma_and_errors_when_none_is_left(krr, tmp_path):
+    data = write(tmp_path / "d.csv", "a,b,y\n1,2,3\n4,5,6\n7,8,9\n2,2,2\n")
+    res = krr("cv", data, "-k", "polynomial", "-g", "1e300,0.1", "-a", "0.1,1", "--json")
+    assert res.exit_code == 0, res.stderr
+    assert "skipped gamma=1e+300" in res.stderr
+    assert '"gamma": 0.1' in res.stdout.split('"best"')[1]
+    res = krr("cv", data, "-k", "polynomial", "-g", "1e300", "-a", "0.1")
+    assert_error(res, EXIT_DATA, "no grid point could be scored")
+
+
+def test_cr_only_line_endings_are_read(krr, tmp_path, out):
+    data = tmp_path / "cr.csv"
+    data.write_bytes(b"a,b,y\r1,2,3\r4,5,6\r7,8,10\r")
+    res = krr("fit", data, "-o", out, "--json")
+    assert res.exit_code == 0, res.stderr
+    assert '"n_samples": 3' in res.stdout
+
+
+def test_blank_first_line(krr, tmp_path, out):
+    data = write(tmp_path / "b.csv", "\na,b,y\n1,2,3\n4,5,6\n")
+    assert_error(krr("fit", data, "-o", out), EXIT_DATA, "line 1 is empty")
+
+
+def test_empty_zip(krr, tmp_path, out):
+    import zipfile
+
+    path = tmp_path / "empty.zip"
+    zipfile.ZipFile(path, "w").close()
+    assert_error(krr("fit", path, "-o", out), EXIT_DATA, "holds 0")
+
+
+def test_stray_carriage_return_inside_a_row(krr, tmp_path, out):
+    data = tmp_path / "stray.csv"
+    data.write_bytes(b"a,b,y\n1,2,3\n4,5\r,6\n7,8,9\n")
+    res = krr("fit", data, "-o", out)
+    assert res.exit_code == 3 and "Traceback" not in res.stderr and "internal" not in res.stderr

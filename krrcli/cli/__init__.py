@@ -11,7 +11,7 @@ import sys
 import warnings
 from typing import Any
 
-from ..errors import EXIT_INTERNAL, EXIT_INTERRUPTED, KrrError
+from ..errors import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_RESOURCES, KrrError
 from . import cv, fit, inspect, predict  # noqa: F401  (registers the commands)
 from .app import app, state
 
@@ -43,8 +43,8 @@ def main(argv: list[str] | None = None) -> int:
     except MemoryError:
         if state["debug"]:
             raise
-        sys.stderr.write("krr: error: out of memory; try fewer rows\n")
-        return EXIT_INTERNAL
+        sys.stderr.write("krr: error: ran out of memory; use fewer rows, --dtype float32, or a larger machine\n")
+        return EXIT_RESOURCES
     except Exception as exc:  # a bug: say so in one line, the traceback with --debug
         if state["debug"]:
             raise

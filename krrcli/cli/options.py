@@ -8,8 +8,10 @@ import typer
 
 KERNEL_NAMES = "rbf, laplacian, polynomial, linear, sigmoid, cosine"
 
-Data = Annotated[str, typer.Argument(help="CSV file (.gz/.bz2/.xz/.zip read transparently), or - for stdin.")]
-ModelPath = Annotated[str, typer.Argument(help="A model file written by krr fit or krr cv -o.")]
+Data = Annotated[
+    str, typer.Argument(metavar="DATA", help="CSV file (.gz/.bz2/.xz/.zip read transparently), or - for stdin.")
+]
+ModelPath = Annotated[str, typer.Argument(metavar="MODEL", help="A model file written by krr fit or krr cv -o.")]
 Target = Annotated[
     list[str] | None,
     typer.Option("--target", "-t", help="Target column; repeat for several targets. Default: the last column."),

@@ -1,0 +1,350 @@
+"""krr against scikit-learn, side by side in one run; prints a table of medians and ratios.
+
+    python benchmarks/run.py            # the full suite (make bench), about 15-20 minutes
+    python benchmarks/run.py --quick    # a reduced suite (make bench-quick), under two minutes
+
+Every figure alternates the two tools and repeats; the table gives each median
+and the ratio krr / reference (below 1 means krr takes less). Results go to
+benchmarks/results/<suite>.json and, when matplotlib is installed (the `bench`
+extra), a plot of fit time and peak memory against n to benchmarks/results/fit.png.
+
+What is measured
+- fit: wall time of ``fit`` and its peak memory above the process's baseline
+  (after imports and data), each in a fresh process, for krr and scikit-learn's
+  KernelRidge, plus a bare in-place LAPACK Cholesky of an n x n matrix (the bound).
+- predict compute: rows per second of ``predict`` in memory (n_train = 4000).
+- predict end to end: ``krr predict`` of a CSV file against the obvious script
+  (pandas read_csv, scikit-learn predict, to_csv), wall time and peak memory,
+  at two input sizes to show that krr's memory does not grow with the rows.
+- cv: ``krr cv --folds 5`` against GridSearchCV over the same grid and folds.
+- start-up: ``krr --version``, ``krr --help`` against ``python -c "import typer"``;
+  ``krr predict`` of a 10-row file against importing numpy, pandas and scipy.linalg.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import ALPHA, GAMMA, HERE, WORK, make_data, median, timed_child, write_csv  # noqa: E402
+
+PY = sys.executable
+KRR = str(Path(PY).with_name("krr"))
+RESULTS = HERE / "results"
+
+
+def log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def fit_bench(sizes: list[int], reps: int) -> list[dict]:
+    rows = []
+    for n in sizes:
+        samples: dict[str, list[dict]] = {"krr": [], "sklearn": [], "cholesky": []}
+        for _ in range(reps):
+            for tool in ("krr", "sklearn", "cholesky"):
+                res = _fit_once(tool, n)
+                samples[tool].append(res)
+        row = {"n": n, "kernel_bytes": 8 * n * n}
+        for tool, runs in samples.items():
+            row[f"{tool}_seconds"] = median([r["seconds"] for r in runs])
+            row[f"{tool}_peak"] = median([r["peak_above_base"] for r in runs])
+        log(
+            f"fit n={n}: krr {row['krr_seconds']:.2f}s sklearn {row['sklearn_seconds']:.2f}s "
+            f"cholesky {row['cholesky_seconds']:.2f}s"
+        )
+        rows.append(row)
+    return rows
+
+
+def _fit_once(tool: str, n: int) -> dict:
+    import subprocess
+
+    out = subprocess.run(
+        [PY, str(HERE / "fit_worker.py"), tool, str(n)], capture_output=True, text=True, check=True
+    ).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def predict_compute_bench(n_train: int, m: int, reps: int) -> dict:
+    from sklearn.kernel_ridge import KernelRidge as SkKernelRidge
+
+    from krrcli import KernelRidge
+
+    X, y = make_data(n_train)
+    X_new, _ = make_data(m, seed=1)
+    ours = KernelRidge(kernel="rbf", gamma=GAMMA, alpha=ALPHA).fit(X, y)
+    ref = SkKernelRidge(kernel="rbf", gamma=GAMMA, alpha=ALPHA).fit(X, y)
+    t_ours, t_ref = [], []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        a = ours.predict(X_new)
+        t_ours.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        b = ref.predict(X_new)
+        t_ref.append(time.perf_counter() - t0)
+    err = float(np.max(np.abs(a - b)) / np.max(np.abs(b)))
+    res = {
+        "n_train": n_train,
+        "rows": m,
+        "krr_rows_per_s": m / median(t_ours),
+        "sklearn_rows_per_s": m / median(t_ref),
+        "max_rel_diff": err,
+    }
+    log(f"predict compute: krr {res['krr_rows_per_s']:.0f} rows/s, sklearn {res['sklearn_rows_per_s']:.0f} rows/s")
+    return res
+
+
+def predict_e2e_bench(n_train: int, sizes: list[int], reps: int) -> list[dict]:
+    import joblib
+    from sklearn.kernel_ridge import KernelRidge as SkKernelRidge
+
+    X, y = make_data(n_train)
+    train = write_csv(WORK / "train_e2e.csv", X, y)
+    model = WORK / "e2e.joblib"
+    subprocess_ok([KRR, "fit", str(train), "-g", str(GAMMA), "-a", str(ALPHA), "-o", str(model)])
+    sk_model = WORK / "e2e_sklearn.pkl"
+    joblib.dump(SkKernelRidge(kernel="rbf", gamma=GAMMA, alpha=ALPHA).fit(X, y), sk_model)
+    rows = []
+    for m in sizes:
+        data = WORK / f"new_{m}.csv"
+        if not data.exists():
+            write_csv(data, make_data(m, seed=2)[0])
+        k_t, k_m, s_t, s_m = [], [], [], []
+        for _ in range(reps):
+            t, mem = timed_child([KRR, "predict", str(model), str(data), "-o", str(WORK / "pred_krr.csv")])
+            k_t.append(t)
+            k_m.append(mem)
+            t, mem = timed_child([PY, str(HERE / "sklearn_predict.py"), str(sk_model), str(data), str(WORK / "p.csv")])
+            s_t.append(t)
+            s_m.append(mem)
+        a = np.loadtxt(WORK / "pred_krr.csv", skiprows=1)
+        b = np.loadtxt(WORK / "p.csv", skiprows=1)
+        row = {
+            "n_train": n_train,
+            "rows": m,
+            "krr_seconds": median(k_t),
+            "sklearn_seconds": median(s_t),
+            "krr_peak": median(k_m),
+            "sklearn_peak": median(s_m),
+            "max_rel_diff": float(np.max(np.abs(a - b)) / np.max(np.abs(b))),
+        }
+        log(f"predict e2e {m} rows: krr {row['krr_seconds']:.1f}s, script {row['sklearn_seconds']:.1f}s")
+        rows.append(row)
+    return rows
+
+
+def subprocess_ok(args: list[str]) -> None:
+    import subprocess
+
+    subprocess.run(args, check=True, capture_output=True)
+
+
+def cv_bench(n: int, n_gammas: int, alphas: str, folds: int, reps: int) -> dict:
+    X, y = make_data(n, seed=3)
+    data = write_csv(WORK / f"cv_{n}.csv", X, y)
+    gammas = ",".join(f"{g:.6g}" for g in np.logspace(-2, 0, n_gammas))
+    from krrcli.selection import parse_grid
+
+    alpha_list = ",".join(repr(a) for a in parse_grid(alphas, "alpha"))
+    k_t, s_t = [], []
+    for _ in range(reps):
+        args = [KRR, "cv", str(data), "-g", gammas, "-a", alpha_list, "--folds", str(folds), "--json"]
+        k_t.append(timed_child(args)[0])
+        s_t.append(
+            timed_child([PY, str(HERE / "sklearn_gridsearch.py"), str(data), gammas, alpha_list, str(folds), "0"])[0]
+        )
+    res = {
+        "n": n,
+        "gammas": n_gammas,
+        "alphas": len(alpha_list.split(",")),
+        "folds": folds,
+        "krr_seconds": median(k_t),
+        "sklearn_seconds": median(s_t),
+    }
+    log(f"cv: krr {res['krr_seconds']:.1f}s, GridSearchCV {res['sklearn_seconds']:.1f}s")
+    return res
+
+
+def startup_bench(reps: int) -> dict:
+    model = WORK / "tiny.joblib"
+    X, y = make_data(50)
+    write_csv(WORK / "tiny_train.csv", X, y)
+    subprocess_ok([KRR, "fit", str(WORK / "tiny_train.csv"), "-o", str(model)])
+    tiny = write_csv(WORK / "tiny.csv", make_data(10, seed=4)[0])
+    commands = {
+        "import typer": [PY, "-c", "import typer"],
+        "krr --version": [KRR, "--version"],
+        "krr --help": [KRR, "--help"],
+        "import numpy, pandas, scipy.linalg": [PY, "-c", "import numpy, pandas, scipy.linalg"],
+        "krr predict (10 rows)": [KRR, "predict", str(model), str(tiny)],
+    }
+    times: dict[str, list[float]] = {k: [] for k in commands}
+    for _ in range(reps):
+        for name, args in commands.items():
+            times[name].append(timed_child(args)[0])
+    res = {k: median(v) for k, v in times.items()}
+    log("start-up: " + ", ".join(f"{k} {v * 1000:.0f} ms" for k, v in res.items()))
+    return res
+
+
+def table(results: dict) -> str:
+    lines = [f"{'figure':<44} {'krr':>12} {'reference':>12} {'ratio':>7}  reference is", "-" * 96]
+
+    def add(name: str, ours: float, ref: float, unit: str, what: str) -> None:
+        fmt = {
+            "s": lambda v: f"{v:.3f} s",
+            "GiB": lambda v: f"{v / 2**30:.2f} GiB",
+            "rows/s": lambda v: f"{v / 1e3:.0f}k/s",
+            "ms": lambda v: f"{v * 1000:.0f} ms",
+        }[unit]
+        lines.append(f"{name:<44} {fmt(ours):>12} {fmt(ref):>12} {ours / ref:>7.2f}  {what}")
+
+    for row in results["fit"]:
+        n = row["n"]
+        add(f"fit time, n={n}", row["krr_seconds"], row["sklearn_seconds"], "s", "sklearn KernelRidge")
+        add(f"fit time, n={n}", row["krr_seconds"], row["cholesky_seconds"], "s", "bare in-place Cholesky")
+        add(
+            f"fit peak memory above baseline, n={n}", row["krr_peak"], row["sklearn_peak"], "GiB", "sklearn KernelRidge"
+        )
+        add(f"fit peak memory above baseline, n={n}", row["krr_peak"], row["kernel_bytes"], "GiB", "8 n^2 bytes")
+    p = results["predict_compute"]
+    add(
+        f"predict throughput, n_train={p['n_train']}",
+        p["krr_rows_per_s"],
+        p["sklearn_rows_per_s"],
+        "rows/s",
+        "sklearn predict (higher is better)",
+    )
+    for row in results["predict_e2e"]:
+        add(
+            f"krr predict CSV, {row['rows']:,} rows",
+            row["krr_seconds"],
+            row["sklearn_seconds"],
+            "s",
+            "read_csv + predict + to_csv",
+        )
+        add(f"  peak memory, {row['rows']:,} rows", row["krr_peak"], row["sklearn_peak"], "GiB", "same script")
+    c = results["cv"]
+    add(
+        f"cv {c['gammas']}x{c['alphas']} grid, {c['folds']} folds, n={c['n']}",
+        c["krr_seconds"],
+        c["sklearn_seconds"],
+        "s",
+        "GridSearchCV, n_jobs=1",
+    )
+    s = results["startup"]
+    add("krr --version", s["krr --version"], s["import typer"], "ms", 'python -c "import typer"')
+    add("krr --help", s["krr --help"], s["import typer"], "ms", 'python -c "import typer"')
+    add(
+        "krr predict, 10 rows",
+        s["krr predict (10 rows)"],
+        s["import numpy, pandas, scipy.linalg"],
+        "ms",
+        "import numpy, pandas, scipy.linalg",
+    )
+    return "\n".join(lines)
+
+
+def plot(results: dict, path: Path) -> bool:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        log("matplotlib is not installed (pip install -e '.[bench]'): no plot")
+        return False
+    rows = results["fit"]
+    n = [r["n"] for r in rows]
+    fig, (a, b) = plt.subplots(1, 2, figsize=(10, 4))
+    a.plot(n, [r["krr_seconds"] for r in rows], "o-", label="krr")
+    a.plot(n, [r["sklearn_seconds"] for r in rows], "s-", label="scikit-learn")
+    a.plot(n, [r["cholesky_seconds"] for r in rows], "k--", label="bare Cholesky")
+    a.set(xlabel="training rows n", ylabel="fit time (s)", title="Fit time (rbf, d = 10)")
+    a.legend()
+    b.plot(n, [r["krr_peak"] / 2**30 for r in rows], "o-", label="krr")
+    b.plot(n, [r["sklearn_peak"] / 2**30 for r in rows], "s-", label="scikit-learn")
+    b.plot(n, [r["kernel_bytes"] / 2**30 for r in rows], "k--", label="one n x n matrix")
+    b.set(xlabel="training rows n", ylabel="peak memory above baseline (GiB)", title="Fit peak memory")
+    b.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    return True
+
+
+def machine() -> dict:
+    import numpy
+    import scipy
+    import sklearn
+
+    import krrcli
+
+    cpu = "unknown"
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "memory_gib": round(mem / 2**30, 1),
+        "python": platform.python_version(),
+        "numpy": numpy.__version__,
+        "scipy": scipy.__version__,
+        "sklearn": sklearn.__version__,
+        "krr": krrcli.__version__,
+        "date": time.strftime("%Y-%m-%d"),
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="reduced sizes and repetitions (under two minutes)")
+    args = ap.parse_args()
+    WORK.mkdir(exist_ok=True)
+    RESULTS.mkdir(exist_ok=True)
+    if args.quick:
+        results = {
+            "fit": fit_bench([1000, 2000], reps=1),
+            "predict_compute": predict_compute_bench(2000, 20_000, reps=2),
+            "predict_e2e": predict_e2e_bench(1000, [20_000, 80_000], reps=1),
+            "cv": cv_bench(600, 3, "1e-4:1e0:5", 5, reps=1),
+            "startup": startup_bench(reps=3),
+        }
+    else:
+        results = {
+            "fit": fit_bench([2000, 4000, 8000, 12000], reps=3),
+            "predict_compute": predict_compute_bench(4000, 200_000, reps=3),
+            "predict_e2e": predict_e2e_bench(2000, [250_000, 1_000_000], reps=2),
+            "cv": cv_bench(1500, 5, "1e-6:1e2:9", 5, reps=2),
+            "startup": startup_bench(reps=7),
+        }
+    results["machine"] = machine()
+    name = "quick" if args.quick else "full"
+    out = RESULTS / f"{name}.json"
+    out.write_text(json.dumps(results, indent=2) + "\n")
+    text = table(results)
+    (RESULTS / f"{name}.txt").write_text(text + "\n")
+    print(text)
+    if not args.quick and plot(results, RESULTS / "fit.png"):
+        log(f"plot: {RESULTS / 'fit.png'}")
+    log(f"results: {out}")
+    shutil.rmtree(WORK, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
