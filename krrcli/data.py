@@ -146,11 +146,14 @@ class CsvSource:
 
     def read_rows(self, n: int) -> bytes:
         """The raw bytes of up to ``n`` more lines (ending at a newline, or at the end of input)."""
-        while self._pending.count(b"\n") < n and not self._eof:
-            per_line = max(16, len(self._pending) // max(1, self._pending.count(b"\n")))
-            self._fill(max(1 << 16, min(1 << 26, (n - self._pending.count(b"\n")) * per_line)))
-        newlines = np.flatnonzero(np.frombuffer(self._pending, dtype=np.uint8) == 10)
-        if len(newlines) >= n:
+        have = self._pending.count(b"\n")
+        while have < n and not self._eof:
+            before = len(self._pending)
+            per_line = max(16, before // max(1, have)) if have else 256
+            self._fill(max(1 << 16, min(1 << 26, (n - have) * per_line)))
+            have += self._pending.count(b"\n", before)
+        if have >= n:
+            newlines = np.flatnonzero(np.frombuffer(self._pending, dtype=np.uint8) == 10)
             cut = int(newlines[n - 1]) + 1
             chunk, self._pending = self._pending[:cut], self._pending[cut:]
         else:
@@ -335,14 +338,17 @@ def parse_chunk(
     ends = np.concatenate((nl, [len(raw)]))[:n_lines]
     has_cr = (ends > starts) & (arr[np.maximum(ends - 1, 0)] == 13)
     ends = ends - has_cr
-    space = (arr == 32) | (arr == 13) | ((arr == 9) & (sep != "\t"))
-    solid = np.concatenate(([0], np.cumsum(~space)))
-    blank = solid[ends] == solid[starts]  # empty or only white space
-    seps = np.concatenate(([0], np.cumsum(arr == ord(sep))))
-    bad = ~blank & (seps[ends] - seps[starts] != len(names) - 1)
-    if bad.any():
-        i = int(np.argmax(bad))
-        fields = split_line(_decode(raw[starts[i] : ends[i]], src_name), sep)
+    # fields per line from the positions of the separators
+    sep_at = np.flatnonzero(arr == ord(sep))
+    counts = np.searchsorted(sep_at, ends) - np.searchsorted(sep_at, starts)
+    odd = np.flatnonzero((counts != len(names) - 1) | (ends == starts))
+    blank = np.zeros(n_lines, dtype=bool)
+    for i in odd:  # few: empty or white-space lines, and ragged ones
+        text = _decode(raw[starts[i] : ends[i]], src_name)
+        if not text.strip():
+            blank[i] = True
+            continue
+        fields = split_line(text, sep)
         raise DataError(
             f"{src_name}: line {first_line + i} has {len(fields)} field(s) but {what} has {len(names)}; "
             "every row needs exactly one value per column"

@@ -337,7 +337,7 @@ class KernelMap:
 
         -gamma ||x - c||^2 = [2 gamma x, -gamma ||x||^2, -gamma] . [c, 1, ||c||^2],
 
-    so a block costs one BLAS call and two in-place passes (clip at 0, exp);
+    so a block costs one BLAS call and one in-place pass (exp);
     polynomial and sigmoid fold gamma and coef0 into the product the same way.
     """
 
@@ -389,7 +389,8 @@ class KernelMap:
             return K
         np.matmul(self._augment(X), self.B.T, out=K)
         if s.kernel == "rbf":
-            np.minimum(K, 0.0, out=K)
+            # The exponent is <= 0 up to rounding (a point at distance ~0 may give +1e-16,
+            # i.e. k = 1 + 2e-16); clipping would cost a pass over the block for nothing.
             np.exp(K, out=K)
         elif s.kernel == "polynomial":
             K **= s.degree
