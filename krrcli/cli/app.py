@@ -16,14 +16,17 @@ app = typer.Typer(
         "Reports go to stdout, progress and errors to stderr; every command has --json for scripts."
     ),
     epilog=(
-        "Examples:  krr fit data.csv --gamma 1 --alpha 0.001 -o model.joblib  |  "
-        "krr predict model.joblib new.csv > pred.csv  |  krr cv data.csv --folds 5  |  "
-        "krr inspect model.joblib"
+        "\b\nExamples:\n"
+        "  krr fit data.csv --gamma 1 --alpha 0.001 -o model.joblib\n"
+        "  krr predict model.joblib new.csv > pred.csv\n"
+        "  krr cv data.csv --folds 5 -o best.joblib\n"
+        "  krr inspect model.joblib\n"
     ),
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
-    rich_markup_mode="rich",
+    # plain help (click's formatter): rich-formatted help doubles the start-up time of --help
+    rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 

@@ -13,9 +13,12 @@ from .console import err, fmt_num, out, print_json
 
 @app.command(
     epilog=(
-        "Examples:  krr cv data.csv  |  krr cv data.csv --gamma 0.01,0.1,1 --alpha 1e-4:1e1:6  |  "
-        "krr cv data.csv --folds 5 --metric r2 -o best.joblib  |  krr cv data.csv --json | jq .best"
-    )
+        "\b\nExamples:\n"
+        "  krr cv data.csv\n"
+        "  krr cv data.csv --gamma 0.01,0.1,1 --alpha 1e-4:1e1:6\n"
+        "  krr cv data.csv --folds 5 --metric r2 -o best.joblib\n"
+        "  krr cv data.csv --json | jq .best\n"
+    ),
 )
 def cv(
     data: o.Data,

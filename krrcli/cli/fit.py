@@ -13,10 +13,11 @@ from .console import fmt_num, out, print_json
 
 @app.command(
     epilog=(
-        "Examples:  krr fit data.csv --gamma 1 --alpha 0.001  |  "
-        "krr fit data.csv -t price -f area,rooms -k laplacian -o price.joblib  |  "
-        "zcat data.csv.gz | krr fit - --json"
-    )
+        "\b\nExamples:\n"
+        "  krr fit data.csv --gamma 1 --alpha 0.001\n"
+        "  krr fit data.csv -t price -f area,rooms -k laplacian -o price.joblib\n"
+        "  zcat data.csv.gz | krr fit - --json\n"
+    ),
 )
 def fit(
     data: o.Data,

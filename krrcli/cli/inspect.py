@@ -7,7 +7,9 @@ from .app import app
 from .console import out, print_json
 
 
-@app.command(epilog="Examples:  krr inspect model.joblib  |  krr inspect model.joblib --json | jq .train")
+@app.command(
+    epilog=("\b\nExamples:\n  krr inspect model.joblib\n  krr inspect model.joblib --json | jq .train\n"),
+)
 def inspect(model: o.ModelPath, json: o.Json = False) -> None:
     """Show everything stored in a model file: kernel, parameters, data shape, training metrics, provenance.
 

@@ -12,10 +12,11 @@ from .app import app
 
 @app.command(
     epilog=(
-        "Examples:  krr predict model.joblib new.csv > pred.csv  |  "
-        "krr predict model.joblib new.csv --with-input -o scored.csv  |  "
-        "cat new.csv | krr predict model.joblib - --float-format %.6g | head"
-    )
+        "\b\nExamples:\n"
+        "  krr predict model.joblib new.csv > pred.csv\n"
+        "  krr predict model.joblib new.csv --with-input -o scored.csv\n"
+        "  cat new.csv | krr predict model.joblib - --float-format %.6g | head\n"
+    ),
 )
 def predict(
     model: o.ModelPath,
