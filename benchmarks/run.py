@@ -10,9 +10,11 @@ extra), a plot of fit time and peak memory against n to benchmarks/results/fit.p
 
 What is measured
 - fit: wall time of ``fit`` and its peak memory above the process's baseline
-  (after imports and data), each in a fresh process, for krr and scikit-learn's
+  (after imports, data and a small warm-up of BLAS's threads), each in a fresh process, for krr and scikit-learn's
   KernelRidge, plus a bare in-place LAPACK Cholesky of an n x n matrix (the bound).
-- predict compute: rows per second of ``predict`` in memory (n_train = 4000).
+- predict compute: rows per second of ``predict`` in memory (n_train = 4000), in a
+  fresh process. Every measured child is started while this driver is still small:
+  Linux carries a parent's peak RSS into its children's.
 - predict end to end: ``krr predict`` of a CSV file against the obvious script
   (pandas read_csv, scikit-learn predict, to_csv), wall time and peak memory,
   at two input sizes to show that krr's memory does not grow with the rows.
@@ -76,29 +78,21 @@ def _fit_once(tool: str, n: int) -> dict:
 
 
 def predict_compute_bench(n_train: int, m: int, reps: int) -> dict:
-    from sklearn.kernel_ridge import KernelRidge as SkKernelRidge
+    import subprocess
 
-    from krrcli import KernelRidge
-
-    X, y = make_data(n_train)
-    X_new, _ = make_data(m, seed=1)
-    ours = KernelRidge(kernel="rbf", gamma=GAMMA, alpha=ALPHA).fit(X, y)
-    ref = SkKernelRidge(kernel="rbf", gamma=GAMMA, alpha=ALPHA).fit(X, y)
-    t_ours, t_ref = [], []
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        a = ours.predict(X_new)
-        t_ours.append(time.perf_counter() - t0)
-        t0 = time.perf_counter()
-        b = ref.predict(X_new)
-        t_ref.append(time.perf_counter() - t0)
-    err = float(np.max(np.abs(a - b)) / np.max(np.abs(b)))
+    out = subprocess.run(
+        [PY, str(HERE / "predict_worker.py"), str(n_train), str(m), str(reps)],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    r = json.loads(out.strip().splitlines()[-1])
     res = {
         "n_train": n_train,
         "rows": m,
-        "krr_rows_per_s": m / median(t_ours),
-        "sklearn_rows_per_s": m / median(t_ref),
-        "max_rel_diff": err,
+        "krr_rows_per_s": m / r["krr_seconds"],
+        "sklearn_rows_per_s": m / r["sklearn_seconds"],
+        "max_rel_diff": r["max_rel_diff"],
     }
     log(f"predict compute: krr {res['krr_rows_per_s']:.0f} rows/s, sklearn {res['sklearn_rows_per_s']:.0f} rows/s")
     return res

@@ -651,3 +651,11 @@ def test_stray_carriage_return_inside_a_row(krr, tmp_path, out):
     data.write_bytes(b"a,b,y\n1,2,3\n4,5\r,6\n7,8,9\n")
     res = krr("fit", data, "-o", out)
     assert res.exit_code == 3 and "Traceback" not in res.stderr and "internal" not in res.stderr
+
+
+def test_memory_preflight_suggests_float32_when_that_fits(krr, tmp_path, big_csv, monkeypatch, out):
+    monkeypatch.setenv("KRR_MEMORY_LIMIT", "6M")
+    res = krr("fit", big_csv, "-o", out)
+    assert_error(res, EXIT_RESOURCES, "--dtype float32")
+    assert not out.exists()
+    assert krr("fit", big_csv, "--dtype", "float32", "-o", out).exit_code == 0
