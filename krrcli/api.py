@@ -154,8 +154,15 @@ def cv_csv(
     metric: str = "rmse",
     output: str | None = None,
     progress: Callable[[int, int], None] | None = None,
+    method: str | None = None,
+    refine: bool = True,
 ) -> dict[str, Any]:
-    """Cross-validate a grid on a CSV file; optionally refit the best and save it. Returns the report dict."""
+    """Cross-validate a grid on a CSV file; optionally refit the best and save it. Returns the report dict.
+
+    ``method`` is "loo" (default), "gcv", or "kfold" (the default when ``folds`` is given).
+    With loo and gcv, alpha is refined continuously around the best grid point and
+    ``-o`` saves the refined model.
+    """
     import numpy as np
 
     from .errors import DataError, UsageError
@@ -194,6 +201,8 @@ def cv_csv(
         seed,
         metric,
         progress,
+        method=method,
+        refine=refine,
     )
     out: dict[str, Any] = {
         "method": report.method,
@@ -209,10 +218,13 @@ def cv_csv(
         "seed": report.seed,
         "results": [r.to_dict() for r in report.results],
         "best": report.best.to_dict(),
+        "refined": None if report.refined is None else report.refined.to_dict(),
+        "notes": report.notes,
+        "strategy": report.strategy,
         "model": None,
     }
     if output is not None:
-        best = report.best
+        best = report.refined or report.best
         t_fit = time.perf_counter()
         model = KernelRidge(kernel, best.gamma, best.alpha, degree, coef0, standardize=standardize)
         model.fit(table.X, table.Y if table.Y.shape[1] > 1 else table.Y[:, 0])

@@ -160,6 +160,11 @@ def for_row_blocks(n_rows: int, step: int, fn: Callable[[int, int], None]) -> No
 
 def _syrk_lower(Xp: np.ndarray, out: np.ndarray) -> None:
     """Lower triangle of ``out`` (C order) := Xp Xp^T, by one BLAS symmetric rank-k update in place."""
+    from . import lapack64
+
+    if out.nbytes >= lapack64.LARGE_BYTES and lapack64.available():
+        lapack64.syrk_upper(np.asfortranarray(Xp.T), out.T)
+        return
     from scipy.linalg import blas
 
     syrk = blas.dsyrk if out.dtype == np.float64 else blas.ssyrk

@@ -1,18 +1,29 @@
-"""Choosing gamma and alpha: exact leave-one-out in closed form, and k-fold.
+"""Choosing gamma and alpha: exact leave-one-out, GCV and k-fold, in closed form.
 
-Leave-one-out uses one symmetric eigendecomposition ``K = Q diag(d) Q^T`` per
-gamma. For every alpha, with ``G = K + alpha I``:
+The base matrix (distances or inner products) is computed once for the whole
+grid and each gamma's kernel is derived from it in place.
+
+Leave-one-out and GCV use one symmetric eigendecomposition ``K = Q diag(d) Q^T``
+per gamma. For every alpha, with ``G = K + alpha I``:
 
     c = G^-1 y = Q diag(1 / (d + alpha)) Q^T y
     diag(G^-1) = (Q * Q) @ (1 / (d + alpha))
-    e_i = c_i / (G^-1)_ii          (the exact leave-one-out residual)
+    e_i = c_i / (G^-1)_ii                       exact leave-one-out residual
+    y - y_hat = alpha c,  df = sum_j d_j / (d_j + alpha)
+    GCV = (||y - y_hat||^2 / n) / (1 - df / n)^2
 
-so all alphas cost two n x n products together, and no model is refitted.
+so all alphas cost a few n x n products together, and no model is refitted.
 
-k-fold computes the base matrix (distances or inner products) once for the whole
-grid, derives each gamma's kernel from it in place, and per fold either
-eigendecomposes the training block once for all alphas or factors it once per
-alpha, whichever is cheaper for the grid.
+k-fold uses the block form of the same identity (An, Liu & Venkatesh, 2007):
+the residuals of fold B, when the model is fitted on the other rows, are
+
+    e_B = ((G^-1)_BB)^-1 (G^-1 y)_B,   (G^-1)_BB = Q_B diag(1 / (d + alpha)) Q_B^T
+
+so with one eigendecomposition of the full kernel per gamma every (alpha, fold)
+costs two thin products and a small solve. The alternatives — one Cholesky of
+each fold's training block per alpha, or one eigendecomposition of each fold's
+training block — are cheaper for short alpha lists or two folds; a cost model
+(constants measured on a 2-core machine) picks the cheapest per grid.
 """
 
 from __future__ import annotations
@@ -25,9 +36,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import linalg
 
-from .errors import DataError, UsageError
+from .errors import DataError, ResourceError, UsageError
 from .kernels import NonFiniteKernel, apply_kernel, base_matrix, get_kernel
-from .model import regression_scores
 from .resources import check_memory, format_bytes
 from .solvers import KrrWarning
 
@@ -35,12 +45,16 @@ DEFAULT_ALPHAS = "1e-6:1e2:9"
 GAMMA_GRID_POINTS = 7
 GAMMA_GRID_DECADES = 2.0  # the default gamma grid spans centre * 10^[-2, 2]
 SCALE_SAMPLE_ROWS = 1000
-# k-fold: with at least this many alphas, one eigendecomposition per fold beats
-# one Cholesky per alpha. Measured on a 2-core OpenBLAS machine: a divide-and-
-# conquer eigendecomposition of a 2000 x 2000 kernel takes about 12 Choleskys.
-EIGH_MIN_ALPHAS = 12
+# k-fold cost model, in seconds per unit of work, measured on a 2-core OpenBLAS
+# machine (see benchmarks/cv_costs.py): a divide-and-conquer eigendecomposition
+# costs COST_EIGH * n^3, a Cholesky factorization COST_CHOLESKY * n^3, and the
+# thin products of the block identity COST_GEMM * n * b^2 per fold of b rows.
+COST_EIGH = 1.0e-10
+COST_CHOLESKY = 6.0e-12
+COST_GEMM = 1.2e-11
 
 METRICS = ("rmse", "mae", "r2")
+METHODS = ("loo", "gcv", "kfold")
 
 Progress = Callable[[int, int], None]
 
@@ -123,9 +137,14 @@ class CVResult:
     mae: float
     r2: float
     effective_dof: float | None = None
+    gcv: float | None = None
+    rmse_folds: list[float] | None = None
+
+    def score(self, metric: str) -> float:
+        return float(getattr(self, metric))
 
     def to_dict(self) -> dict:
-        return {
+        out = {
             "gamma": self.gamma,
             "alpha": self.alpha,
             "rmse": self.rmse,
@@ -133,6 +152,11 @@ class CVResult:
             "r2": self.r2,
             "effective_dof": self.effective_dof,
         }
+        if self.gcv is not None:
+            out["gcv"] = self.gcv
+        if self.rmse_folds is not None:
+            out["rmse_folds"] = self.rmse_folds
+        return out
 
 
 @dataclass
@@ -149,71 +173,205 @@ class CVReport:
     best: CVResult
     n_samples: int
     seed: int | None = None
-    extra: dict = field(default_factory=dict)
+    refined: CVResult | None = None
+    strategy: str | None = None
+    notes: list[str] = field(default_factory=list)
 
     def score_grid(self) -> np.ndarray:
         """The chosen metric as an array of shape (n_gammas, n_alphas)."""
-        vals = [getattr(r, self.metric) for r in self.results]
-        return np.array(vals).reshape(len(self.gammas), len(self.alphas))
+        vals = [r.score(self.metric) for r in self.results]
+        return np.array(vals, dtype=float).reshape(len(self.gammas), len(self.alphas))
+
+
+def _sign(metric: str) -> float:
+    return -1.0 if metric == "r2" else 1.0
 
 
 def pick_best(results: list[CVResult], metric: str) -> CVResult:
-    """The best result by ``metric`` (largest r2, smallest rmse/mae; first on ties)."""
-    if metric not in METRICS:
+    """The best result by ``metric`` (largest r2, smallest rmse/mae/gcv; first on ties)."""
+    if metric not in (*METRICS, "gcv"):
         raise UsageError(f"unknown metric {metric!r}; choose one of: {', '.join(METRICS)}")
-    sign = -1.0 if metric == "r2" else 1.0
-    scored = [r for r in results if math.isfinite(getattr(r, metric))]
+    scored = [r for r in results if r.score(metric) == r.score(metric) and math.isfinite(r.score(metric))]
     if not scored:
         raise DataError("no grid point has a finite score")
-    return min(scored, key=lambda r: sign * getattr(r, metric))
+    return min(scored, key=lambda r: _sign(metric) * r.score(metric))
 
 
-def _loo_one_gamma(K: np.ndarray, Y: np.ndarray, alphas: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Leave-one-out predictions for every alpha from one eigendecomposition.
+def _scores(Y: np.ndarray, E: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Pooled rmse, mae, r2 (means over targets) for residuals E of shape (A, n, t)."""
+    ss_tot = np.sum((Y - Y.mean(axis=0)) ** 2, axis=0)  # (t,)
+    ss_res = np.sum(E**2, axis=1)  # (A, t)
+    rmse = np.sqrt(ss_res / Y.shape[0]).mean(axis=1)
+    mae = np.abs(E).mean(axis=1).mean(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r2 = np.where(ss_tot > 0, 1.0 - ss_res / np.where(ss_tot > 0, ss_tot, 1.0), np.where(ss_res > 0, 0.0, 1.0))
+    return rmse, mae, r2.mean(axis=1)
 
-    K : ndarray of shape (n, n), destroyed. Y : ndarray of shape (n, t).
-    Returns predictions of shape (n_alphas, n, t) and dof of shape (n_alphas,).
-    """
-    d, Q = linalg.eigh(K, overwrite_a=True, check_finite=False, driver="evd")
-    del K
+
+def _eigh(K: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    from . import lapack64
+
+    if K.nbytes >= lapack64.LARGE_BYTES:
+        raise ResourceError(
+            f"cross-validation is limited to 16,384 rows (SciPy's LAPACK), and this data has {K.shape[0]:,}; "
+            "use a random sample of the rows"
+        )
+    return linalg.eigh(K, overwrite_a=True, check_finite=False, driver="evd")
+
+
+def _closed_form(d: np.ndarray, Q: np.ndarray, Y: np.ndarray, alphas: np.ndarray) -> dict:
+    """Leave-one-out residuals, GCV and dof for every alpha from ``K = Q diag(d) Q^T``."""
     n, t = Y.shape
     inv = 1.0 / (d[:, None] + alphas[None, :])  # (n, A)
     diag_ginv = (Q * Q) @ inv  # (n, A): diag(G^-1) for every alpha
     QtY = Q.T @ Y  # (n, t)
     C = Q @ (inv[:, :, None] * QtY[:, None, :]).reshape(n, -1)  # (n, A*t): G^-1 y for every alpha
     C = C.reshape(n, len(alphas), t).transpose(1, 0, 2)  # (A, n, t)
-    E = C / diag_ginv.T[:, :, None]
-    dof = np.sum(d[:, None] * inv, axis=0)
-    return Y[None, :, :] - E, dof
+    E = C / diag_ginv.T[:, :, None]  # leave-one-out residuals
+    dof = np.sum(d[:, None] * inv, axis=0)  # (A,)
+    rss = (alphas[:, None] ** 2) * np.sum(C**2, axis=1)  # ||y - y_hat||^2 = alpha^2 ||c||^2, (A, t)
+    gcv = (rss / n).mean(axis=1) / (1.0 - dof / n) ** 2
+    return {"E": E, "dof": dof, "gcv": gcv}
 
 
-def _kfold_one_gamma(K: np.ndarray, Y: np.ndarray, alphas: np.ndarray, folds: list[np.ndarray]) -> np.ndarray:
-    """Out-of-fold predictions of shape (n_alphas, n, t) for one kernel matrix."""
+def kfold_strategy(n: int, k: int, n_alphas: int) -> str:
+    """The cheapest way to score k folds x n_alphas for one kernel (see the module docstring)."""
+    b = n / k
+    costs = {
+        "full-eigh": COST_EIGH * n**3 + n_alphas * k * (COST_GEMM * n * b * b + COST_CHOLESKY * b**3),
+        "fold-cholesky": k * n_alphas * COST_CHOLESKY * (n - b) ** 3,
+        "fold-eigh": k * COST_EIGH * (n - b) ** 3,
+    }
+    return min(costs, key=costs.get)
+
+
+def _kfold_full_eigh(K: np.ndarray, Y: np.ndarray, alphas: np.ndarray, folds: list[np.ndarray]):
+    """Held-out residuals (A, n, t) from one eigendecomposition, by the block identity; and dof."""
+    d, Q = _eigh(K)
     n, t = Y.shape
-    P = np.empty((len(alphas), n, t))
+    E = np.empty((len(alphas), n, t))
+    QtY = Q.T @ Y
+    for a, alpha in enumerate(alphas):
+        inv = 1.0 / (d + alpha)
+        C = Q @ (inv[:, None] * QtY)  # G^-1 y
+        for B in folds:
+            QB = Q[B]
+            H = (QB * inv) @ QB.T  # (G^-1)_BB
+            E[a, B] = linalg.solve(H, C[B], assume_a="pos", check_finite=False)
+    return E, np.sum(d[:, None] / (d[:, None] + alphas[None, :]), axis=0)
+
+
+def _kfold_per_fold(K: np.ndarray, Y: np.ndarray, alphas: np.ndarray, folds: list[np.ndarray], eigh: bool):
+    """Held-out residuals (A, n, t) by refitting each fold's training block."""
+    n, t = Y.shape
+    E = np.empty((len(alphas), n, t))
     all_rows = np.arange(n)
     for test in folds:
         train = np.setdiff1d(all_rows, test, assume_unique=True)
         Ktr = K[np.ix_(train, train)]
         Kte = K[np.ix_(test, train)]
         Ytr = Y[train]
-        if len(alphas) >= EIGH_MIN_ALPHAS:
-            d, Q = linalg.eigh(Ktr, overwrite_a=True, check_finite=False, driver="evd")
+        if eigh:
+            d, Q = _eigh(Ktr)
             QtY = Q.T @ Ytr
             KQ = Kte @ Q
             for a, alpha in enumerate(alphas):
-                P[a, test] = KQ @ (QtY / (d + alpha)[:, None])
-        else:
-            for a, alpha in enumerate(alphas):
-                G = Ktr.copy() if a < len(alphas) - 1 else Ktr
-                G.flat[:: G.shape[0] + 1] += alpha
-                try:
-                    cf = linalg.cho_factor(G, lower=True, overwrite_a=True, check_finite=False)
-                    W = linalg.cho_solve(cf, Ytr, check_finite=False)
-                except linalg.LinAlgError:
-                    W = linalg.lstsq(K[np.ix_(train, train)] + alpha * np.eye(len(train)), Ytr)[0]
-                P[a, test] = Kte @ W
-    return P
+                E[a, test] = Y[test] - KQ @ (QtY / (d + alpha)[:, None])
+            continue
+        for a, alpha in enumerate(alphas):
+            G = Ktr.copy() if a < len(alphas) - 1 else Ktr
+            G.flat[:: G.shape[0] + 1] += alpha
+            try:
+                cf = linalg.cho_factor(G, lower=True, overwrite_a=True, check_finite=False)
+                W = linalg.cho_solve(cf, Ytr, check_finite=False)
+            except linalg.LinAlgError:
+                W = linalg.lstsq(K[np.ix_(train, train)] + alpha * np.eye(len(train)), Ytr)[0]
+            E[a, test] = Y[test] - Kte @ W
+    return E
+
+
+def _score_gamma(
+    K: np.ndarray, Y: np.ndarray, alphas: np.ndarray, method: str, folds: list[np.ndarray] | None, strategy: str | None
+) -> dict:
+    """Every alpha's scores for one kernel matrix (K is destroyed)."""
+    if method in ("loo", "gcv"):
+        d, Q = _eigh(K)
+        out = _closed_form(d, Q, Y, alphas)
+    elif strategy == "full-eigh":
+        E, dof = _kfold_full_eigh(K, Y, alphas, folds)
+        out = {"E": E, "dof": dof, "gcv": None}
+    else:
+        d = linalg.eigvalsh(K, check_finite=False, driver="evd")
+        E = _kfold_per_fold(K, Y, alphas, folds, eigh=strategy == "fold-eigh")
+        out = {"E": E, "dof": np.sum(d[:, None] / (d[:, None] + alphas[None, :]), axis=0), "gcv": None}
+    rmse, mae, r2 = _scores(Y, out["E"])
+    out.update(rmse=rmse, mae=mae, r2=r2)
+    if folds is not None:
+        out["rmse_folds"] = [
+            [float(np.sqrt(np.mean(out["E"][a, B] ** 2, axis=0)).mean()) for B in folds] for a in range(len(alphas))
+        ]
+    del out["E"]
+    return out
+
+
+def _kernel_for(base: np.ndarray, kernel: str, gamma: float | None, degree: float, coef0: float) -> np.ndarray:
+    K = base.copy()
+    with np.errstate(all="ignore"):
+        apply_kernel(K, kernel, gamma, degree, coef0)
+    if not np.isfinite(K).all():
+        raise NonFiniteKernel(kernel, gamma, degree, coef0)
+    return K
+
+
+def refine_alpha(
+    base: np.ndarray,
+    Y: np.ndarray,
+    kernel: str,
+    gamma: float | None,
+    degree: float,
+    coef0: float,
+    alphas: list[float],
+    best_alpha: float,
+    metric: str,
+) -> CVResult:
+    """Continuous alpha for one gamma: a bounded search on log10(alpha) between the grid neighbours of
+    ``best_alpha``, each evaluation O(n^2) from one eigendecomposition; returns the optimum's scores."""
+    from scipy.optimize import minimize_scalar
+
+    d, Q = _eigh(_kernel_for(base, kernel, gamma, degree, coef0))
+    grid = sorted(alphas)
+    i = grid.index(best_alpha)
+    lo, hi = grid[max(i - 1, 0)], grid[min(i + 1, len(grid) - 1)]
+
+    def evaluate(log_alpha: float) -> dict:
+        a = np.array([10.0**log_alpha])
+        out = _closed_form(d, Q, Y, a)
+        rmse, mae, r2 = _scores(Y, out["E"])
+        return {"rmse": rmse[0], "mae": mae[0], "r2": r2[0], "gcv": out["gcv"][0], "dof": out["dof"][0]}
+
+    def objective(log_alpha: float) -> float:
+        v = evaluate(log_alpha)[metric]
+        return _sign(metric) * v if np.isfinite(v) else np.inf
+
+    if lo == hi:
+        x = math.log10(best_alpha)
+    else:
+        res = minimize_scalar(
+            objective, bounds=(math.log10(lo), math.log10(hi)), method="bounded", options={"xatol": 1e-4}
+        )
+        x = float(res.x)
+        if objective(x) > objective(math.log10(best_alpha)):
+            x = math.log10(best_alpha)
+    v = evaluate(x)
+    return CVResult(
+        gamma,
+        float(f"{10.0**x:.6g}") if x != math.log10(best_alpha) else best_alpha,
+        float(v["rmse"]),
+        float(v["mae"]),
+        float(v["r2"]),
+        float(v["dof"]),
+        float(v["gcv"]),
+    )
 
 
 def cross_validate(
@@ -228,8 +386,10 @@ def cross_validate(
     seed: int = 0,
     metric: str = "rmse",
     progress: Progress | None = None,
+    method: str | None = None,
+    refine: bool = True,
 ) -> CVReport:
-    """Score every (gamma, alpha) pair by leave-one-out (``folds=None``) or k-fold.
+    """Score every (gamma, alpha) pair by leave-one-out, GCV or k-fold.
 
     Parameters
     ----------
@@ -238,12 +398,24 @@ def cross_validate(
     gammas : list of float, or None for the default data-driven grid
     alphas : list of float > 0, or None for ``1e-6:1e2:9``
     folds : int or None
-        None for exact leave-one-out, else the number of folds.
+        The number of folds for k-fold; None for leave-one-out or GCV.
+    metric : {"rmse", "mae", "r2"}
+        What "best" means (ignored by GCV, which minimises the GCV criterion).
+    method : {"loo", "gcv", "kfold"} or None
+        None means "kfold" when ``folds`` is given, else "loo".
+    refine : bool
+        For loo and gcv, refine alpha continuously around the best grid point.
     progress : callable(done, total), optional
     """
     spec = get_kernel(kernel)
+    method = method or ("kfold" if folds is not None else "loo")
+    if method not in METHODS:
+        raise UsageError(f"unknown method {method!r}; choose one of: {', '.join(METHODS)}")
     if metric not in METRICS:
         raise UsageError(f"unknown metric {metric!r}; choose one of: {', '.join(METRICS)}")
+    if (method == "kfold") != (folds is not None):
+        raise UsageError("k-fold needs a number of folds, and leave-one-out and GCV take none")
+    criterion = "gcv" if method == "gcv" else metric
     n, d = X.shape
     if Y.ndim == 1:
         Y = Y[:, None]
@@ -257,47 +429,47 @@ def cross_validate(
         alphas = parse_grid(DEFAULT_ALPHAS, "alpha")
     alpha_arr = np.asarray(alphas, dtype=np.float64)
     fold_idx = None if folds is None else kfold_indices(n, folds, seed)
+    strategy = None if fold_idx is None else kfold_strategy(n, len(fold_idx), len(alpha_arr))
 
-    copies = 4
     check_memory(
-        copies * 8 * n * n,
-        f"cross-validating {n:,} rows ({copies} matrices of {n:,} x {n:,}, {format_bytes(8 * n * n)} each)",
+        4 * 8 * n * n,
+        f"cross-validating {n:,} rows (4 matrices of {n:,} x {n:,}, {format_bytes(8 * n * n)} each)",
         "use k-fold on a random sample of the rows",
     )
 
     base = base_matrix(X, kernel)
     total = len(gammas)
-    done = 0
     if progress:
-        progress(done, total)
+        progress(0, total)
     results: list[CVResult] = []
     skipped: list[str] = []
     reason = ""
-    for g in gammas:
+    for done, g in enumerate(gammas, start=1):
         gamma = (1.0 / d if g is None else float(g)) if spec.uses_gamma else None
-        K = base.copy()
-        with np.errstate(all="ignore"):
-            apply_kernel(K, kernel, gamma, degree, coef0)
         try:
-            if not np.isfinite(K).all():
-                raise NonFiniteKernel(kernel, gamma, degree, coef0)
-            if fold_idx is None:
-                P, dof = _loo_one_gamma(K, Y, alpha_arr)
-            else:
-                P = _kfold_one_gamma(K, Y, alpha_arr, fold_idx)
-                dof = [None] * len(alpha_arr)
+            out = _score_gamma(
+                _kernel_for(base, kernel, gamma, degree, coef0), Y, alpha_arr, method, fold_idx, strategy
+            )
         except (NonFiniteKernel, linalg.LinAlgError) as exc:
             skipped.append(f"gamma={gamma:g}" if gamma is not None else kernel)
             reason = str(exc)
-            P = np.full((len(alpha_arr),) + Y.shape, np.nan)
-            dof = [None] * len(alpha_arr)
-        del K
+            nan = np.full(len(alpha_arr), np.nan)
+            out = {"rmse": nan, "mae": nan, "r2": nan, "dof": nan, "gcv": nan if method != "kfold" else None}
+            if fold_idx is not None:
+                out["rmse_folds"] = [[math.nan] * len(fold_idx)] * len(alpha_arr)
         for a, alpha in enumerate(alphas):
-            s = regression_scores(Y, P[a])
             results.append(
-                CVResult(gamma, float(alpha), s["rmse"], s["mae"], s["r2"], None if dof[a] is None else float(dof[a]))
+                CVResult(
+                    gamma,
+                    float(alpha),
+                    float(out["rmse"][a]),
+                    float(out["mae"][a]),
+                    float(out["r2"][a]),
+                    float(out["dof"][a]),
+                    None if out.get("gcv") is None else float(out["gcv"][a]),
+                    out["rmse_folds"][a] if "rmse_folds" in out else None,
+                )
             )
-        done += 1
         if progress:
             progress(done, total)
     if len(skipped) == len(gammas):
@@ -308,15 +480,37 @@ def cross_validate(
             KrrWarning,
             stacklevel=2,
         )
+    best = pick_best(results, criterion)
+    refined = None
+    if refine and method in ("loo", "gcv") and len(alphas) > 1:
+        refined = refine_alpha(base, Y, kernel, best.gamma, degree, coef0, list(alphas), best.alpha, criterion)
+    notes = _edge_notes(best, gammas if spec.uses_gamma else [], list(alphas))
     return CVReport(
-        method="loo" if fold_idx is None else "kfold",
+        method=method,
         folds=n if fold_idx is None else len(fold_idx),
-        metric=metric,
+        metric=criterion,
         kernel=kernel,
         gammas=[None if g is None else float(g) for g in gammas] if spec.uses_gamma else [None],
         alphas=[float(a) for a in alphas],
         results=results,
-        best=pick_best(results, metric),
+        best=best,
         n_samples=n,
         seed=None if fold_idx is None else seed,
+        refined=refined,
+        strategy=strategy,
+        notes=notes,
     )
+
+
+def _edge_notes(best: CVResult, gammas: list, alphas: list[float]) -> list[str]:
+    """Warnings for a best value at the edge of its grid."""
+    notes = []
+    for name, value, grid in (("alpha", best.alpha, alphas), ("gamma", best.gamma, gammas)):
+        values = [v for v in grid if v is not None]
+        if len(values) < 2 or value is None:
+            continue
+        if value == min(values):
+            notes.append(f"best {name} is the smallest tried: extend the grid below {value:g}")
+        elif value == max(values):
+            notes.append(f"best {name} is the largest tried: extend the grid above {value:g}")
+    return notes

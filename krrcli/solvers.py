@@ -19,7 +19,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import linalg
 
-from .errors import DataError, UsageError
+from . import lapack64
+from .errors import DataError, ResourceError, UsageError
 from .kernels import KernelSpec
 
 # Up to this many rows the effective degrees of freedom are computed exactly;
@@ -94,10 +95,26 @@ def _trace_inverse_from_cholesky(G: np.ndarray) -> tuple[float, bool]:
             total += float(np.einsum("ij,ij->", diag, diag))
         return total, True
     rng = np.random.default_rng(0)
-    Z = rng.choice([-1.0, 1.0], size=(n, HUTCHINSON_PROBES)).astype(G.dtype)
+    Z = np.asfortranarray(rng.choice([-1.0, 1.0], size=(n, HUTCHINSON_PROBES)).astype(G.dtype))
     # L^-1 z = U^-T z
-    W = linalg.solve_triangular(U, Z, lower=False, trans="T", check_finite=False, overwrite_b=True)
+    if _large(G):
+        lapack64.trtrs_upper_transposed(U, Z)
+        W = Z
+    else:
+        W = linalg.solve_triangular(U, Z, lower=False, trans="T", check_finite=False, overwrite_b=True)
     return float(np.mean(np.einsum("ij,ij->j", W.astype(np.float64), W.astype(np.float64)))), False
+
+
+def _large(A: np.ndarray) -> bool:
+    """Whether ``A`` is too large for SciPy's 32-bit-integer LAPACK (see :mod:`krrcli.lapack64`)."""
+    if A.nbytes < lapack64.LARGE_BYTES:
+        return False
+    if not lapack64.available():
+        raise ResourceError(
+            f"a {A.shape[0]:,} x {A.shape[0]:,} matrix is over 2 GiB, which needs the 64-bit-integer OpenBLAS "
+            "bundled with numpy's wheels; it was not found: install numpy from PyPI wheels, or use fewer rows"
+        )
+    return True
 
 
 def _fallback_warning(alpha: float, reason: str, instead: str = "by least squares from an eigendecomposition") -> None:
@@ -141,15 +158,22 @@ def solve_cholesky(X: np.ndarray, Y: np.ndarray, alpha: float, kernel: KernelSpe
     f32 = np.dtype(dtype) == np.float32
     G = kernel.gram(X, triangle=True, dtype=dtype)  # lower triangle only; G.T is its Fortran view
     _add_to_diagonal(G, alpha)
-    potrf, potrs = linalg.lapack.get_lapack_funcs(("potrf", "potrs"), (G,))
-    _, info = potrf(G.T, lower=0, clean=0, overwrite_a=1)
+    if _large(G):
+        info = lapack64.potrf_upper(G.T)
+    else:
+        potrf, potrs = linalg.lapack.get_lapack_funcs(("potrf", "potrs"), (G,))
+        _, info = potrf(G.T, lower=0, clean=0, overwrite_a=1)
     if info != 0:
         del G
         if f32:
             return _retry_in_float64(X, Y, alpha, kernel, "the float32 Cholesky factorization failed")
         _fallback_warning(alpha, "K + alpha*I is not positive definite")
         return solve_eigh(X, Y, alpha, kernel)
-    W, info = potrs(G.T, np.asfortranarray(Y, dtype=G.dtype), lower=0)
+    if _large(G):
+        W = np.array(Y, dtype=G.dtype, order="F")
+        info = lapack64.potrs_upper(G.T, W)
+    else:
+        W, info = potrs(G.T, np.asfortranarray(Y, dtype=G.dtype), lower=0)
     if info != 0 or not np.all(np.isfinite(W)):
         del G
         if f32:
@@ -181,6 +205,11 @@ def solve_cholesky(X: np.ndarray, Y: np.ndarray, alpha: float, kernel: KernelSpe
 # where d + alpha is zero to working precision (the minimum-norm least-squares solution).
 def solve_eigh(X: np.ndarray, Y: np.ndarray, alpha: float, kernel: KernelSpec, dtype: str = "float64") -> Solution:
     # always float64: the eigendecomposition is the careful fallback
+    if 8 * X.shape[0] ** 2 >= lapack64.LARGE_BYTES:
+        raise ResourceError(
+            f"the eigendecomposition fallback is limited to 16,384 rows (SciPy's LAPACK), and this fit has "
+            f"{X.shape[0]:,}; use alpha > 0 large enough for a Cholesky factorization, or fewer rows"
+        )
     K = kernel.gram(X, triangle=True)
     try:
         d, Q = linalg.eigh(K.T, lower=False, overwrite_a=True, check_finite=False, driver="evd")

@@ -223,3 +223,19 @@ def test_float32_with_a_large_residual_is_redone_in_float64(monkeypatch):
 def test_bad_dtype():
     with pytest.raises(UsageError, match="dtype must be float64 or float32"):
         KernelRidge(dtype="float16").fit(*make_regression(10, 2))
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_large_matrix_path_gives_the_same_fit(monkeypatch, dtype):
+    """Matrices over 2 GiB go through numpy's 64-bit-integer OpenBLAS; force that path on small data."""
+    from krrcli import lapack64
+
+    if not lapack64.available():
+        pytest.fail("numpy's bundled 64-bit-integer OpenBLAS was not found")
+    X, Y = make_regression(500, 3, 2, seed=71)
+    monkeypatch.setattr(solvers, "DOF_EXACT_MAX_ROWS", 100)  # Hutchinson, through trtrs
+    ref = KernelRidge(gamma=0.5, alpha=0.05, dtype=dtype).fit(X, Y)
+    monkeypatch.setattr(lapack64, "LARGE_BYTES", 1024)
+    big = KernelRidge(gamma=0.5, alpha=0.05, dtype=dtype).fit(X, Y)
+    np.testing.assert_allclose(big.dual_coef_, ref.dual_coef_, rtol=1e-10 if dtype == "float64" else 1e-4)
+    assert big.effective_dof_ == pytest.approx(ref.effective_dof_, rel=1e-10 if dtype == "float64" else 1e-4)

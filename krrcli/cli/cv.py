@@ -40,6 +40,19 @@ def cv(
     coef0: o.Coef0 = 1,
     standardize: o.Standardize = False,
     loo: Annotated[bool, typer.Option("--loo", help="Exact leave-one-out in closed form (the default).")] = False,
+    gcv: Annotated[
+        bool, typer.Option("--gcv", help="Select by generalized cross-validation (same eigendecomposition as --loo).")
+    ] = False,
+    refine: Annotated[
+        bool,
+        typer.Option(
+            "--refine/--no-refine", help="With --loo/--gcv, refine alpha continuously around the best grid point."
+        ),
+    ] = True,
+    plot: Annotated[
+        str | None,
+        typer.Option("--plot", help="Write a PNG figure of the scores (needs the plot extra: krrcli[plot])."),
+    ] = None,
     folds: Annotated[int | None, typer.Option("--folds", help="k-fold cross-validation with N folds.")] = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the fold shuffle and of the gamma-scale sample.")] = 0,
     metric: Annotated[str, typer.Option("--metric", help="What 'best' means: rmse, mae (smallest) or r2.")] = "rmse",
@@ -59,8 +72,13 @@ def cv(
     from ..data import parse_features_option
     from ..errors import UsageError
 
-    if loo and folds is not None:
-        raise UsageError("--loo and --folds exclude each other; give one")
+    if sum([loo, gcv, folds is not None]) > 1:
+        raise UsageError("--loo, --gcv and --folds exclude each other; give one")
+    if plot is not None:
+        from ..plots import check_plotting
+
+        check_plotting(plot)
+    method = "gcv" if gcv else ("kfold" if folds is not None else "loo")
     with _progress() as progress:
         report = cv_csv(
             data,
@@ -78,7 +96,13 @@ def cv(
             metric,
             output,
             progress,
+            method=method,
+            refine=refine,
         )
+    if plot is not None:
+        from ..plots import plot_cv
+
+        plot_cv(report, plot)
     if json:
         print_json(report)
     else:
@@ -113,13 +137,27 @@ class _progress:
         self._bar.stop()
 
 
+def _cell_style(value: float, lo: float, hi: float, larger_is_better: bool) -> str:
+    """Green (good) to red (poor) by the cell's rank between the grid's best and worst."""
+    if not (value == value) or hi <= lo:
+        return ""
+    q = (value - lo) / (hi - lo)
+    if larger_is_better:
+        q = 1.0 - q
+    return "green" if q < 0.1 else "yellow" if q < 0.4 else "dark_orange" if q < 0.7 else "red"
+
+
 def render_report(r: dict[str, Any]) -> None:
+    import math
+
     from rich import box
     from rich.table import Table
 
     con = out()
     metric = r["metric"]
-    method = "leave-one-out" if r["method"] == "loo" else f"{r['folds']}-fold (seed {r['seed']})"
+    method = {"loo": "leave-one-out", "gcv": "generalized cross-validation"}.get(
+        r["method"], f"{r['folds']}-fold (seed {r['seed']})"
+    )
     title = f"{metric} by {method}, {r['kernel']} kernel, {r['n_samples']:,} rows"
     table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1))
     table.add_column("gamma\\alpha", justify="right", no_wrap=True)
@@ -127,21 +165,37 @@ def render_report(r: dict[str, Any]) -> None:
         table.add_column(fmt_num(a, 3), justify="right", no_wrap=True)
     best = r["best"]
     by_cell = {(res["gamma"], res["alpha"]): res for res in r["results"]}
+    finite = [res[metric] for res in r["results"] if res.get(metric) is not None and math.isfinite(res[metric])]
+    lo, hi = (min(finite), max(finite)) if finite else (0.0, 0.0)
     for g in r["gammas"]:
         cells = []
         for a in r["alphas"]:
             res = by_cell[(g, a)]
-            text = fmt_num(res[metric], 4)
+            value = res.get(metric)
+            text = fmt_num(value, 4)
+            style = _cell_style(value if value is not None else math.nan, lo, hi, metric == "r2")
             if res["gamma"] == best["gamma"] and res["alpha"] == best["alpha"]:
-                text = f"[bold reverse]{text}*[/]"
-            cells.append(text)
+                text, style = f"{text}*", f"bold reverse {style}".strip()
+            cells.append(f"[{style}]{text}[/]" if style else text)
         table.add_row("-" if g is None else fmt_num(g, 3), *cells)
     con.print(table)
-    gamma_txt = "" if best["gamma"] is None else f"gamma {best['gamma']:.6g}, "
-    con.print(
-        f"best: {gamma_txt}alpha {best['alpha']:.6g}  (rmse {fmt_num(best['rmse'])}, mae {fmt_num(best['mae'])}, "
-        f"r2 {fmt_num(best['r2'])})",
-        markup=False,
-    )
+    con.print(_describe("best", best), markup=False)
+    if r.get("refined"):
+        con.print(_describe("refined", r["refined"]), markup=False)
+    for note in r.get("notes") or []:
+        err().print(f"krr: note: {note}", markup=False, highlight=False)
     if r.get("model"):
-        con.print(f"refitted on all rows with the best parameters -> {r['model']}", markup=False)
+        con.print(
+            f"refitted on all rows with the {'refined' if r.get('refined') else 'best'} parameters -> {r['model']}",
+            markup=False,
+        )
+
+
+def _describe(label: str, res: dict[str, Any]) -> str:
+    gamma_txt = "" if res["gamma"] is None else f"gamma {res['gamma']:.6g}, "
+    extra = f", gcv {fmt_num(res['gcv'])}" if res.get("gcv") is not None else ""
+    dof = f", dof {fmt_num(res['effective_dof'])}" if res.get("effective_dof") is not None else ""
+    return (
+        f"{label}: {gamma_txt}alpha {res['alpha']:.6g}  (rmse {fmt_num(res['rmse'])}, mae {fmt_num(res['mae'])}, "
+        f"r2 {fmt_num(res['r2'])}{extra}{dof})"
+    )
