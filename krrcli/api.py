@@ -269,3 +269,40 @@ def inspect_model(path: str) -> dict[str, Any]:
         }
     )
     return info
+
+
+def model_spectrum(path: str) -> dict[str, Any]:
+    """The eigenvalues ``d_j`` of a stored model's training kernel and the shrinkage ``d_j / (d_j + alpha)``.
+
+    Returns a dict with ``alpha``, ``eigenvalues`` and ``shrinkage`` (largest eigenvalue first),
+    ``effective_dof`` (their sum) and counts of directions kept (> 0.9), shrunk and suppressed (< 0.1).
+    """
+    from scipy import linalg
+
+    from .errors import ResourceError
+    from .kernels import gram_matrix
+    from .resources import check_memory
+
+    model = load_model(path)
+    X = model.X_fit_
+    n = X.shape[0]
+    if 8 * n * n >= 2**31:
+        raise ResourceError(f"the spectrum of {n:,} rows is beyond SciPy's LAPACK (16,384 rows at most)")
+    check_memory(3 * 8 * n * n, f"the spectrum of a {n:,} x {n:,} kernel", "inspect a model with fewer rows")
+    K = gram_matrix(X, model.kernel, model.gamma_, model.degree, model.coef0, triangle=True)
+    d = linalg.eigvalsh(K.T, lower=False, overwrite_a=True, check_finite=False, driver="evd")[::-1]
+    alpha = float(model.alpha)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        shrink = np.where(d + alpha > 0, d / (d + alpha), 0.0) if alpha > 0 else (d > 0).astype(float)
+    return {
+        "model": path,
+        "kernel": model.kernel,
+        "alpha": alpha,
+        "n_samples": n,
+        "eigenvalues": [float(v) for v in d],
+        "shrinkage": [float(v) for v in shrink],
+        "effective_dof": float(np.sum(shrink)),
+        "kept": int(np.sum(shrink > 0.9)),
+        "shrunk": int(np.sum((shrink >= 0.1) & (shrink <= 0.9))),
+        "suppressed": int(np.sum(shrink < 0.1)),
+    }

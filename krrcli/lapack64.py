@@ -1,9 +1,13 @@
 """In-place BLAS/LAPACK calls with 64-bit integers, for matrices of 2 GiB and more.
 
-SciPy's wrappers call a LAPACK with 32-bit integers, which crashes on matrices
-of 2**31 bytes or more (16,385 rows in float64). numpy's wheels bundle an
-OpenBLAS built with 64-bit integers; this module calls the few routines a large
-exact fit needs from it, through ctypes, on Fortran-ordered arrays, in place.
+Measured with the OpenBLAS 0.3.31 that numpy 2.4 and SciPy 1.17 wheels bundle:
+the multithreaded ``potrf`` (SciPy's and numpy's alike) crashes with a
+segmentation fault on matrices beyond about 16,000 rows, and SciPy's ``syrk``
+wrapper does too; single-threaded ``potrf`` does not, nor do the BLAS-3
+routines. So large fits use numpy's OpenBLAS (built with 64-bit integers)
+through ctypes, in place on Fortran-ordered arrays: a right-looking blocked
+Cholesky whose diagonal blocks go to ``potrf`` and whose updates go to
+multithreaded ``trsm`` and ``syrk``, and blocked triangular solves.
 """
 
 from __future__ import annotations
@@ -125,3 +129,184 @@ def syrk_upper(a: np.ndarray, c: np.ndarray) -> None:
         _i64(1),
         _i64(1),
     )
+
+
+def _at(a: np.ndarray, i: int, j: int) -> ctypes.c_void_p:
+    """Pointer to element (i, j) of a Fortran-ordered array."""
+    return ctypes.c_void_p(a.ctypes.data + (i + j * a.shape[0]) * a.itemsize)
+
+
+def _sub_potrf(a: np.ndarray, k: int, kb: int) -> int:
+    lda, n, info = _i64(a.shape[0]), _i64(kb), _i64(0)
+    _fn(_prefix(a), "potrf")(_ch("U"), ctypes.byref(n), _at(a, k, k), ctypes.byref(lda), ctypes.byref(info), _i64(1))
+    return int(info.value)
+
+
+# Factor block columns of this width with LAPACK's own potrf; update the rest with BLAS-3.
+CHOLESKY_BLOCK = 2048
+
+
+def blocked_potrf_upper(a: np.ndarray, nb: int | None = None) -> int:
+    """Right-looking blocked Cholesky ``A = U^T U`` in place (upper triangle, Fortran order).
+
+    OpenBLAS's multithreaded potrf crashes on matrices beyond about 16,000 rows;
+    its BLAS-3 routines do not. Per block column k:
+    ``U_kk = chol(A_kk)``; ``U_k,rest = U_kk^-T A_k,rest`` (trsm);
+    ``A_rest,rest -= U_k,rest^T U_k,rest`` (syrk). Returns LAPACK's info (global row index on failure).
+    """
+    assert a.flags.f_contiguous
+    n = a.shape[0]
+    nb = nb or CHOLESKY_BLOCK
+    p = _prefix(a)
+    scalar = ctypes.c_double if a.dtype == np.float64 else ctypes.c_float
+    one, minus_one = scalar(1.0), scalar(-1.0)
+    lda = _i64(n)
+    trsm, syrk = _fn(p, "trsm"), _fn(p, "syrk")
+    for k in range(0, n, nb):
+        kb = min(nb, n - k)
+        info = _sub_potrf(a, k, kb)
+        if info != 0:
+            return k + info
+        rest = n - k - kb
+        if rest == 0:
+            break
+        m_, r_ = _i64(kb), _i64(rest)
+        # A[k:k+kb, k+kb:] := U_kk^-T A[k:k+kb, k+kb:]
+        trsm(
+            _ch("L"),
+            _ch("U"),
+            _ch("T"),
+            _ch("N"),
+            ctypes.byref(m_),
+            ctypes.byref(r_),
+            ctypes.byref(one),
+            _at(a, k, k),
+            ctypes.byref(lda),
+            _at(a, k, k + kb),
+            ctypes.byref(lda),
+            _i64(1),
+            _i64(1),
+            _i64(1),
+            _i64(1),
+        )
+        # A[k+kb:, k+kb:] -= A[k:k+kb, k+kb:]^T A[k:k+kb, k+kb:]   (upper triangle)
+        syrk(
+            _ch("U"),
+            _ch("T"),
+            ctypes.byref(r_),
+            ctypes.byref(m_),
+            ctypes.byref(minus_one),
+            _at(a, k, k + kb),
+            ctypes.byref(lda),
+            ctypes.byref(one),
+            _at(a, k + kb, k + kb),
+            ctypes.byref(lda),
+            _i64(1),
+            _i64(1),
+        )
+    return 0
+
+
+def blocked_trsm_upper_transposed(u: np.ndarray, b: np.ndarray, nb: int | None = None) -> None:
+    """Solve ``U^T x = b`` in place in ``b`` by block rows (forward substitution with gemm updates)."""
+    n, k = b.shape
+    nb = nb or CHOLESKY_BLOCK
+    p = _prefix(u)
+    scalar = ctypes.c_double if u.dtype == np.float64 else ctypes.c_float
+    one, minus_one = scalar(1.0), scalar(-1.0)
+    lda, ldb, kk = _i64(n), _i64(n), _i64(k)
+    trsm, gemm = _fn(p, "trsm"), _fn(p, "gemm")
+    for i in range(0, n, nb):
+        ib = min(nb, n - i)
+        m_ = _i64(ib)
+        trsm(
+            _ch("L"),
+            _ch("U"),
+            _ch("T"),
+            _ch("N"),
+            ctypes.byref(m_),
+            ctypes.byref(kk),
+            ctypes.byref(one),
+            _at(u, i, i),
+            ctypes.byref(lda),
+            _at(b, i, 0),
+            ctypes.byref(ldb),
+            _i64(1),
+            _i64(1),
+            _i64(1),
+            _i64(1),
+        )
+        rest = n - i - ib
+        if rest:
+            r_ = _i64(rest)
+            # b[i+ib:] -= U[i:i+ib, i+ib:]^T b[i:i+ib]
+            gemm(
+                _ch("T"),
+                _ch("N"),
+                ctypes.byref(r_),
+                ctypes.byref(kk),
+                ctypes.byref(m_),
+                ctypes.byref(minus_one),
+                _at(u, i, i + ib),
+                ctypes.byref(lda),
+                _at(b, i, 0),
+                ctypes.byref(ldb),
+                ctypes.byref(one),
+                _at(b, i + ib, 0),
+                ctypes.byref(ldb),
+                _i64(1),
+                _i64(1),
+            )
+
+
+def blocked_trsm_upper(u: np.ndarray, b: np.ndarray, nb: int | None = None) -> None:
+    """Solve ``U x = b`` in place in ``b`` by block rows (backward substitution with gemm updates)."""
+    n, k = b.shape
+    nb = nb or CHOLESKY_BLOCK
+    p = _prefix(u)
+    scalar = ctypes.c_double if u.dtype == np.float64 else ctypes.c_float
+    one, minus_one = scalar(1.0), scalar(-1.0)
+    lda, ldb, kk = _i64(n), _i64(n), _i64(k)
+    trsm, gemm = _fn(p, "trsm"), _fn(p, "gemm")
+    starts = list(range(0, n, nb))
+    for i in reversed(starts):
+        ib = min(nb, n - i)
+        m_ = _i64(ib)
+        rest = n - i - ib
+        if rest:
+            r_ = _i64(rest)
+            # b[i:i+ib] -= U[i:i+ib, i+ib:] b[i+ib:]
+            gemm(
+                _ch("N"),
+                _ch("N"),
+                ctypes.byref(m_),
+                ctypes.byref(kk),
+                ctypes.byref(r_),
+                ctypes.byref(minus_one),
+                _at(u, i, i + ib),
+                ctypes.byref(lda),
+                _at(b, i + ib, 0),
+                ctypes.byref(ldb),
+                ctypes.byref(one),
+                _at(b, i, 0),
+                ctypes.byref(ldb),
+                _i64(1),
+                _i64(1),
+            )
+        trsm(
+            _ch("L"),
+            _ch("U"),
+            _ch("N"),
+            _ch("N"),
+            ctypes.byref(m_),
+            ctypes.byref(kk),
+            ctypes.byref(one),
+            _at(u, i, i),
+            ctypes.byref(lda),
+            _at(b, i, 0),
+            ctypes.byref(ldb),
+            _i64(1),
+            _i64(1),
+            _i64(1),
+            _i64(1),
+        )

@@ -98,7 +98,7 @@ def _trace_inverse_from_cholesky(G: np.ndarray) -> tuple[float, bool]:
     Z = np.asfortranarray(rng.choice([-1.0, 1.0], size=(n, HUTCHINSON_PROBES)).astype(G.dtype))
     # L^-1 z = U^-T z
     if _large(G):
-        lapack64.trtrs_upper_transposed(U, Z)
+        lapack64.blocked_trsm_upper_transposed(U, Z)
         W = Z
     else:
         W = linalg.solve_triangular(U, Z, lower=False, trans="T", check_finite=False, overwrite_b=True)
@@ -159,7 +159,7 @@ def solve_cholesky(X: np.ndarray, Y: np.ndarray, alpha: float, kernel: KernelSpe
     G = kernel.gram(X, triangle=True, dtype=dtype)  # lower triangle only; G.T is its Fortran view
     _add_to_diagonal(G, alpha)
     if _large(G):
-        info = lapack64.potrf_upper(G.T)
+        info = lapack64.blocked_potrf_upper(G.T)
     else:
         potrf, potrs = linalg.lapack.get_lapack_funcs(("potrf", "potrs"), (G,))
         _, info = potrf(G.T, lower=0, clean=0, overwrite_a=1)
@@ -171,7 +171,9 @@ def solve_cholesky(X: np.ndarray, Y: np.ndarray, alpha: float, kernel: KernelSpe
         return solve_eigh(X, Y, alpha, kernel)
     if _large(G):
         W = np.array(Y, dtype=G.dtype, order="F")
-        info = lapack64.potrs_upper(G.T, W)
+        lapack64.blocked_trsm_upper_transposed(G.T, W)  # U^T z = y
+        lapack64.blocked_trsm_upper(G.T, W)  # U w = z
+        info = 0
     else:
         W, info = potrs(G.T, np.asfortranarray(Y, dtype=G.dtype), lower=0)
     if info != 0 or not np.all(np.isfinite(W)):

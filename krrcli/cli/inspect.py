@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
+import typer
+
 from . import options as o
 from .app import app
 from .console import out, print_json
@@ -10,11 +14,23 @@ from .console import out, print_json
 @app.command(
     epilog=("\b\nExamples:\n  krr inspect model.joblib\n  krr inspect model.joblib --json | jq .train\n"),
 )
-def inspect(model: o.ModelPath, json: o.Json = False) -> None:
+def inspect(
+    model: o.ModelPath,
+    json: o.Json = False,
+    spectrum: Annotated[
+        bool, typer.Option("--spectrum", help="Show the kernel's eigen-spectrum and shrinkage d/(d+alpha).")
+    ] = False,
+    plot: Annotated[
+        str | None, typer.Option("--plot", help="With --spectrum: write a PNG figure (needs krrcli[plot]).")
+    ] = None,
+) -> None:
     """Show everything stored in a model file: kernel, parameters, data shape, training metrics, provenance.
 
     Example: krr inspect model.joblib
     """
+    if spectrum or plot:
+        _spectrum(model, json, plot)
+        return
     from ..api import inspect_model
     from .fit import render_summary
 
@@ -41,3 +57,36 @@ def inspect(model: o.ModelPath, json: o.Json = False) -> None:
     ]
     for key, value in rows:
         con.print(f"  {key:<14} {value}", markup=False)
+
+
+def _spectrum(model: str, json: bool, plot: str | None) -> None:
+    from ..api import model_spectrum
+
+    if plot is not None:
+        from ..plots import check_plotting
+
+        check_plotting(plot)
+    spec = model_spectrum(model)
+    if plot is not None:
+        from ..plots import plot_spectrum
+
+        plot_spectrum(spec, plot)
+    if json:
+        print_json(spec)
+        return
+    d, s = spec["eigenvalues"], spec["shrinkage"]
+    con = out()
+    con.print(
+        f"Spectrum of the {spec['kernel']} kernel on {spec['n_samples']:,} training rows, alpha {spec['alpha']:g}",
+        markup=False,
+    )
+    con.print(f"  eigenvalues    largest {d[0]:.4g}, median {d[len(d) // 2]:.4g}, smallest {d[-1]:.4g}", markup=False)
+    con.print(
+        f"  directions     {spec['kept']:,} kept (shrinkage > 0.9), {spec['shrunk']:,} shrunk, "
+        f"{spec['suppressed']:,} suppressed (< 0.1)",
+        markup=False,
+    )
+    con.print(f"  effective dof  {spec['effective_dof']:.4g} (sum of d/(d+alpha))", markup=False)
+    con.print(
+        "  top directions " + ", ".join(f"{v:.3g} ({f:.2f})" for v, f in zip(d[:8], s[:8], strict=False)), markup=False
+    )
