@@ -160,11 +160,6 @@ def for_row_blocks(n_rows: int, step: int, fn: Callable[[int, int], None]) -> No
 
 def _syrk_lower(Xp: np.ndarray, out: np.ndarray) -> None:
     """Lower triangle of ``out`` (C order) := Xp Xp^T, by one BLAS symmetric rank-k update in place."""
-    from . import lapack64
-
-    if out.nbytes >= lapack64.LARGE_BYTES and lapack64.available():
-        lapack64.syrk_upper(np.asfortranarray(Xp.T), out.T)
-        return
     from scipy.linalg import blas
 
     syrk = blas.dsyrk if out.dtype == np.float64 else blas.ssyrk
@@ -185,8 +180,12 @@ def _fill(
     finish: bool,
 ) -> None:
     n = X.shape[0]
-    if spec.base == "dot" or spec.base == "sqeuclidean":
-        Xp = prepare(X, spec.name)
+    # Over 2 GiB, BLAS's one-call products crash (see lapack64): build by blocks of rows instead.
+    from .lapack64 import LARGE_BYTES
+
+    by_blocks = K.nbytes >= LARGE_BYTES
+    Xp = prepare(X, spec.name) if spec.base != "l1" else X
+    if spec.base != "l1" and not by_blocks:
         if triangle:
             _syrk_lower(Xp, K)
         else:
@@ -196,6 +195,8 @@ def _fill(
     def block(a: int, b: int) -> None:
         cols = b if triangle else n
         blk = K[a:b, :cols]
+        if by_blocks and spec.base != "l1":
+            blk[...] = Xp[a:b] @ Xp[:cols].T
         if spec.base == "l1":
             _l1_block(X[a:b], X[:cols], blk)
         elif spec.base == "sqeuclidean":

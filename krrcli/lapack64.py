@@ -7,7 +7,9 @@ wrapper does too; single-threaded ``potrf`` does not, nor do the BLAS-3
 routines. So large fits use numpy's OpenBLAS (built with 64-bit integers)
 through ctypes, in place on Fortran-ordered arrays: a right-looking blocked
 Cholesky whose diagonal blocks go to ``potrf`` and whose updates go to
-multithreaded ``trsm`` and ``syrk``, and blocked triangular solves.
+multithreaded ``trsm`` and ``gemm`` tiles, and blocked triangular solves.
+(Its threaded ``syrk`` also crashed at 40,000 rows, so large kernels are built
+with ``gemm`` by blocks of rows too.)
 """
 
 from __future__ import annotations
@@ -152,7 +154,8 @@ def blocked_potrf_upper(a: np.ndarray, nb: int | None = None) -> int:
     OpenBLAS's multithreaded potrf crashes on matrices beyond about 16,000 rows;
     its BLAS-3 routines do not. Per block column k:
     ``U_kk = chol(A_kk)``; ``U_k,rest = U_kk^-T A_k,rest`` (trsm);
-    ``A_rest,rest -= U_k,rest^T U_k,rest`` (syrk). Returns LAPACK's info (global row index on failure).
+    ``A_rest,rest -= U_k,rest^T U_k,rest`` (gemm tiles of the upper triangle).
+    Returns LAPACK's info (the global row index on failure).
     """
     assert a.flags.f_contiguous
     n = a.shape[0]
@@ -161,7 +164,7 @@ def blocked_potrf_upper(a: np.ndarray, nb: int | None = None) -> int:
     scalar = ctypes.c_double if a.dtype == np.float64 else ctypes.c_float
     one, minus_one = scalar(1.0), scalar(-1.0)
     lda = _i64(n)
-    trsm, syrk = _fn(p, "trsm"), _fn(p, "syrk")
+    trsm, gemm = _fn(p, "trsm"), _fn(p, "gemm")
     for k in range(0, n, nb):
         kb = min(nb, n - k)
         info = _sub_potrf(a, k, kb)
@@ -189,21 +192,29 @@ def blocked_potrf_upper(a: np.ndarray, nb: int | None = None) -> int:
             _i64(1),
             _i64(1),
         )
-        # A[k+kb:, k+kb:] -= A[k:k+kb, k+kb:]^T A[k:k+kb, k+kb:]   (upper triangle)
-        syrk(
-            _ch("U"),
-            _ch("T"),
-            ctypes.byref(r_),
-            ctypes.byref(m_),
-            ctypes.byref(minus_one),
-            _at(a, k, k + kb),
-            ctypes.byref(lda),
-            ctypes.byref(one),
-            _at(a, k + kb, k + kb),
-            ctypes.byref(lda),
-            _i64(1),
-            _i64(1),
-        )
+        # A[k+kb:, k+kb:] -= A[k:k+kb, k+kb:]^T A[k:k+kb, k+kb:], upper triangle only, by gemm tiles
+        # (OpenBLAS's threaded syrk crashes on the largest of these updates)
+        for j in range(k + kb, n, nb):
+            jb = min(nb, n - j)
+            rows = _i64(j + jb - (k + kb))
+            jb_ = _i64(jb)
+            gemm(
+                _ch("T"),
+                _ch("N"),
+                ctypes.byref(rows),
+                ctypes.byref(jb_),
+                ctypes.byref(m_),
+                ctypes.byref(minus_one),
+                _at(a, k, k + kb),
+                ctypes.byref(lda),
+                _at(a, k, j),
+                ctypes.byref(lda),
+                ctypes.byref(one),
+                _at(a, k + kb, j),
+                ctypes.byref(lda),
+                _i64(1),
+                _i64(1),
+            )
     return 0
 
 

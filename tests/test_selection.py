@@ -39,18 +39,69 @@ def test_leave_one_out_equals_refits(kernel, targets):
             assert getattr(r, key) == pytest.approx(ref[key], rel=1e-8), (r, key)
 
 
-@pytest.mark.parametrize("n_alphas", [2, 14])  # one Cholesky per alpha, and one eigh for all alphas
+@pytest.mark.parametrize("strategy", ["full-eigh", "fold-cholesky", "fold-eigh"])
 @pytest.mark.parametrize("kernel", ["rbf", "laplacian"])
-def test_kfold_equals_explicit_per_fold_fits(n_alphas, kernel):
+def test_kfold_equals_explicit_per_fold_fits(strategy, kernel, monkeypatch):
+    monkeypatch.setattr(selection, "kfold_strategy", lambda n, k, a: strategy)
     X, Y = make_regression(53, 3, 2, seed=22)
-    alphas = list(np.logspace(-3, 1, n_alphas))
+    alphas = list(np.logspace(-3, 1, 4))
     rep = selection.cross_validate(X, Y, kernel, [0.2, 1.0], alphas, folds=4, seed=5)
     splits = selection.kfold_indices(53, 4, seed=5)
-    assert rep.method == "kfold" and rep.folds == 4
+    assert rep.method == "kfold" and rep.folds == 4 and rep.strategy == strategy
     for r in rep.results:
         ref = _brute_force(X, Y, kernel, r.gamma, r.alpha, splits)
         for key in ("rmse", "mae", "r2"):
             assert getattr(r, key) == pytest.approx(ref[key], rel=1e-8)
+        fold_rmse = []
+        for test in splits:
+            train = np.setdiff1d(np.arange(53), test)
+            m = SkKernelRidge(kernel=kernel, gamma=r.gamma, alpha=r.alpha).fit(X[train], Y[train])
+            fold_rmse.append(np.sqrt(np.mean((Y[test] - m.predict(X[test])) ** 2, axis=0)).mean())
+        np.testing.assert_allclose(r.rmse_folds, fold_rmse, rtol=1e-8)
+
+
+def test_gcv_equals_its_formula_from_a_full_fit():
+    from krrcli import KernelRidge
+
+    X, Y = make_regression(40, 3, 2, seed=26)
+    rep = selection.cross_validate(X, Y, "rbf", [0.3, 1.0], [1e-3, 0.1, 1.0], method="gcv", refine=False)
+    assert rep.method == "gcv" and rep.metric == "gcv"
+    for r in rep.results:
+        m = KernelRidge(gamma=r.gamma, alpha=r.alpha, solver="eigh").fit(X, Y)
+        rss = np.sum((Y - m.predict(X)) ** 2, axis=0)
+        expected = np.mean(rss / 40) / (1 - m.effective_dof_ / 40) ** 2
+        assert r.gcv == pytest.approx(expected, rel=1e-8)
+        assert r.effective_dof == pytest.approx(m.effective_dof_, rel=1e-9)
+    assert rep.best.gcv == min(r.gcv for r in rep.results)
+
+
+@pytest.mark.parametrize("method", ["loo", "gcv"])
+def test_refined_alpha_is_no_worse_and_equals_a_refit(method):
+    X, Y = make_regression(45, 3, seed=27)
+    alphas = [1e-4, 1e-2, 1.0, 100.0]
+    rep = selection.cross_validate(X, Y, "rbf", [0.5], alphas, method=method)
+    key = "gcv" if method == "gcv" else "rmse"
+    best, refined = rep.best, rep.refined
+    assert refined is not None and refined.gamma == best.gamma
+    i = alphas.index(best.alpha)
+    assert alphas[max(i - 1, 0)] <= refined.alpha <= alphas[min(i + 1, len(alphas) - 1)]
+    assert refined.score(key) <= best.score(key) + 1e-12
+    # the refined score is what leave-one-out refits give at that alpha
+    ref = _brute_force(X, Y, "rbf", 0.5, refined.alpha, [np.array([j]) for j in range(45)])
+    assert refined.rmse == pytest.approx(ref["rmse"], rel=1e-7)
+
+
+def test_edge_of_grid_is_flagged():
+    X, Y = make_regression(30, 2, seed=28)
+    rep = selection.cross_validate(X, Y, "rbf", [0.5], [10.0, 100.0, 1000.0], refine=False)
+    assert rep.best.alpha == 10.0
+    assert any("smallest tried" in n and "alpha" in n for n in rep.notes)
+
+
+def test_kfold_strategy_cost_model():
+    assert selection.kfold_strategy(1500, 5, 30) == "full-eigh"
+    assert selection.kfold_strategy(1500, 5, 1) == "fold-cholesky"
+    assert selection.kfold_strategy(1000, 2, 40) in ("fold-eigh", "full-eigh")
 
 
 def test_folds_are_a_seeded_permutation_in_contiguous_parts():
@@ -69,6 +120,13 @@ def test_best_respects_metric_direction():
     assert rep.best.r2 == max(r.r2 for r in rep.results)
     rep = selection.cross_validate(X, Y, "rbf", [0.5], [1e-4, 1e-2, 1.0, 100.0], metric="mae")
     assert rep.best.mae == min(r.mae for r in rep.results)
+
+
+def test_effective_dof_reported_for_every_method():
+    X, Y = make_regression(25, 2, seed=29)
+    for kw in ({}, {"method": "gcv"}, {"folds": 5}):
+        rep = selection.cross_validate(X, Y, "rbf", [0.5], [0.01, 1.0], **kw)
+        assert all(r.effective_dof is not None and 0 < r.effective_dof < 25 for r in rep.results)
 
 
 def test_effective_dof_reported_for_loo():
