@@ -156,6 +156,7 @@ def cv_csv(
     progress: Callable[[int, int], None] | None = None,
     method: str | None = None,
     refine: bool = True,
+    jobs: int | None = None,
 ) -> dict[str, Any]:
     """Cross-validate a grid on a CSV file; optionally refit the best and save it. Returns the report dict.
 
@@ -203,6 +204,7 @@ def cv_csv(
         progress,
         method=method,
         refine=refine,
+        jobs=jobs,
     )
     out: dict[str, Any] = {
         "method": report.method,

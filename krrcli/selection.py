@@ -29,6 +29,7 @@ training block — are cheaper for short alpha lists or two folds; a cost model
 from __future__ import annotations
 
 import math
+import os
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -52,6 +53,10 @@ SCALE_SAMPLE_ROWS = 1000
 COST_EIGH = 1.0e-10
 COST_CHOLESKY = 6.0e-12
 COST_GEMM = 1.2e-11
+
+# Parallel gammas by default? Measured in benchmarks/run.py (cv section): on 2 cores,
+# one process using BLAS's two threads was as fast as two single-threaded workers.
+DEFAULT_JOBS = 1
 
 METRICS = ("rmse", "mae", "r2")
 METHODS = ("loo", "gcv", "kfold")
@@ -374,6 +379,53 @@ def refine_alpha(
     )
 
 
+def _gamma_task(
+    gamma: float | None,
+    base: np.ndarray,
+    Y: np.ndarray,
+    kernel: str,
+    degree: float,
+    coef0: float,
+    alphas: np.ndarray,
+    method: str,
+    folds: list[np.ndarray] | None,
+    strategy: str | None,
+) -> tuple[dict, str | None]:
+    """Score every alpha for one gamma; a kernel that cannot be used gives NaN scores and the reason."""
+    try:
+        return _score_gamma(_kernel_for(base, kernel, gamma, degree, coef0), Y, alphas, method, folds, strategy), None
+    except (NonFiniteKernel, linalg.LinAlgError) as exc:
+        nan = np.full(len(alphas), np.nan)
+        out = {"rmse": nan, "mae": nan, "r2": nan, "dof": nan, "gcv": nan if method != "kfold" else None}
+        if folds is not None:
+            out["rmse_folds"] = [[math.nan] * len(folds)] * len(alphas)
+        return out, str(exc)
+
+
+def _run_tasks(args: tuple, gammas: list[float | None], jobs: int):
+    """Results of :func:`_gamma_task` for each gamma, in order; with ``jobs > 1`` in worker processes
+    whose BLAS threads are capped so that workers x threads does not exceed the cores."""
+    if jobs <= 1 or len(gammas) <= 1:
+        for g in gammas:
+            yield _gamma_task(g, *args)
+        return
+    from joblib import Parallel, delayed, parallel_config
+
+    threads = max(1, (os.cpu_count() or 1) // jobs)
+    with parallel_config(backend="loky", inner_max_num_threads=threads):
+        yield from Parallel(n_jobs=jobs, return_as="generator")(delayed(_gamma_task)(g, *args) for g in gammas)
+
+
+def resolve_jobs(jobs: int | None) -> int:
+    """``--jobs``: None means the default (see DEFAULT_JOBS), a negative number counts back from all cores."""
+    cores = os.cpu_count() or 1
+    if jobs is None:
+        return DEFAULT_JOBS
+    if jobs == 0:
+        raise UsageError("--jobs must not be 0")
+    return max(1, min(cores, jobs if jobs > 0 else cores + 1 + jobs))
+
+
 def cross_validate(
     X: np.ndarray,
     Y: np.ndarray,
@@ -388,6 +440,7 @@ def cross_validate(
     progress: Progress | None = None,
     method: str | None = None,
     refine: bool = True,
+    jobs: int | None = None,
 ) -> CVReport:
     """Score every (gamma, alpha) pair by leave-one-out, GCV or k-fold.
 
@@ -405,6 +458,8 @@ def cross_validate(
         None means "kfold" when ``folds`` is given, else "loo".
     refine : bool
         For loo and gcv, refine alpha continuously around the best grid point.
+    jobs : int or None
+        Gammas scored in parallel worker processes (None: DEFAULT_JOBS).
     progress : callable(done, total), optional
     """
     spec = get_kernel(kernel)
@@ -416,6 +471,7 @@ def cross_validate(
     if (method == "kfold") != (folds is not None):
         raise UsageError("k-fold needs a number of folds, and leave-one-out and GCV take none")
     criterion = "gcv" if method == "gcv" else metric
+    jobs = resolve_jobs(jobs)
     n, d = X.shape
     if Y.ndim == 1:
         Y = Y[:, None]
@@ -444,19 +500,13 @@ def cross_validate(
     results: list[CVResult] = []
     skipped: list[str] = []
     reason = ""
-    for done, g in enumerate(gammas, start=1):
-        gamma = (1.0 / d if g is None else float(g)) if spec.uses_gamma else None
-        try:
-            out = _score_gamma(
-                _kernel_for(base, kernel, gamma, degree, coef0), Y, alpha_arr, method, fold_idx, strategy
-            )
-        except (NonFiniteKernel, linalg.LinAlgError) as exc:
+    gamma_values = [(1.0 / d if g is None else float(g)) if spec.uses_gamma else None for g in gammas]
+    args = (base, Y, kernel, degree, coef0, alpha_arr, method, fold_idx, strategy)
+    tasks = _run_tasks(args, gamma_values, jobs)
+    for done, (gamma, (out, error)) in enumerate(zip(gamma_values, tasks, strict=True), start=1):
+        if error is not None:
             skipped.append(f"gamma={gamma:g}" if gamma is not None else kernel)
-            reason = str(exc)
-            nan = np.full(len(alpha_arr), np.nan)
-            out = {"rmse": nan, "mae": nan, "r2": nan, "dof": nan, "gcv": nan if method != "kfold" else None}
-            if fold_idx is not None:
-                out["rmse_folds"] = [[math.nan] * len(fold_idx)] * len(alpha_arr)
+            reason = error
         for a, alpha in enumerate(alphas):
             results.append(
                 CVResult(

@@ -353,7 +353,7 @@ def test_unknown_kernel_lists_choices(krr, train_csv, out):
         (["--kernel", "gaussian"], "unknown kernel 'gaussian'"),
         (["--folds", "1"], "--folds must be >= 2"),
         (["--metric", "accuracy"], "unknown metric 'accuracy'"),
-        (["--loo", "--folds", "3"], "--loo and --folds"),
+        (["--loo", "--folds", "3"], "exclude each other"),
     ],
 )
 def test_bad_cv_option_value(krr, train_csv, out, args, fragment):

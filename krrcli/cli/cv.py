@@ -49,6 +49,10 @@ def cv(
             "--refine/--no-refine", help="With --loo/--gcv, refine alpha continuously around the best grid point."
         ),
     ] = True,
+    jobs: Annotated[
+        int | None,
+        typer.Option("--jobs", "-j", help="Gammas scored in parallel processes (default 1: BLAS uses every core)."),
+    ] = None,
     plot: Annotated[
         str | None,
         typer.Option("--plot", help="Write a PNG figure of the scores (needs the plot extra: krrcli[plot])."),
@@ -98,6 +102,7 @@ def cv(
             progress,
             method=method,
             refine=refine,
+            jobs=jobs,
         )
     if plot is not None:
         from ..plots import plot_cv
