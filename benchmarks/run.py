@@ -18,7 +18,10 @@ What is measured
 - predict end to end: ``krr predict`` of a CSV file against the obvious script
   (pandas read_csv, scikit-learn predict, to_csv), wall time and peak memory,
   at two input sizes to show that krr's memory does not grow with the rows.
-- cv: ``krr cv --folds 5`` against GridSearchCV over the same grid and folds.
+- cv: ``krr cv --folds 5`` against GridSearchCV over the same grid and folds (9 and
+  30 alphas), checking that the pooled scores agree; and exact leave-one-out
+  against a LeaveOneOut grid search, whose time is extrapolated from timed
+  single fits (running it would take hours).
 - start-up: ``krr --version``, ``krr --help`` against ``python -c "import typer"``;
   ``krr predict`` of a 10-row file against importing numpy, pandas and scipy.linalg.
 """
@@ -144,19 +147,27 @@ def subprocess_ok(args: list[str]) -> None:
 
 
 def cv_bench(n: int, n_gammas: int, alphas: str, folds: int, reps: int) -> dict:
+    """krr cv --folds against GridSearchCV on the same grid and folds; scores compared."""
+    import subprocess
+
+    from krrcli.selection import parse_grid
+
     X, y = make_data(n, seed=3)
     data = write_csv(WORK / f"cv_{n}.csv", X, y)
     gammas = ",".join(f"{g:.6g}" for g in np.logspace(-2, 0, n_gammas))
-    from krrcli.selection import parse_grid
-
     alpha_list = ",".join(repr(a) for a in parse_grid(alphas, "alpha"))
+    args = [KRR, "cv", str(data), "-g", gammas, "-a", alpha_list, "--folds", str(folds), "--json"]
+    ref_args = [PY, str(HERE / "sklearn_gridsearch.py"), str(data), gammas, alpha_list, str(folds), "0"]
     k_t, s_t = [], []
     for _ in range(reps):
-        args = [KRR, "cv", str(data), "-g", gammas, "-a", alpha_list, "--folds", str(folds), "--json"]
         k_t.append(timed_child(args)[0])
-        s_t.append(
-            timed_child([PY, str(HERE / "sklearn_gridsearch.py"), str(data), gammas, alpha_list, str(folds), "0"])[0]
-        )
+        s_t.append(timed_child(ref_args)[0])
+    ours = json.loads(subprocess.run(args, capture_output=True, text=True, check=True).stdout)
+    ref = json.loads(subprocess.run(ref_args, capture_output=True, text=True, check=True).stdout)["rmse"]
+    diff = max(
+        abs(r["rmse"] - ref[f"{r['gamma']!r},{r['alpha']!r}"]) / ref[f"{r['gamma']!r},{r['alpha']!r}"]
+        for r in ours["results"]
+    )
     res = {
         "n": n,
         "gammas": n_gammas,
@@ -164,8 +175,62 @@ def cv_bench(n: int, n_gammas: int, alphas: str, folds: int, reps: int) -> dict:
         "folds": folds,
         "krr_seconds": median(k_t),
         "sklearn_seconds": median(s_t),
+        "max_rel_diff_rmse": diff,
+        "strategy": ours.get("strategy"),
     }
-    log(f"cv: krr {res['krr_seconds']:.1f}s, GridSearchCV {res['sklearn_seconds']:.1f}s")
+    log(
+        f"cv {res['alphas']} alphas: krr {res['krr_seconds']:.1f}s, GridSearchCV {res['sklearn_seconds']:.1f}s, "
+        f"scores differ by at most {diff:.1e}"
+    )
+    return res
+
+
+def loo_bench(n: int, n_gammas: int, alphas: str, sample_fits: int) -> dict:
+    """krr cv (exact leave-one-out) against a LeaveOneOut grid search, extrapolated from timed fits."""
+    from sklearn.kernel_ridge import KernelRidge as SkKernelRidge
+
+    from krrcli.selection import parse_grid
+
+    X, y = make_data(n, seed=3)
+    data = write_csv(WORK / f"loo_{n}.csv", X, y)
+    gammas = np.logspace(-2, 0, n_gammas)
+    alpha_list = parse_grid(alphas, "alpha")
+    args = [
+        KRR,
+        "cv",
+        str(data),
+        "-g",
+        ",".join(f"{g:.6g}" for g in gammas),
+        "-a",
+        ",".join(repr(a) for a in alpha_list),
+        "--json",
+    ]
+    t_krr = median([timed_child(args)[0] for _ in range(2)])
+    rng = np.random.default_rng(0)
+    times = []
+    for i in range(sample_fits):
+        leave = rng.integers(n)
+        keep = np.arange(n) != leave
+        g, a = gammas[i % len(gammas)], alpha_list[i % len(alpha_list)]
+        t0 = time.perf_counter()
+        SkKernelRidge(kernel="rbf", gamma=g, alpha=a).fit(X[keep], y[keep]).predict(X[~keep])
+        times.append(time.perf_counter() - t0)
+    per_fit = float(np.mean(times))
+    fits = n * len(gammas) * len(alpha_list)
+    res = {
+        "n": n,
+        "gammas": n_gammas,
+        "alphas": len(alpha_list),
+        "krr_seconds": t_krr,
+        "sklearn_seconds_extrapolated": per_fit * fits,
+        "sklearn_fits": fits,
+        "sampled_fits": sample_fits,
+        "sklearn_seconds_per_fit": per_fit,
+    }
+    log(
+        f"loo: krr {t_krr:.1f}s; LeaveOneOut grid search ~{per_fit * fits:.0f}s "
+        f"({fits:,} fits at {per_fit * 1000:.0f} ms, from {sample_fits} timed)"
+    )
     return res
 
 
@@ -316,7 +381,8 @@ def main() -> None:
             "fit": fit_bench([1000, 2000], reps=1),
             "predict_compute": predict_compute_bench(2000, 20_000, reps=2),
             "predict_e2e": predict_e2e_bench(1000, [20_000, 80_000], reps=1),
-            "cv": cv_bench(600, 3, "1e-4:1e0:5", 5, reps=1),
+            "cv": [cv_bench(600, 3, "1e-4:1e0:5", 5, reps=1)],
+            "loo": loo_bench(600, 3, "1e-4:1e0:5", sample_fits=10),
             "startup": startup_bench(reps=3),
         }
     else:
@@ -324,7 +390,8 @@ def main() -> None:
             "fit": fit_bench([2000, 4000, 8000, 12000], reps=3),
             "predict_compute": predict_compute_bench(4000, 200_000, reps=3),
             "predict_e2e": predict_e2e_bench(2000, [250_000, 1_000_000], reps=2),
-            "cv": cv_bench(1500, 5, "1e-6:1e2:9", 5, reps=2),
+            "cv": [cv_bench(1500, 5, "1e-6:1e2:9", 5, reps=2), cv_bench(1500, 5, "1e-6:1e2:30", 5, reps=1)],
+            "loo": loo_bench(1500, 5, "1e-6:1e2:9", sample_fits=30),
             "startup": startup_bench(reps=7),
         }
     results["machine"] = machine()

@@ -47,16 +47,19 @@ GAMMA_GRID_POINTS = 7
 GAMMA_GRID_DECADES = 2.0  # the default gamma grid spans centre * 10^[-2, 2]
 SCALE_SAMPLE_ROWS = 1000
 # k-fold cost model, in seconds per unit of work, measured on a 2-core OpenBLAS
-# machine (see benchmarks/cv_costs.py): a divide-and-conquer eigendecomposition
-# costs COST_EIGH * n^3, a Cholesky factorization COST_CHOLESKY * n^3, and the
-# thin products of the block identity COST_GEMM * n * b^2 per fold of b rows.
-COST_EIGH = 1.0e-10
-COST_CHOLESKY = 6.0e-12
-COST_GEMM = 1.2e-11
+# machine by benchmarks/cv_costs.py: a divide-and-conquer eigendecomposition
+# costs COST_EIGH * n^3; refitting one fold of m training rows (copy, Cholesky,
+# solve, held-out product) COST_CHOLESKY * m^3; one fold of b rows in the block
+# identity (its (G^-1)_BB product, factorization and solve) COST_GEMM * n * b^2.
+COST_EIGH = 1.55e-10
+COST_CHOLESKY = 2.0e-11
+COST_GEMM = 6.0e-11
 
-# Parallel gammas by default? Measured in benchmarks/run.py (cv section): on 2 cores,
-# one process using BLAS's two threads was as fast as two single-threaded workers.
-DEFAULT_JOBS = 1
+# Gammas are scored in parallel worker processes by default, one per core, each
+# with BLAS capped to cores / jobs threads. Measured on 2 cores (n = 1500, 5 gammas,
+# 5 folds): k-fold 6.7 s with 2 workers against 10.1 s with one process using BLAS's
+# two threads; leave-one-out 6.1 s either way.
+DEFAULT_JOBS = None  # None: all cores
 
 METRICS = ("rmse", "mae", "r2")
 METHODS = ("loo", "gcv", "kfold")
@@ -243,7 +246,7 @@ def kfold_strategy(n: int, k: int, n_alphas: int) -> str:
     """The cheapest way to score k folds x n_alphas for one kernel (see the module docstring)."""
     b = n / k
     costs = {
-        "full-eigh": COST_EIGH * n**3 + n_alphas * k * (COST_GEMM * n * b * b + COST_CHOLESKY * b**3),
+        "full-eigh": COST_EIGH * n**3 + n_alphas * k * COST_GEMM * n * b * b,
         "fold-cholesky": k * n_alphas * COST_CHOLESKY * (n - b) ** 3,
         "fold-eigh": k * COST_EIGH * (n - b) ** 3,
     }
@@ -256,13 +259,22 @@ def _kfold_full_eigh(K: np.ndarray, Y: np.ndarray, alphas: np.ndarray, folds: li
     n, t = Y.shape
     E = np.empty((len(alphas), n, t))
     QtY = Q.T @ Y
+    QBs = [np.ascontiguousarray(Q[B]) for B in folds]
     for a, alpha in enumerate(alphas):
         inv = 1.0 / (d + alpha)
         C = Q @ (inv[:, None] * QtY)  # G^-1 y
-        for B in folds:
-            QB = Q[B]
-            H = (QB * inv) @ QB.T  # (G^-1)_BB
-            E[a, B] = linalg.solve(H, C[B], assume_a="pos", check_finite=False)
+        root = np.sqrt(inv) if np.all(inv > 0) else None
+        for B, QB in zip(folds, QBs, strict=True):
+            if root is not None:  # S S^T with S = Q_B diag(1/(d + alpha))^(1/2): a symmetric product
+                S = QB * root
+                H = S @ S.T
+            else:
+                H = (QB * inv) @ QB.T  # (G^-1)_BB
+            U, info = linalg.lapack.dpotrf(H.T, lower=0, clean=0, overwrite_a=1)
+            if info == 0:
+                E[a, B] = linalg.lapack.dpotrs(U, C[B], lower=0)[0]
+            else:  # numerically singular block: least squares
+                E[a, B] = linalg.lstsq((QB * inv) @ QB.T, C[B])[0]
     return E, np.sum(d[:, None] / (d[:, None] + alphas[None, :]), axis=0)
 
 
@@ -420,7 +432,7 @@ def resolve_jobs(jobs: int | None) -> int:
     """``--jobs``: None means the default (see DEFAULT_JOBS), a negative number counts back from all cores."""
     cores = os.cpu_count() or 1
     if jobs is None:
-        return DEFAULT_JOBS
+        jobs = DEFAULT_JOBS if DEFAULT_JOBS is not None else cores
     if jobs == 0:
         raise UsageError("--jobs must not be 0")
     return max(1, min(cores, jobs if jobs > 0 else cores + 1 + jobs))
@@ -487,10 +499,11 @@ def cross_validate(
     fold_idx = None if folds is None else kfold_indices(n, folds, seed)
     strategy = None if fold_idx is None else kfold_strategy(n, len(fold_idx), len(alpha_arr))
 
+    copies = 2 + 3 * min(jobs, len(gammas))  # the base matrix and its copy, then per worker K, Q and products
     check_memory(
-        4 * 8 * n * n,
-        f"cross-validating {n:,} rows (4 matrices of {n:,} x {n:,}, {format_bytes(8 * n * n)} each)",
-        "use k-fold on a random sample of the rows",
+        copies * 8 * n * n,
+        f"cross-validating {n:,} rows ({copies} matrices of {n:,} x {n:,}, {format_bytes(8 * n * n)} each)",
+        "use --jobs 1, or a random sample of the rows",
     )
 
     base = base_matrix(X, kernel)

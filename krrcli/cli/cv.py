@@ -51,7 +51,7 @@ def cv(
     ] = True,
     jobs: Annotated[
         int | None,
-        typer.Option("--jobs", "-j", help="Gammas scored in parallel processes (default 1: BLAS uses every core)."),
+        typer.Option("--jobs", "-j", help="Gammas scored in parallel worker processes (default: one per core)."),
     ] = None,
     plot: Annotated[
         str | None,
