@@ -99,9 +99,11 @@ def test_edge_of_grid_is_flagged():
 
 
 def test_kfold_strategy_cost_model():
-    assert selection.kfold_strategy(1500, 5, 30) == "full-eigh"
+    # few alphas: refit each fold; many: decompose once; two folds: decompose each half
     assert selection.kfold_strategy(1500, 5, 1) == "fold-cholesky"
-    assert selection.kfold_strategy(1000, 2, 40) in ("fold-eigh", "full-eigh")
+    assert selection.kfold_strategy(1500, 5, 9) == "full-eigh"
+    assert selection.kfold_strategy(1000, 2, 40) == "fold-eigh"
+    assert selection.kfold_strategy(3000, 10, 50) == "full-eigh"
 
 
 def test_folds_are_a_seeded_permutation_in_contiguous_parts():
