@@ -79,3 +79,21 @@ def test_no_file_without_output(krr, data, tmp_path):
 def test_loo_and_folds_conflict(krr, data):
     res = krr("cv", data, "--loo", "--folds", "3")
     assert res.exit_code == 2 and "exclude each other" in res.stderr
+
+
+def test_table_in_a_narrow_terminal_is_split_not_truncated(krr, data, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "40")
+    res = krr("cv", data, "-g", "0.1,1", "-a", "1e-4:1e2:7")
+    assert res.exit_code == 0
+    assert "…" not in res.stdout
+    assert all(len(line) <= 40 for line in res.stdout.splitlines() if not line.startswith(("best", "refined")))
+    assert "100" in res.stdout and "0.0001" in res.stdout  # every alpha column is shown
+
+
+def test_colours_follow_force_color_and_no_color(krr, data, monkeypatch):
+    monkeypatch.setenv("FORCE_COLOR", "1")
+    coloured = krr("cv", data, "-g", "0.1,1", "-a", "0.01,1").stdout
+    assert "\x1b[" in coloured and "32m" in coloured  # green for the best cells
+    monkeypatch.setenv("NO_COLOR", "1")
+    plain = krr("cv", data, "-g", "0.1,1", "-a", "0.01,1").stdout
+    assert "32m" not in plain and "31m" not in plain

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import sys
 from typing import TYPE_CHECKING, Any
 
@@ -19,7 +20,10 @@ def out() -> Console:
         tty = False
     from rich.console import Console
 
-    return Console(file=sys.stdout, soft_wrap=True, highlight=False, width=None if tty else 200)
+    width = None
+    if not tty:  # a file or a pipe: no need to wrap, unless COLUMNS says so
+        width = int(os.environ["COLUMNS"]) if os.environ.get("COLUMNS", "").isdigit() else 200
+    return Console(file=sys.stdout, soft_wrap=True, highlight=False, width=width)
 
 
 def err() -> Console:

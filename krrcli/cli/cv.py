@@ -164,26 +164,37 @@ def render_report(r: dict[str, Any]) -> None:
         r["method"], f"{r['folds']}-fold (seed {r['seed']})"
     )
     title = f"{metric} by {method}, {r['kernel']} kernel, {r['n_samples']:,} rows"
-    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1))
-    table.add_column("gamma\\alpha", justify="right", no_wrap=True)
-    for a in r["alphas"]:
-        table.add_column(fmt_num(a, 3), justify="right", no_wrap=True)
     best = r["best"]
     by_cell = {(res["gamma"], res["alpha"]): res for res in r["results"]}
     finite = [res[metric] for res in r["results"] if res.get(metric) is not None and math.isfinite(res[metric])]
     lo, hi = (min(finite), max(finite)) if finite else (0.0, 0.0)
-    for g in r["gammas"]:
-        cells = []
-        for a in r["alphas"]:
-            res = by_cell[(g, a)]
-            value = res.get(metric)
-            text = fmt_num(value, 4)
-            style = _cell_style(value if value is not None else math.nan, lo, hi, metric == "r2")
-            if res["gamma"] == best["gamma"] and res["alpha"] == best["alpha"]:
-                text, style = f"{text}*", f"bold reverse {style}".strip()
-            cells.append(f"[{style}]{text}[/]" if style else text)
-        table.add_row("-" if g is None else fmt_num(g, 3), *cells)
-    con.print(table)
+    # a narrow terminal gets the alpha columns in several tables rather than truncated cells
+    per_table = max(1, (con.width - 12) // 9)
+    alphas = r["alphas"]
+    for start in range(0, len(alphas), per_table):
+        part = alphas[start : start + per_table]
+        table = Table(
+            title=title if start == 0 else None,
+            title_justify="left",
+            box=box.SIMPLE_HEAD,
+            pad_edge=False,
+            padding=(0, 1),
+        )
+        table.add_column("gamma\\alpha", justify="right", no_wrap=True)
+        for a in part:
+            table.add_column(fmt_num(a, 3), justify="right", no_wrap=True)
+        for g in r["gammas"]:
+            cells = []
+            for a in part:
+                res = by_cell[(g, a)]
+                value = res.get(metric)
+                text = fmt_num(value, 4)
+                style = _cell_style(value if value is not None else math.nan, lo, hi, metric == "r2")
+                if res["gamma"] == best["gamma"] and res["alpha"] == best["alpha"]:
+                    text, style = f"{text}*", f"bold {style}".strip()
+                cells.append(f"[{style}]{text}[/]" if style else text)
+            table.add_row("-" if g is None else fmt_num(g, 3), *cells)
+        con.print(table)
     con.print(_describe("best", best), markup=False)
     if r.get("refined"):
         con.print(_describe("refined", r["refined"]), markup=False)
