@@ -169,7 +169,7 @@ def render_report(r: dict[str, Any]) -> None:
     finite = [res[metric] for res in r["results"] if res.get(metric) is not None and math.isfinite(res[metric])]
     lo, hi = (min(finite), max(finite)) if finite else (0.0, 0.0)
     # a narrow terminal gets the alpha columns in several tables rather than truncated cells
-    per_table = max(1, (con.width - 12) // 9)
+    per_table = max(1, (con.width - 13) // 10)
     alphas = r["alphas"]
     for start in range(0, len(alphas), per_table):
         part = alphas[start : start + per_table]
