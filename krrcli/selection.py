@@ -60,6 +60,7 @@ COST_GEMM = 6.0e-11
 # 5 folds): k-fold 6.7 s with 2 workers against 10.1 s with one process using BLAS's
 # two threads; leave-one-out 6.1 s either way.
 DEFAULT_JOBS = None  # None: all cores
+PARALLEL_MIN_ROWS = 1000  # below this, the default is one process
 
 METRICS = ("rmse", "mae", "r2")
 METHODS = ("loo", "gcv", "kfold")
@@ -483,6 +484,8 @@ def cross_validate(
     if (method == "kfold") != (folds is not None):
         raise UsageError("k-fold needs a number of folds, and leave-one-out and GCV take none")
     criterion = "gcv" if method == "gcv" else metric
+    if jobs is None and X.shape[0] < PARALLEL_MIN_ROWS:
+        jobs = 1  # starting worker processes costs more than it saves on small data
     jobs = resolve_jobs(jobs)
     n, d = X.shape
     if Y.ndim == 1:
