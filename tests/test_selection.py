@@ -166,3 +166,13 @@ def test_default_gamma_grid_is_centred_on_median_distance():
     assert grid[3] == pytest.approx(1 / med, rel=1e-12)
     assert grid[0] == pytest.approx(1e-2 / med) and grid[-1] == pytest.approx(1e2 / med)
     assert selection.default_gammas(X, "linear") == [None]
+
+
+def test_parallel_workers_give_the_same_scores():
+    X, Y = make_regression(60, 3, seed=30)
+    one = selection.cross_validate(X, Y, "rbf", [0.1, 0.5, 2.0], [0.01, 1.0], folds=3, jobs=1)
+    two = selection.cross_validate(X, Y, "rbf", [0.1, 0.5, 2.0], [0.01, 1.0], folds=3, jobs=2)
+    assert [r.rmse for r in one.results] == pytest.approx([r.rmse for r in two.results], rel=1e-12)
+    assert selection.resolve_jobs(-1) >= 1
+    with pytest.raises(UsageError):
+        selection.resolve_jobs(0)
