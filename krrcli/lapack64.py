@@ -61,78 +61,6 @@ def _ch(c: str) -> ctypes.c_char_p:
     return ctypes.c_char_p(c.encode())
 
 
-def potrf_upper(a: np.ndarray) -> int:
-    """Cholesky ``A = U^T U`` in place on a Fortran-ordered square array; returns LAPACK's info."""
-    assert a.flags.f_contiguous
-    n, info = _i64(a.shape[0]), _i64(0)
-    _fn(_prefix(a), "potrf")(_ch("U"), ctypes.byref(n), _ptr(a), ctypes.byref(n), ctypes.byref(info), _i64(1))
-    return int(info.value)
-
-
-def potrs_upper(u: np.ndarray, b: np.ndarray) -> int:
-    """Solve ``U^T U x = b`` in place in ``b`` (Fortran-ordered, shape (n, k)); returns info."""
-    assert u.flags.f_contiguous and b.flags.f_contiguous
-    n, k, info = _i64(u.shape[0]), _i64(b.shape[1]), _i64(0)
-    _fn(_prefix(u), "potrs")(
-        _ch("U"),
-        ctypes.byref(n),
-        ctypes.byref(k),
-        _ptr(u),
-        ctypes.byref(n),
-        _ptr(b),
-        ctypes.byref(n),
-        ctypes.byref(info),
-        _i64(1),
-    )
-    return int(info.value)
-
-
-def trtrs_upper_transposed(u: np.ndarray, b: np.ndarray) -> int:
-    """Solve ``U^T x = b`` in place in ``b`` (Fortran-ordered); returns info."""
-    assert u.flags.f_contiguous and b.flags.f_contiguous
-    n, k, info = _i64(u.shape[0]), _i64(b.shape[1]), _i64(0)
-    _fn(_prefix(u), "trtrs")(
-        _ch("U"),
-        _ch("T"),
-        _ch("N"),
-        ctypes.byref(n),
-        ctypes.byref(k),
-        _ptr(u),
-        ctypes.byref(n),
-        _ptr(b),
-        ctypes.byref(n),
-        ctypes.byref(info),
-        _i64(1),
-        _i64(1),
-        _i64(1),
-    )
-    return int(info.value)
-
-
-def syrk_upper(a: np.ndarray, c: np.ndarray) -> None:
-    """``C := A^T A`` in the upper triangle of Fortran-ordered ``c`` (shape (n, n)); ``a`` is
-    Fortran-ordered of shape (k, n)."""
-    assert a.flags.f_contiguous and c.flags.f_contiguous
-    k, n = a.shape
-    scalar = ctypes.c_double if c.dtype == np.float64 else ctypes.c_float
-    one, zero = scalar(1.0), scalar(0.0)
-    kk, nn = _i64(k), _i64(n)
-    _fn(_prefix(c), "syrk")(
-        _ch("U"),
-        _ch("T"),
-        ctypes.byref(nn),
-        ctypes.byref(kk),
-        ctypes.byref(one),
-        _ptr(a),
-        ctypes.byref(kk),
-        ctypes.byref(zero),
-        _ptr(c),
-        ctypes.byref(nn),
-        _i64(1),
-        _i64(1),
-    )
-
-
 def _at(a: np.ndarray, i: int, j: int) -> ctypes.c_void_p:
     """Pointer to element (i, j) of a Fortran-ordered array."""
     return ctypes.c_void_p(a.ctypes.data + (i + j * a.shape[0]) * a.itemsize)
@@ -218,106 +146,70 @@ def blocked_potrf_upper(a: np.ndarray, nb: int | None = None) -> int:
     return 0
 
 
-def blocked_trsm_upper_transposed(u: np.ndarray, b: np.ndarray, nb: int | None = None) -> None:
-    """Solve ``U^T x = b`` in place in ``b`` by block rows (forward substitution with gemm updates)."""
+def blocked_trsm_upper(u: np.ndarray, b: np.ndarray, transposed: bool, nb: int | None = None) -> None:
+    """Solve ``U^T x = b`` (``transposed``) or ``U x = b`` in place in ``b``, by blocks of rows:
+    a triangular solve per diagonal block and a gemm update of the rows still to solve."""
     n, k = b.shape
     nb = nb or CHOLESKY_BLOCK
     p = _prefix(u)
     scalar = ctypes.c_double if u.dtype == np.float64 else ctypes.c_float
     one, minus_one = scalar(1.0), scalar(-1.0)
-    lda, ldb, kk = _i64(n), _i64(n), _i64(k)
+    ld, kk = _i64(n), _i64(k)
     trsm, gemm = _fn(p, "trsm"), _fn(p, "gemm")
-    for i in range(0, n, nb):
+    starts = list(range(0, n, nb))
+    for i in starts if transposed else reversed(starts):
         ib = min(nb, n - i)
-        m_ = _i64(ib)
+        m_, rest = _i64(ib), n - i - ib
+        if not transposed and rest:  # b[i:i+ib] -= U[i:i+ib, i+ib:] x[i+ib:]
+            gemm(
+                _ch("N"),
+                _ch("N"),
+                ctypes.byref(m_),
+                ctypes.byref(kk),
+                ctypes.byref(_i64(rest)),
+                ctypes.byref(minus_one),
+                _at(u, i, i + ib),
+                ctypes.byref(ld),
+                _at(b, i + ib, 0),
+                ctypes.byref(ld),
+                ctypes.byref(one),
+                _at(b, i, 0),
+                ctypes.byref(ld),
+                _i64(1),
+                _i64(1),
+            )
         trsm(
             _ch("L"),
             _ch("U"),
-            _ch("T"),
+            _ch("T" if transposed else "N"),
             _ch("N"),
             ctypes.byref(m_),
             ctypes.byref(kk),
             ctypes.byref(one),
             _at(u, i, i),
-            ctypes.byref(lda),
+            ctypes.byref(ld),
             _at(b, i, 0),
-            ctypes.byref(ldb),
+            ctypes.byref(ld),
             _i64(1),
             _i64(1),
             _i64(1),
             _i64(1),
         )
-        rest = n - i - ib
-        if rest:
-            r_ = _i64(rest)
-            # b[i+ib:] -= U[i:i+ib, i+ib:]^T b[i:i+ib]
+        if transposed and rest:  # b[i+ib:] -= U[i:i+ib, i+ib:]^T x[i:i+ib]
             gemm(
                 _ch("T"),
                 _ch("N"),
-                ctypes.byref(r_),
+                ctypes.byref(_i64(rest)),
                 ctypes.byref(kk),
                 ctypes.byref(m_),
                 ctypes.byref(minus_one),
                 _at(u, i, i + ib),
-                ctypes.byref(lda),
+                ctypes.byref(ld),
                 _at(b, i, 0),
-                ctypes.byref(ldb),
+                ctypes.byref(ld),
                 ctypes.byref(one),
                 _at(b, i + ib, 0),
-                ctypes.byref(ldb),
+                ctypes.byref(ld),
                 _i64(1),
                 _i64(1),
             )
-
-
-def blocked_trsm_upper(u: np.ndarray, b: np.ndarray, nb: int | None = None) -> None:
-    """Solve ``U x = b`` in place in ``b`` by block rows (backward substitution with gemm updates)."""
-    n, k = b.shape
-    nb = nb or CHOLESKY_BLOCK
-    p = _prefix(u)
-    scalar = ctypes.c_double if u.dtype == np.float64 else ctypes.c_float
-    one, minus_one = scalar(1.0), scalar(-1.0)
-    lda, ldb, kk = _i64(n), _i64(n), _i64(k)
-    trsm, gemm = _fn(p, "trsm"), _fn(p, "gemm")
-    starts = list(range(0, n, nb))
-    for i in reversed(starts):
-        ib = min(nb, n - i)
-        m_ = _i64(ib)
-        rest = n - i - ib
-        if rest:
-            r_ = _i64(rest)
-            # b[i:i+ib] -= U[i:i+ib, i+ib:] b[i+ib:]
-            gemm(
-                _ch("N"),
-                _ch("N"),
-                ctypes.byref(m_),
-                ctypes.byref(kk),
-                ctypes.byref(r_),
-                ctypes.byref(minus_one),
-                _at(u, i, i + ib),
-                ctypes.byref(lda),
-                _at(b, i + ib, 0),
-                ctypes.byref(ldb),
-                ctypes.byref(one),
-                _at(b, i, 0),
-                ctypes.byref(ldb),
-                _i64(1),
-                _i64(1),
-            )
-        trsm(
-            _ch("L"),
-            _ch("U"),
-            _ch("N"),
-            _ch("N"),
-            ctypes.byref(m_),
-            ctypes.byref(kk),
-            ctypes.byref(one),
-            _at(u, i, i),
-            ctypes.byref(lda),
-            _at(b, i, 0),
-            ctypes.byref(ldb),
-            _i64(1),
-            _i64(1),
-            _i64(1),
-            _i64(1),
-        )

@@ -98,7 +98,7 @@ def _trace_inverse_from_cholesky(G: np.ndarray) -> tuple[float, bool]:
     Z = np.asfortranarray(rng.choice([-1.0, 1.0], size=(n, HUTCHINSON_PROBES)).astype(G.dtype))
     # L^-1 z = U^-T z
     if _large(G):
-        lapack64.blocked_trsm_upper_transposed(U, Z)
+        lapack64.blocked_trsm_upper(U, Z, transposed=True)
         W = Z
     else:
         W = linalg.solve_triangular(U, Z, lower=False, trans="T", check_finite=False, overwrite_b=True)
@@ -171,8 +171,8 @@ def solve_cholesky(X: np.ndarray, Y: np.ndarray, alpha: float, kernel: KernelSpe
         return solve_eigh(X, Y, alpha, kernel)
     if _large(G):
         W = np.array(Y, dtype=G.dtype, order="F")
-        lapack64.blocked_trsm_upper_transposed(G.T, W)  # U^T z = y
-        lapack64.blocked_trsm_upper(G.T, W)  # U w = z
+        lapack64.blocked_trsm_upper(G.T, W, transposed=True)  # U^T z = y
+        lapack64.blocked_trsm_upper(G.T, W, transposed=False)  # U w = z
         info = 0
     else:
         W, info = potrs(G.T, np.asfortranarray(Y, dtype=G.dtype), lower=0)

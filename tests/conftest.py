@@ -92,3 +92,19 @@ def model_file(tmp_path: Path, train_csv: Path, krr) -> Path:
     res = krr("fit", train_csv, "--gamma", "0.5", "--alpha", "0.1", "-o", path)
     assert res.exit_code == 0, res.stderr
     return path
+
+
+def deny_open(monkeypatch, module, path: Path) -> None:
+    """Make ``open`` in ``module`` fail for ``path`` as chmod 000 would (root ignores chmod)."""
+    import builtins
+
+    if os.geteuid() != 0:
+        return
+    real_open = builtins.open
+
+    def fake_open(file, *args, **kwargs):
+        if os.path.abspath(str(file)) == str(path):
+            raise PermissionError(13, "Permission denied", str(file))
+        return real_open(file, *args, **kwargs)
+
+    monkeypatch.setattr(module, "open", fake_open, raising=False)

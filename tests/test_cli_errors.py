@@ -8,11 +8,9 @@ output file is created or modified.
 
 from __future__ import annotations
 
-import builtins
 import bz2
 import gzip
 import lzma
-import os
 import re
 import zipfile
 from pathlib import Path
@@ -22,6 +20,8 @@ import pytest
 
 import krrcli.data
 from krrcli.errors import EXIT_DATA, EXIT_OUTPUT, EXIT_RESOURCES, EXIT_USAGE
+
+from .conftest import deny_open
 
 HEADER = "a,b,c,y\n"
 GOOD_ROWS = "1,2,3,4\n2,3,4,5\n3,1,2,0\n"
@@ -107,15 +107,7 @@ def test_folder_as_input(krr, tmp_path, model_file, out, command):
 def test_unreadable_input_file(krr, tmp_path, model_file, out, monkeypatch, command):
     """chmod 000; as root that does not block reading, so opening is made to fail the same way."""
     secret = write(tmp_path / "secret.csv", HEADER + GOOD_ROWS)
-    if os.geteuid() == 0:
-        real_open = builtins.open
-
-        def fake_open(file, *args, **kwargs):
-            if os.path.abspath(str(file)) == str(secret):
-                raise PermissionError(13, "Permission denied", str(file))
-            return real_open(file, *args, **kwargs)
-
-        monkeypatch.setattr(krrcli.data, "open", fake_open, raising=False)
+    deny_open(monkeypatch, krrcli.data, secret)
     secret.chmod(0)
     try:
         args = ["fit", secret, "-o", out] if command == "fit" else ["predict", model_file, secret, "-o", out]

@@ -8,7 +8,6 @@ anything in it runs: the marker file its payload would create must not exist.
 
 from __future__ import annotations
 
-import builtins
 import os
 import pickle
 import warnings
@@ -23,6 +22,8 @@ import krrcli.persist
 from krrcli import KernelRidge, ModelFileError
 from krrcli.errors import EXIT_MODEL_FILE
 from krrcli.persist import FORMAT_VERSION, safe_load, save_model
+
+from .conftest import deny_open
 
 
 # -- helpers ----------------------------------------------------------------
@@ -406,15 +407,7 @@ def test_folder_as_model_file(krr, tmp_path, train_csv):
 
 def test_unreadable_model_file(krr, tmp_path, train_csv, model_file, monkeypatch):
     """chmod 000; as root that does not block reading, so opening is made to fail the same way."""
-    if os.geteuid() == 0:
-        real_open = builtins.open
-
-        def fake_open(file, *args, **kwargs):
-            if os.path.abspath(str(file)) == str(model_file):
-                raise PermissionError(13, "Permission denied", str(file))
-            return real_open(file, *args, **kwargs)
-
-        monkeypatch.setattr(krrcli.persist, "open", fake_open, raising=False)
+    deny_open(monkeypatch, krrcli.persist, model_file)
     model_file.chmod(0)
     try:
         res = krr("inspect", model_file)
