@@ -148,6 +148,47 @@ def predict_e2e_bench(n_train: int, sizes: list[int], reps: int) -> list[dict]:
     return rows
 
 
+def predict_stages_bench(n_train: int, m: int) -> dict:
+    """Where ``krr predict`` spends its time: parsing the CSV, computing, formatting the output (in a child)."""
+    import subprocess
+
+    data = WORK / f"new_{m}.csv"
+    if not data.exists():
+        subprocess_ok(
+            [
+                PY,
+                "-c",
+                f"import sys; sys.path.insert(0, {str(HERE)!r}); from common import *; "
+                f"write_csv(__import__('pathlib').Path({str(data)!r}), make_data({m}, seed=2)[0])",
+            ]
+        )
+    code = f"""
+import json, sys, time
+sys.path.insert(0, {str(HERE)!r})
+from common import ALPHA, GAMMA, make_data
+from krrcli import KernelRidge
+from krrcli.data import format_rows, iter_feature_chunks
+X, y = make_data({n_train})
+model = KernelRidge(kernel="rbf", gamma=GAMMA, alpha=ALPHA).fit(X, y)
+parse = compute = write = 0.0
+t = time.perf_counter()
+for _, Xc, _ in iter_feature_chunks({str(data)!r}, [f"x{{j}}" for j in range(X.shape[1])]):
+    t1 = time.perf_counter(); parse += t1 - t
+    p = model.predict(Xc).reshape(-1, 1)
+    t2 = time.perf_counter(); compute += t2 - t1
+    "\\n".join(format_rows(p))
+    t = time.perf_counter(); write += t - t2
+print(json.dumps({{"parse": parse, "compute": compute, "write": write}}))
+"""
+    out = subprocess.run([PY, "-c", code], capture_output=True, text=True, check=True).stdout
+    res = {"n_train": n_train, "rows": m, **json.loads(out.strip().splitlines()[-1])}
+    log(
+        f"predict stages, {m:,} rows: parse {res['parse']:.1f}s, compute {res['compute']:.1f}s, "
+        f"format {res['write']:.1f}s"
+    )
+    return res
+
+
 def subprocess_ok(args: list[str]) -> None:
     import subprocess
 
@@ -301,6 +342,12 @@ def table(results: dict) -> str:
             "read_csv + predict + to_csv",
         )
         add(f"  peak memory, {row['rows']:,} rows", row["krr_peak"], row["sklearn_peak"], "GiB", "same script")
+    st = results.get("predict_stages")
+    if st:
+        lines.append(
+            f"{'  krr predict stages, ' + format(st['rows'], ',') + ' rows':<44} parse {st['parse']:.2f} s, "
+            f"compute {st['compute']:.2f} s, format {st['write']:.2f} s"
+        )
     for c in results["cv"]:
         add(
             f"cv {c['gammas']}x{c['alphas']} grid, {c['folds']} folds, n={c['n']}",
@@ -402,6 +449,7 @@ def main() -> None:
             "fit": lambda: fit_bench([2000, 4000, 8000, 12000], reps=3),
             "predict_compute": lambda: predict_compute_bench(4000, 200_000, reps=3),
             "predict_e2e": lambda: predict_e2e_bench(2000, [250_000, 1_000_000], reps=2),
+            "predict_stages": lambda: predict_stages_bench(2000, 1_000_000),
             "startup": lambda: startup_bench(reps=7),
         }
         results[args.only] = runners[args.only]()
@@ -423,6 +471,7 @@ def main() -> None:
             "fit": fit_bench([1000, 2000], reps=1),
             "predict_compute": predict_compute_bench(2000, 20_000, reps=2),
             "predict_e2e": predict_e2e_bench(1000, [20_000, 80_000], reps=1),
+            "predict_stages": predict_stages_bench(1000, 80_000),
             "cv": [cv_bench(600, 3, "1e-4:1e0:5", 5, reps=1)],
             "loo": loo_bench(600, 3, "1e-4:1e0:5", sample_fits=10),
             "startup": startup_bench(reps=3),
@@ -432,6 +481,7 @@ def main() -> None:
             "fit": fit_bench([2000, 4000, 8000, 12000], reps=3),
             "predict_compute": predict_compute_bench(4000, 200_000, reps=3),
             "predict_e2e": predict_e2e_bench(2000, [250_000, 1_000_000], reps=2),
+            "predict_stages": predict_stages_bench(2000, 1_000_000),
             "cv": [cv_bench(1500, 5, "1e-6:1e2:9", 5, reps=2), cv_bench(1500, 5, "1e-6:1e2:30", 5, reps=1)],
             "loo": loo_bench(1500, 5, "1e-6:1e2:9", sample_fits=30),
             "startup": startup_bench(reps=7),
