@@ -51,7 +51,9 @@ def cv(
     ] = True,
     jobs: Annotated[
         int | None,
-        typer.Option("--jobs", "-j", help="Gammas scored in parallel worker processes (default: one per core)."),
+        typer.Option(
+            "--jobs", "-j", help="Gammas scored in parallel worker processes (default: one per core from 1,000 rows)."
+        ),
     ] = None,
     plot: Annotated[
         str | None,
@@ -69,7 +71,8 @@ def cv(
     """Score a grid of gamma x alpha by cross-validation and name the best pair.
 
     Leave-one-out (default) is exact and computed in closed form from one
-    eigendecomposition per gamma; --folds N uses shuffled k-fold instead.
+    eigendecomposition per gamma; --gcv selects by generalized cross-validation
+    from the same; --folds N uses shuffled k-fold instead.
     Example: krr cv data.csv --folds 5 -o best.joblib
     """
     from ..api import cv_csv
