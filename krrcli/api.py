@@ -276,14 +276,17 @@ def inspect_model(path: str) -> dict[str, Any]:
 def model_spectrum(path: str) -> dict[str, Any]:
     """The eigenvalues ``d_j`` of a stored model's training kernel and the shrinkage ``d_j / (d_j + alpha)``.
 
-    Returns a dict with ``alpha``, ``eigenvalues`` and ``shrinkage`` (largest eigenvalue first),
-    ``effective_dof`` (their sum) and counts of directions kept (> 0.9), shrunk and suppressed (< 0.1).
+    Returns a dict with ``alpha``, ``gamma``, ``eigenvalues`` and ``shrinkage`` (largest eigenvalue
+    first), ``effective_dof`` (their sum, as the fit computes it), counts of directions kept (> 0.9),
+    shrunk and suppressed (< 0.1), and ``negative``: eigenvalues below zero beyond rounding, which an
+    indefinite kernel (sigmoid) can have; their factors fall outside [0, 1].
     """
     from scipy import linalg
 
     from .errors import ResourceError
     from .kernels import gram_matrix
     from .resources import check_memory
+    from .solvers import spectral_inverse
 
     model = load_model(path)
     X = model.X_fit_
@@ -294,11 +297,12 @@ def model_spectrum(path: str) -> dict[str, Any]:
     K = gram_matrix(X, model.kernel, model.gamma_, model.degree, model.coef0, triangle=True)
     d = linalg.eigvalsh(K.T, lower=False, overwrite_a=True, check_finite=False, driver="evd")[::-1]
     alpha = float(model.alpha)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        shrink = np.where(d + alpha > 0, d / (d + alpha), 0.0) if alpha > 0 else (d > 0).astype(float)
+    shrink = d * spectral_inverse(d, alpha)
+    noise = float(np.max(np.abs(d), initial=0.0)) * n * np.finfo(float).eps
     return {
         "model": path,
         "kernel": model.kernel,
+        "gamma": None if model.gamma_ is None else float(model.gamma_),
         "alpha": alpha,
         "n_samples": n,
         "eigenvalues": [float(v) for v in d],
@@ -307,4 +311,5 @@ def model_spectrum(path: str) -> dict[str, Any]:
         "kept": int(np.sum(shrink > 0.9)),
         "shrunk": int(np.sum((shrink >= 0.1) & (shrink <= 0.9))),
         "suppressed": int(np.sum(shrink < 0.1)),
+        "negative": int(np.sum(d < -noise)),
     }

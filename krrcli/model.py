@@ -34,14 +34,22 @@ def check_params(kernel: str, gamma: float | None, alpha: float, degree: float, 
 
 
 def check_dtype(dtype: Any) -> np.dtype:
-    """The precision for kernel work: float64 or float32."""
-    try:
-        dt = np.dtype(dtype)
-    except TypeError:
+    """The precision for kernel work: float64 or float32 (a name, a numpy type or a dtype)."""
+    if isinstance(dtype, str):
+        dt = _DTYPES.get(dtype)
+    elif dtype is None:
         dt = None
-    if dt not in (np.dtype(np.float64), np.dtype(np.float32)):
+    else:
+        try:
+            dt = np.dtype(dtype)
+        except TypeError:
+            dt = None
+    if dt is None or dt not in _DTYPES.values():
         raise UsageError(f"dtype must be float64 or float32, got {dtype!r}")
     return dt
+
+
+_DTYPES = {"float64": np.dtype(np.float64), "float32": np.dtype(np.float32)}
 
 
 def _as_2d_float(X: Any, what: str) -> tuple[np.ndarray, list[str] | None]:

@@ -218,15 +218,24 @@ def solve_eigh(X: np.ndarray, Y: np.ndarray, alpha: float, kernel: KernelSpec, d
     except linalg.LinAlgError as exc:
         raise DataError(f"the eigendecomposition of the kernel matrix failed ({exc}); try a larger alpha") from None
     del K
+    inv = spectral_inverse(d, alpha)
+    QtY = Q.T @ Y
+    W = Q @ (inv[:, None] * QtY)
+    shrink = d * inv
+    fitted = Q @ (shrink[:, None] * QtY)
+    return Solution(X, W, None, fitted, float(np.sum(shrink)), True, "eigh")
+
+
+def spectral_inverse(d: np.ndarray, alpha: float) -> np.ndarray:
+    """``1 / (d + alpha)``, and 0 where ``d + alpha`` is zero to working precision.
+
+    ``d * spectral_inverse(d, alpha)`` are the shrinkage factors of the fit, and their sum its
+    effective degrees of freedom; they lie in [0, 1] unless the kernel has negative eigenvalues.
+    """
     s = d + alpha
     cutoff = max(float(np.max(np.abs(d), initial=0.0)), alpha) * d.size * np.finfo(float).eps
     keep = np.abs(s) > cutoff
-    inv = np.where(keep, 1.0 / np.where(keep, s, 1.0), 0.0)
-    QtY = Q.T @ Y
-    W = Q @ (inv[:, None] * QtY)
-    fitted = Q @ ((np.where(keep, d, 0.0) * inv)[:, None] * QtY)
-    dof = float(np.sum(np.where(keep, d, 0.0) * inv))
-    return Solution(X, W, None, fitted, dof, True, "eigh")
+    return np.where(keep, 1.0 / np.where(keep, s, 1.0), 0.0)
 
 
 # (X^T X + alpha I) beta = X^T y  (linear kernel, primal);  w = (y - X beta) / alpha.

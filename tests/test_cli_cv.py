@@ -97,3 +97,18 @@ def test_colours_follow_force_color_and_no_color(krr, data, monkeypatch):
     monkeypatch.setenv("NO_COLOR", "1")
     plain = krr("cv", data, "-g", "0.1,1", "-a", "0.01,1").stdout
     assert "32m" not in plain and "31m" not in plain
+
+
+def test_progress_bar_on_a_terminal(krr, train_csv, monkeypatch):
+    """On a terminal, stderr shows the bar with gammas done out of the total, never a missing total."""
+    import sys
+
+    from rich.console import Console
+
+    import krrcli.cli.cv as cv_module
+
+    monkeypatch.setattr(cv_module, "err", lambda: Console(file=sys.stderr, force_terminal=True, width=120))
+    res = krr("cv", train_csv, "-g", "0.1,1", "-a", "0.01,1")
+    assert res.exit_code == 0, res.stderr
+    assert "cross-validating" in res.stderr and "2/2 gamma(s)" in res.stderr
+    assert "None" not in res.stderr

@@ -318,6 +318,9 @@ def test_fewer_than_two_rows(krr, tmp_path, out, command):
         (["--kernel", "polynomial", "--degree", "0.5"], "degree must be >= 1"),
         (["--kernel", "gaussian"], "unknown kernel 'gaussian'"),
         (["--sep", "ab"], "--sep must be one character"),
+        (["--dtype", "FLOAT32"], "dtype must be float64 or float32"),
+        (["--dtype", "float16"], "dtype must be float64 or float32"),
+        (["--dtype", ""], "dtype must be float64 or float32"),
     ],
 )
 def test_bad_fit_option_value(krr, train_csv, out, args, fragment):
@@ -346,6 +349,8 @@ def test_unknown_kernel_lists_choices(krr, train_csv, out):
         (["--folds", "1"], "--folds must be >= 2"),
         (["--metric", "accuracy"], "unknown metric 'accuracy'"),
         (["--loo", "--folds", "3"], "exclude each other"),
+        (["--gcv", "--metric", "r2"], "--metric does not apply"),
+        (["--folds", "3", "--refine"], "--refine works with --loo or --gcv"),
     ],
 )
 def test_bad_cv_option_value(krr, train_csv, out, args, fragment):
@@ -356,12 +361,14 @@ def test_bad_cv_option_value(krr, train_csv, out, args, fragment):
 
 @pytest.mark.parametrize(
     "args",
-    [["--chunk-size", "0"], ["--float-format", "%q"]],
+    [["--chunk-size", "0"], ["--float-format", "%q"], ["--dtype", "foo"]],
 )
 def test_bad_predict_option_value(krr, train_csv, model_file, out, args):
     res = krr("predict", model_file, train_csv, *args, "-o", out)
-    assert_error(res, EXIT_USAGE, args[0])
+    assert_error(res, EXIT_USAGE, args[0].lstrip("-"))
     assert not out.exists()
+    to_stdout = krr("predict", model_file, train_csv, *args)
+    assert to_stdout.exit_code == EXIT_USAGE and to_stdout.stdout == ""
 
 
 # -- Typer usage errors -----------------------------------------------------

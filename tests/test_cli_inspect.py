@@ -5,6 +5,9 @@ from __future__ import annotations
 import hashlib
 import json
 
+import numpy as np
+import pytest
+
 
 def test_inspect_json_has_fit_keys(krr, model_file, train_csv, tmp_path):
     info = json.loads(krr("inspect", model_file, "--json").stdout)
@@ -31,3 +34,30 @@ def test_inspect_report(krr, model_file):
         "created",
     ):
         assert text in res.stdout
+
+
+def test_spectrum_of_an_indefinite_kernel_agrees_with_the_fit(krr, tmp_path):
+    """A sigmoid kernel matrix has negative eigenvalues; the spectrum's dof is still the fit's own."""
+    from sklearn.metrics.pairwise import sigmoid_kernel
+
+    from .conftest import make_regression, write_csv
+
+    X, Y = make_regression(80, 3, seed=5)
+    data = write_csv(tmp_path / "d.csv", ["a", "b", "c", "y"], np.column_stack([X, Y]))
+    model = tmp_path / "s.joblib"
+    fit = json.loads(krr("fit", data, "-k", "sigmoid", "-g", "0.5", "-a", "0.5", "--json", "-o", model).stdout)
+    spec = json.loads(krr("inspect", model, "--spectrum", "--json").stdout)
+    d = np.linalg.eigvalsh(sigmoid_kernel(X, gamma=0.5, coef0=1))
+    assert np.sum(d < -1e-8) == spec["negative"] > 0
+    assert spec["effective_dof"] == pytest.approx(np.sum(d / (d + 0.5)), rel=1e-8)
+    assert spec["effective_dof"] == pytest.approx(fit["effective_dof"], rel=1e-8)
+    assert spec["gamma"] == 0.5
+    text = krr("inspect", model, "--spectrum").stdout
+    assert f"{spec['negative']} negative eigenvalues" in text and "gamma 0.5" in text
+
+
+def test_spectrum_of_a_positive_kernel_has_no_negative_eigenvalues(krr, model_file):
+    spec = json.loads(krr("inspect", model_file, "--spectrum", "--json").stdout)
+    assert spec["negative"] == 0 and spec["gamma"] == 0.5
+    assert all(0 <= f <= 1 for f in spec["shrinkage"])
+    assert "indefinite" not in krr("inspect", model_file, "--spectrum").stdout

@@ -44,11 +44,12 @@ def cv(
         bool, typer.Option("--gcv", help="Select by generalized cross-validation (same eigendecomposition as --loo).")
     ] = False,
     refine: Annotated[
-        bool,
+        bool | None,
         typer.Option(
-            "--refine/--no-refine", help="With --loo/--gcv, refine alpha continuously around the best grid point."
+            "--refine/--no-refine",
+            help="With --loo/--gcv, refine alpha continuously around the best grid point (on by default).",
         ),
-    ] = True,
+    ] = None,
     jobs: Annotated[
         int | None,
         typer.Option(
@@ -61,7 +62,10 @@ def cv(
     ] = None,
     folds: Annotated[int | None, typer.Option("--folds", help="k-fold cross-validation with N folds.")] = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the fold shuffle and of the gamma-scale sample.")] = 0,
-    metric: Annotated[str, typer.Option("--metric", help="What 'best' means: rmse, mae (smallest) or r2.")] = "rmse",
+    metric: Annotated[
+        str | None,
+        typer.Option("--metric", help="What 'best' means: rmse (default), mae (smallest) or r2. Not with --gcv."),
+    ] = None,
     output: Annotated[
         str | None, typer.Option("--output", "-o", help="Refit on all rows with the best parameters; save here.")
     ] = None,
@@ -81,6 +85,10 @@ def cv(
 
     if sum([loo, gcv, folds is not None]) > 1:
         raise UsageError("--loo, --gcv and --folds exclude each other; give one")
+    if gcv and metric is not None:
+        raise UsageError("--gcv selects by the GCV score, so --metric does not apply; give one of them")
+    if folds is not None and refine:
+        raise UsageError("--refine works with --loo or --gcv (closed forms), not with --folds")
     if plot is not None:
         from ..plots import check_plotting
 
@@ -100,11 +108,11 @@ def cv(
             standardize,
             folds,
             seed,
-            metric,
+            metric or "rmse",
             output,
             progress,
             method=method,
-            refine=refine,
+            refine=refine is not False,
             jobs=jobs,
         )
     if plot is not None:
@@ -127,7 +135,7 @@ class _progress:
         self._bar = Progress(
             TextColumn("cross-validating"),
             BarColumn(),
-            TextColumn("{task.completed}/{task.total} gamma(s)"),
+            TextColumn("{task.description}"),
             TimeElapsedColumn(),
             TimeRemainingColumn(),
             console=console,
@@ -135,11 +143,11 @@ class _progress:
             disable=not console.is_terminal,
         )
         self._bar.start()
-        self._task = self._bar.add_task("cv", total=None)
+        self._task = self._bar.add_task("reading data", total=None)
         return self.update
 
     def update(self, done: int, total: int) -> None:
-        self._bar.update(self._task, completed=done, total=total)
+        self._bar.update(self._task, completed=done, total=total, description=f"{done}/{total} gamma(s)")
 
     def __exit__(self, *exc: Any) -> None:
         self._bar.stop()

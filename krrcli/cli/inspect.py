@@ -76,8 +76,9 @@ def _spectrum(model: str, json: bool, plot: str | None) -> None:
         return
     d, s = spec["eigenvalues"], spec["shrinkage"]
     con = out()
+    gamma = "" if spec["gamma"] is None else f", gamma {spec['gamma']:.4g}"
     con.print(
-        f"Spectrum of the {spec['kernel']} kernel on {spec['n_samples']:,} training rows, alpha {spec['alpha']:g}",
+        f"Spectrum of the {spec['kernel']} kernel on {spec['n_samples']:,} training rows{gamma}, alpha {spec['alpha']:g}",
         markup=False,
     )
     con.print(f"  eigenvalues    largest {d[0]:.4g}, median {d[len(d) // 2]:.4g}, smallest {d[-1]:.4g}", markup=False)
@@ -87,6 +88,12 @@ def _spectrum(model: str, json: bool, plot: str | None) -> None:
         markup=False,
     )
     con.print(f"  effective dof  {spec['effective_dof']:.4g} (sum of d/(d+alpha))", markup=False)
+    if spec["negative"]:
+        con.print(
+            f"  indefinite     {spec['negative']:,} negative eigenvalues (not a positive semi-definite kernel): "
+            "factors outside [0, 1]",
+            markup=False,
+        )
     con.print(
         "  top directions " + ", ".join(f"{v:.3g} ({f:.2f})" for v, f in zip(d[:8], s[:8], strict=False)), markup=False
     )
