@@ -78,7 +78,8 @@ def _spectrum(model: str, json: bool, plot: str | None) -> None:
     con = out()
     gamma = "" if spec["gamma"] is None else f", gamma {spec['gamma']:.4g}"
     con.print(
-        f"Spectrum of the {spec['kernel']} kernel on {spec['n_samples']:,} training rows{gamma}, alpha {spec['alpha']:g}",
+        f"Spectrum of the {spec['kernel']} kernel on {spec['n_samples']:,} training rows"
+        f"{gamma}, alpha {spec['alpha']:g}",
         markup=False,
     )
     con.print(f"  eigenvalues    largest {d[0]:.4g}, median {d[len(d) // 2]:.4g}, smallest {d[-1]:.4g}", markup=False)
