@@ -65,12 +65,16 @@ def plot_cv(report: dict[str, Any], path: str) -> None:
         refined = report.get("refined")
         if refined:
             ax.plot([refined["alpha"]], [refined[metric]], "kx", markersize=10, label="refined")
+        handles, labels = ax.get_legend_handles_labels()
         dof = [by_cell[(gammas[0], a)].get("effective_dof") for a in alphas]
         if all(v is not None and math.isfinite(v) for v in dof):
             ax2 = ax.twinx()
-            ax2.plot(alphas, dof, "s--", color="tab:gray", label="effective dof")
+            ax2.plot(alphas, dof, "s--", color="tab:gray", label="effective dof (right axis)")
             ax2.set_ylabel("effective degrees of freedom")
-        ax.legend(loc="best")
+            more = ax2.get_legend_handles_labels()
+            handles, labels = handles + more[0], labels + more[1]
+        # one legend for both axes, below the plot where it cannot cover a curve
+        ax.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=len(labels), frameon=False)
     method = {"loo": "leave-one-out", "gcv": "GCV"}.get(report["method"], f"{report['folds']}-fold")
     ax.set_title(f"{metric} by {method}, {report['kernel']} kernel, {report['n_samples']:,} rows")
     fig.tight_layout()
@@ -84,14 +88,19 @@ def plot_spectrum(spectrum: dict[str, Any], path: str) -> None:
     d = spectrum["eigenvalues"]
     shrink = spectrum["shrinkage"]
     fig, (a, b) = plt.subplots(1, 2, figsize=(10, 4))
-    k = range(1, len(d) + 1)
-    a.semilogy(k, [max(v, 1e-300) for v in d], ".-")
-    a.axhline(spectrum["alpha"], color="tab:red", linestyle="--", label=f"alpha = {spectrum['alpha']:g}")
+    k = list(range(1, len(d) + 1))
+    # a log axis shows the positive eigenvalues; an indefinite kernel's negative ones are drawn by size
+    a.semilogy(k, [v if v > 0 else math.nan for v in d], ".-", label="eigenvalue")
+    if spectrum.get("negative"):
+        a.semilogy(k, [-v if v < 0 else math.nan for v in d], ".", color="tab:orange", label="|eigenvalue| (< 0)")
+    if spectrum["alpha"] > 0:
+        a.axhline(spectrum["alpha"], color="tab:red", linestyle="--", label=f"alpha = {spectrum['alpha']:g}")
     a.set(xlabel="direction (largest eigenvalue first)", ylabel="eigenvalue of K", title="Kernel spectrum")
     a.legend()
     b.plot(k, shrink, ".-")
     b.set(xlabel="direction", ylabel="d / (d + alpha)", title=f"Shrinkage (sum = {sum(shrink):.1f} dof)")
-    b.set_ylim(-0.02, 1.02)
+    if all(-0.02 <= v <= 1.02 for v in shrink):
+        b.set_ylim(-0.02, 1.02)
     fig.tight_layout()
     _save(fig, path)
     plt.close(fig)

@@ -353,16 +353,24 @@ def refine_alpha(
     metric: str,
 ) -> CVResult:
     """Continuous alpha for one gamma: a bounded search on log10(alpha) between the grid neighbours of
-    ``best_alpha``, each evaluation O(n^2) from one eigendecomposition; returns the optimum's scores."""
+    ``best_alpha``, each evaluation O(n^2) from one eigendecomposition; returns the optimum's scores.
+
+    A best alpha at the edge of the grid has one neighbour; the search then also reaches one grid step
+    beyond the edge (a step of the same log size as the one inside), so it can move off the edge.
+    """
     from scipy.optimize import minimize_scalar
 
     d, Q = _eigh(_kernel_for(base, kernel, gamma, degree, coef0))
     grid = sorted(alphas)
     i = grid.index(best_alpha)
     lo, hi = grid[max(i - 1, 0)], grid[min(i + 1, len(grid) - 1)]
+    if i == 0 and len(grid) > 1:
+        lo = best_alpha**2 / hi
+    elif i == len(grid) - 1 and len(grid) > 1:
+        hi = best_alpha**2 / lo
 
-    def evaluate(log_alpha: float) -> dict:
-        a = np.array([10.0**log_alpha])
+    def evaluate(log_alpha: float, alpha: float | None = None) -> dict:
+        a = np.array([10.0**log_alpha if alpha is None else alpha])
         out = _closed_form(d, Q, Y, a)
         rmse, mae, r2 = _scores(Y, out["E"])
         return {"rmse": rmse[0], "mae": mae[0], "r2": r2[0], "gcv": out["gcv"][0], "dof": out["dof"][0]}
@@ -380,10 +388,12 @@ def refine_alpha(
         x = float(res.x)
         if objective(x) > objective(math.log10(best_alpha)):
             x = math.log10(best_alpha)
-    v = evaluate(x)
+    # report (and let -o refit with) a readable alpha, and the scores of exactly that alpha
+    alpha = float(f"{10.0**x:.6g}") if x != math.log10(best_alpha) else best_alpha
+    v = evaluate(x, alpha)
     return CVResult(
         gamma,
-        float(f"{10.0**x:.6g}") if x != math.log10(best_alpha) else best_alpha,
+        alpha,
         float(v["rmse"]),
         float(v["mae"]),
         float(v["r2"]),
@@ -551,6 +561,8 @@ def cross_validate(
     if refine and method in ("loo", "gcv") and len(alphas) > 1:
         refined = refine_alpha(base, Y, kernel, best.gamma, degree, coef0, list(alphas), best.alpha, criterion)
     notes = _edge_notes(best, gammas if spec.uses_gamma else [], list(alphas))
+    if refined is not None and not min(alphas) <= refined.alpha <= max(alphas):
+        notes.append(f"the refined alpha {refined.alpha:g} lies outside the grid; the score still improves that way")
     return CVReport(
         method=method,
         folds=n if fold_idx is None else len(fold_idx),

@@ -63,7 +63,7 @@ def test_default_grid_sizes(krr, data):
 
 def test_output_refits_best(krr, data, tmp_path):
     out = tmp_path / "best.joblib"
-    res = krr("cv", data, "-g", "0.1,1", "-a", "0.01,1", "--metric", "r2", "-o", out, "--json")
+    res = krr("cv", data, "-g", "0.1,1", "-a", "0.01,1", "--metric", "r2", "--no-refine", "-o", out, "--json")
     r = json.loads(res.stdout)
     m = load_model(out)
     assert m.gamma_ == r["best"]["gamma"] and m.alpha == r["best"]["alpha"]
@@ -112,3 +112,12 @@ def test_progress_bar_on_a_terminal(krr, train_csv, monkeypatch):
     assert res.exit_code == 0, res.stderr
     assert "cross-validating" in res.stderr and "2/2 gamma(s)" in res.stderr
     assert "None" not in res.stderr
+
+
+@pytest.mark.parametrize("json_flag", [[], ["--json"]])
+def test_edge_notes_go_to_stderr_one_line_each(krr, data, json_flag):
+    res = krr("cv", data, "-g", "0.5", "-a", "10,100,1000", *json_flag)
+    assert res.exit_code == 0, res.stderr
+    notes = [line for line in res.stderr.splitlines() if line.startswith("krr: note: ")]
+    assert any("best alpha is the smallest tried: extend the grid below 10" in n for n in notes), res.stderr
+    assert "note" not in res.stdout.replace('"notes"', "")

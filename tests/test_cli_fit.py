@@ -56,8 +56,10 @@ def test_json_summary_keys_and_values(krr, train_csv, tmp_path):
         "train",
         "effective_dof",
         "seconds",
+        "read_seconds",
     ):
         assert key in s
+    assert s["seconds"] > 0 and s["read_seconds"] > 0
     assert s["gamma"] == pytest.approx(1 / 3)  # resolved default
     assert s["features"] == ["a", "b", "c"] and s["targets"] == ["y"]
     assert s["n_samples"] == 60 and s["n_features"] == 3

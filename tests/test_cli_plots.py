@@ -71,3 +71,12 @@ def test_kfold_json_has_rmse_folds(krr, data):
     r = json.loads(krr("cv", data, "--folds", "4", "-g", "0.5", "-a", "0.1,1", "--json").stdout)
     assert all(len(x["rmse_folds"]) == 4 for x in r["results"])
     assert r["refined"] is None
+
+
+def test_spectrum_plot_of_an_indefinite_kernel(krr, data, tmp_path):
+    model, png = tmp_path / "s.joblib", tmp_path / "spec.png"
+    assert krr("fit", data, "-k", "sigmoid", "-g", "0.5", "-a", "0.5", "-o", model).exit_code == 0
+    res = krr("inspect", model, "--spectrum", "--plot", png)
+    assert res.exit_code == 0, res.stderr
+    assert "negative eigenvalues" in res.stdout
+    _check_png(png)

@@ -84,7 +84,8 @@ def test_refined_alpha_is_no_worse_and_equals_a_refit(method):
     best, refined = rep.best, rep.refined
     assert refined is not None and refined.gamma == best.gamma
     i = alphas.index(best.alpha)
-    assert alphas[max(i - 1, 0)] <= refined.alpha <= alphas[min(i + 1, len(alphas) - 1)]
+    assert 0 < i < len(alphas) - 1, "this data's best alpha should be inside the grid"
+    assert alphas[i - 1] <= refined.alpha <= alphas[i + 1]
     assert refined.score(key) <= best.score(key) + 1e-12
     # the refined score is what leave-one-out refits give at that alpha
     ref = _brute_force(X, Y, "rbf", 0.5, refined.alpha, [np.array([j]) for j in range(45)])
@@ -96,6 +97,21 @@ def test_edge_of_grid_is_flagged():
     rep = selection.cross_validate(X, Y, "rbf", [0.5], [10.0, 100.0, 1000.0], refine=False)
     assert rep.best.alpha == 10.0
     assert any("smallest tried" in n and "alpha" in n for n in rep.notes)
+
+
+@pytest.mark.parametrize("method", ["loo", "gcv"])
+def test_refinement_can_move_one_step_beyond_the_edge(method):
+    """Best at the smallest alpha tried: the search also covers one grid step below it."""
+    X, Y = make_regression(30, 2, seed=28)
+    key = "gcv" if method == "gcv" else "rmse"
+    rep = selection.cross_validate(X, Y, "rbf", [0.5], [10.0, 100.0, 1000.0], method=method)
+    assert rep.best.alpha == 10.0
+    assert 1.0 <= rep.refined.alpha < 10.0
+    assert rep.refined.score(key) < rep.best.score(key)
+    assert any("outside the grid" in n for n in rep.notes)
+    assert any("smallest tried" in n for n in rep.notes)
+    ref = _brute_force(X, Y, "rbf", 0.5, rep.refined.alpha, [np.array([j]) for j in range(30)])
+    assert rep.refined.rmse == pytest.approx(ref["rmse"], rel=1e-7)
 
 
 def test_kfold_strategy_cost_model():

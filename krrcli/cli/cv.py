@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Annotated, Any
 
 import typer
@@ -123,6 +124,8 @@ def cv(
         print_json(report)
     else:
         render_report(report)
+    for note in report.get("notes") or []:
+        sys.stderr.write(f"krr: note: {note}\n")  # one line each, unwrapped, for logs and grep
 
 
 class _progress:
@@ -209,8 +212,6 @@ def render_report(r: dict[str, Any]) -> None:
     con.print(_describe("best", best), markup=False)
     if r.get("refined"):
         con.print(_describe("refined", r["refined"]), markup=False)
-    for note in r.get("notes") or []:
-        err().print(f"krr: note: {note}", markup=False, highlight=False)
     if r.get("model"):
         con.print(
             f"refitted on all rows with the {'refined' if r.get('refined') else 'best'} parameters -> {r['model']}",

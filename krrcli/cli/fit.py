@@ -94,7 +94,14 @@ def render_summary(s: dict[str, Any], verb: str) -> None:
             f"{fmt_num(s['effective_dof'])} of {s['n_samples']:,}"
             + ("" if s.get("effective_dof_exact", True) else " (Hutchinson estimate)"),
         ),
-        ("fit time", f"{s['seconds']:.3g} s" if s.get("seconds") is not None else "-"),
+        ("fit time", _fit_time(s)),
     ]
     for key, value in rows:
         con.print(f"  {key:<14} {value}", markup=False)
+
+
+def _fit_time(s: dict[str, Any]) -> str:
+    if s.get("seconds") is None:
+        return "-"
+    read = s.get("read_seconds")
+    return f"{s['seconds']:.3g} s" + ("" if read is None else f" (and {read:.3g} s reading the CSV)")
