@@ -220,6 +220,21 @@ def test_float32_with_a_large_residual_is_redone_in_float64(monkeypatch):
     np.testing.assert_array_equal(m.dual_coef_, ref.dual_coef_)
 
 
+@pytest.mark.parametrize("alpha, reason", [(1e-4, "residual"), (1e-6, "Cholesky factorization failed")])
+def test_ill_conditioned_float32_fit_falls_back_to_float64(alpha, reason):
+    """A wide rbf kernel with a small alpha is beyond float32; the fit notices and redoes it in float64."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(400, 5))
+    y = np.sin(X).sum(axis=1) + 0.1 * rng.normal(size=400)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        m = KernelRidge(gamma=0.01, alpha=alpha, dtype="float32").fit(X, y)
+    messages = [str(w.message) for w in caught if issubclass(w.category, solvers.KrrWarning)]
+    assert len(messages) == 1 and reason in messages[0] and "in float64" in messages[0], messages
+    ref = KernelRidge(gamma=0.01, alpha=alpha).fit(X, y)
+    np.testing.assert_array_equal(m.dual_coef_, ref.dual_coef_)
+
+
 def test_bad_dtype():
     with pytest.raises(UsageError, match="dtype must be float64 or float32"):
         KernelRidge(dtype="float16").fit(*make_regression(10, 2))
