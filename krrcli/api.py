@@ -58,7 +58,7 @@ def fit_csv(
     """Fit a model on a CSV file and save it; return the summary (the keys of ``krr fit --json``)."""
     check_params(kernel, gamma, alpha, degree, coef0)
     check_dtype(dtype)
-    check_writable(output, "model file")
+    check_writable(output, "model file", inputs=(data,))
     import pandas  # noqa: F401  the modules a fit needs are loaded before the clocks start
     import scipy.linalg  # noqa: F401
 
@@ -94,6 +94,10 @@ def predict_csv(
     if float_format is not None:
         _check_float_format(float_format)
     columns = [f"{t}_pred" for t in model.target_names_]
+    if output == "-":
+        output = None
+    if output is not None:
+        check_writable(output, "output file", inputs=(data, model_path))
     if output is None:
         return _write_predictions(
             model, data, sep, chunk_size, no_header, with_input, float_format, columns, stdout or sys.stdout, dtype
@@ -180,10 +184,12 @@ def cv_csv(
         raise UsageError(f"unknown metric {metric!r}; choose one of: {', '.join(METRICS)}")
     if folds is not None and folds < 2:
         raise UsageError(f"--folds must be >= 2, got {folds}")
+    if seed < 0:
+        raise UsageError(f"--seed must be >= 0, got {seed}")
     gamma_list = parse_grid(gammas, "gamma") if gammas is not None else None
     alpha_list = parse_grid(alphas if alphas is not None else DEFAULT_ALPHAS, "alpha")
     if output is not None:
-        check_writable(output, "model file")
+        check_writable(output, "model file", inputs=(data,))
     import pandas  # noqa: F401  the modules a fit needs are loaded before the clocks start
     import scipy.linalg  # noqa: F401
 

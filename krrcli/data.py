@@ -436,13 +436,17 @@ def choose_columns(
     return targets, features
 
 
-def parse_features_option(value: str | None) -> list[str] | None:
-    """``"a,b, c"`` -> ``["a", "b", "c"]``."""
-    if value is None:
+def parse_features_option(value: str | list[str] | None) -> list[str] | None:
+    """``"a,b, c"`` or ``["a,b", "c"]`` (the option repeated) -> ``["a", "b", "c"]``."""
+    if not value:
         return None
-    cols = [c.strip() for c in value.split(",") if c.strip()]
+    parts = [value] if isinstance(value, str) else value
+    cols = [c.strip() for part in parts for c in part.split(",") if c.strip()]
     if not cols:
         raise UsageError("--features is empty; give comma-separated column names")
+    dup = sorted({c for c in cols if cols.count(c) > 1})
+    if dup:
+        raise UsageError(f"--features names {', '.join(dup)} more than once")
     return cols
 
 

@@ -53,3 +53,16 @@ class ResourceError(KrrError, MemoryError):
     """The work would need more memory than this machine has available."""
 
     exit_code = EXIT_RESOURCES
+
+
+class Interrupted(BaseException):
+    """SIGINT, SIGTERM or SIGHUP arrived: unwind (temporary files removed, workers stopped), then exit.
+
+    A ``BaseException`` like ``KeyboardInterrupt``, so that no ``except Exception`` swallows it;
+    the exit status is the shell's convention, 128 + the signal number.
+    """
+
+    def __init__(self, signum: int, name: str) -> None:
+        super().__init__(name)
+        self.name = name
+        self.exit_code = 128 + signum

@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as _dt
 import os
 import pickle
+import stat
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -102,47 +103,80 @@ def _reject_object_arrays(obj: Any) -> None:
 
 
 # -- atomic writes ----------------------------------------------------------
-def check_writable(path: str, what: str = "output file") -> None:
-    """Fail early (before any work) when ``path`` cannot be written."""
-    if os.path.isdir(path):
+def check_writable(path: str, what: str = "output file", inputs: tuple[str, ...] = ()) -> None:
+    """Fail early (before any work) when ``path`` cannot be written, or is one of the ``inputs``.
+
+    A symbolic link is followed (its target is written); a character device or a named pipe
+    (``/dev/null``, a FIFO) is written as a stream; anything else that is not a regular file
+    is refused.
+    """
+    if path == "-":
+        raise OutputError(f"cannot write {what} to stdout ('-'); give a file name")
+    real = os.path.realpath(path)
+    if os.path.isdir(real):
         raise OutputError(f"cannot write {what} {path!r}: it is a folder; give a file name")
-    folder = os.path.dirname(os.path.abspath(path))
+    folder = os.path.dirname(real)
     if not os.path.isdir(folder):
         raise OutputError(f"cannot write {what} {path!r}: folder {folder!r} does not exist")
-    if not os.access(folder, os.W_OK | os.X_OK):
+    if os.path.exists(real):
+        if not (_is_stream(real) or stat.S_ISREG(os.stat(real).st_mode)):
+            raise OutputError(f"cannot write {what} {path!r}: it is not a regular file")
+        if not os.access(real, os.W_OK):
+            raise OutputError(f"cannot write {what} {path!r}: the file is read-only")
+        for source in inputs:
+            if source != "-" and os.path.exists(source) and os.path.samefile(real, source):
+                raise OutputError(f"cannot write {what} {path!r}: it is the input file; give another name")
+    if not _is_stream(real) and not os.access(folder, os.W_OK | os.X_OK):
         raise OutputError(f"cannot write {what} {path!r}: no permission to write in {folder!r}")
-    if os.path.exists(path) and not os.access(path, os.W_OK):
-        raise OutputError(f"cannot write {what} {path!r}: the file is read-only")
+
+
+def _is_stream(path: str) -> bool:
+    """A character device or a named pipe: written in place, as nothing can be renamed over it."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return False
+    return stat.S_ISCHR(mode) or stat.S_ISFIFO(mode)
 
 
 @contextmanager
 def atomic_write(path: str, mode: str = "wb", what: str = "output file") -> Iterator[Any]:
     """Open a temporary file next to ``path``; rename it over ``path`` only on success.
 
-    A failure or interruption removes the temporary file and leaves any
-    existing ``path`` untouched.
+    A failure or interruption removes the temporary file and leaves any existing ``path``
+    untouched. A symbolic link is written through (its target is replaced); a device or a
+    named pipe is written directly, as a stream.
     """
     check_writable(path, what)
-    folder = os.path.dirname(os.path.abspath(path))
+    kwargs: dict[str, Any] = {} if "b" in mode else {"encoding": "utf-8", "newline": ""}
+    real = os.path.realpath(path)
+    if _is_stream(real):
+        try:
+            with open(real, mode, **kwargs) as fh:
+                yield fh
+        except OSError as exc:
+            raise OutputError(f"cannot write {what} {path!r}: {exc.strerror or exc}") from None
+        return
+    folder = os.path.dirname(real)
     try:
         fd, tmp = tempfile.mkstemp(prefix=".krr-", suffix=".tmp", dir=folder)
     except OSError as exc:
         raise OutputError(f"cannot write {what} {path!r}: {exc.strerror}") from None
     try:
-        with os.fdopen(fd, mode, **({} if "b" in mode else {"encoding": "utf-8", "newline": ""})) as fh:
+        with os.fdopen(fd, mode, **kwargs) as fh:
             yield fh
             fh.flush()
             os.fsync(fh.fileno())
-        if os.path.exists(path):
+        if os.path.exists(real):
             try:
-                os.chmod(tmp, os.stat(path).st_mode & 0o777)
+                os.chmod(tmp, os.stat(real).st_mode & 0o777)
             except OSError:
                 pass
         else:
             umask = os.umask(0)
             os.umask(umask)
             os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
+        os.replace(tmp, real)
     except BaseException as exc:
         try:
             os.unlink(tmp)

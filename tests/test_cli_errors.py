@@ -350,6 +350,7 @@ def test_unknown_kernel_lists_choices(krr, train_csv, out):
         (["--metric", "accuracy"], "unknown metric 'accuracy'"),
         (["--loo", "--folds", "3"], "exclude each other"),
         (["--gcv", "--metric", "r2"], "--metric does not apply"),
+        (["--seed", "-1"], "--seed must be >= 0"),
         (["--folds", "3", "--refine"], "--refine works with --loo or --gcv"),
     ],
 )
@@ -658,3 +659,105 @@ def test_memory_preflight_suggests_float32_when_that_fits(krr, tmp_path, big_csv
     assert_error(res, EXIT_RESOURCES, "--dtype float32")
     assert not out.exists()
     assert krr("fit", big_csv, "--dtype", "float32", "-o", out).exit_code == 0
+
+
+# -- signals ----------------------------------------------------------------
+@pytest.mark.parametrize("sig, code", [("SIGTERM", 143), ("SIGHUP", 129), ("SIGINT", 130)])
+def test_signal_while_writing_leaves_the_output_untouched(tmp_path, model_file, sig, code):
+    """A cron timeout or a closed terminal: one line, 128 + signal, no temporary file, old output kept."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "pred.csv"
+    out.write_text("old\n")
+    # predict from a pipe that stays open: krr has opened its temporary output and waits for rows
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "krrcli", "predict", str(model_file), "-", "-o", str(out)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    proc.stdin.write("a,b,c\n1,2,3\n")
+    proc.stdin.flush()
+    deadline = time.time() + 60
+    while not list(tmp_path.glob(".krr-*.tmp")) and time.time() < deadline:
+        time.sleep(0.05)
+    assert list(tmp_path.glob(".krr-*.tmp")), "krr should be writing its temporary file by now"
+    proc.send_signal(getattr(signal, sig))
+    _, err = proc.communicate(timeout=60)
+    proc.stdin.close()
+    assert proc.returncode == code, err
+    assert err.strip().splitlines() == [f"krr: interrupted ({sig})"]
+    assert out.read_text() == "old\n"
+    assert not list(tmp_path.glob(".krr-*"))
+
+
+# -- where output goes ------------------------------------------------------
+def test_output_through_a_symlink_replaces_the_target(krr, tmp_path, train_csv):
+    target = tmp_path / "models" / "real.joblib"
+    target.parent.mkdir()
+    target.write_bytes(b"old")
+    link = tmp_path / "link.joblib"
+    link.symlink_to(target)
+    assert krr("fit", train_csv, "-o", link).exit_code == 0
+    assert link.is_symlink() and target.read_bytes()[:3] != b"old"
+    assert not list(target.parent.glob(".krr-*")) and not list(tmp_path.glob(".krr-*"))
+
+
+def test_output_to_a_device_is_written_through(krr, train_csv, model_file):
+    res = krr("predict", model_file, train_csv, "-o", "/dev/null")
+    assert res.exit_code == 0, res.stderr
+    assert Path("/dev/null").is_char_device()
+
+
+@pytest.mark.parametrize("command", ["fit", "predict", "cv"])
+def test_output_that_is_the_input_is_refused(krr, tmp_path, train_csv, model_file, command):
+    before = train_csv.read_bytes()
+    args = {"fit": ["fit", train_csv], "predict": ["predict", model_file, train_csv], "cv": ["cv", train_csv]}
+    res = krr(*args[command], "-o", train_csv)
+    assert_error(res, EXIT_OUTPUT, "it is the input file")
+    assert train_csv.read_bytes() == before
+
+
+def test_predict_output_cannot_replace_its_model(krr, train_csv, model_file):
+    before = model_file.read_bytes()
+    assert_error(krr("predict", model_file, train_csv, "-o", model_file), EXIT_OUTPUT, "it is the input file")
+    assert model_file.read_bytes() == before
+
+
+def test_dash_output(krr, tmp_path, train_csv, model_file):
+    """``-o -`` is stdout for predictions; a model file cannot go there."""
+    res = krr("predict", model_file, train_csv, "-o", "-", cwd=tmp_path)
+    assert res.exit_code == 0 and res.stdout.startswith("y_pred\n")
+    assert_error(krr("fit", train_csv, "-o", "-", cwd=tmp_path), EXIT_OUTPUT, "give a file name")
+    assert not (tmp_path / "-").exists()
+
+
+def test_full_or_closed_stdout_is_an_output_error(train_csv, model_file):
+    import subprocess
+    import sys
+
+    run = [sys.executable, "-m", "krrcli", "predict", str(model_file), str(train_csv)]
+    with open("/dev/full", "w") as full:
+        proc = subprocess.run(run, stdout=full, stderr=subprocess.PIPE, text=True, timeout=60)
+    assert proc.returncode == EXIT_OUTPUT, proc.stderr
+    assert proc.stderr.strip().splitlines() == ["krr: error: cannot write the output: No space left on device"]
+    proc = subprocess.run(
+        run,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        timeout=60,
+        preexec_fn=lambda: __import__("os").close(1),
+    )
+    assert proc.returncode == EXIT_OUTPUT, proc.stderr
+    assert "standard output is closed" in proc.stderr
+
+
+def test_debug_shows_the_traceback_and_keeps_the_exit_code(krr, tmp_path, out):
+    res = krr("--debug", "fit", tmp_path / "missing.csv", "-o", out)
+    assert res.exit_code == EXIT_DATA
+    assert "Traceback" in res.stderr and res.stderr.strip().splitlines()[-1].startswith("krr: error: ")

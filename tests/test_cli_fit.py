@@ -108,6 +108,11 @@ def test_features_and_target_options(krr, tmp_path):
     res = krr("fit", data, "-t", "y", "-f", "c,a", "--json", "-o", tmp_path / "m.joblib")
     s = json.loads(res.stdout)
     assert s["features"] == ["c", "a"] and s["targets"] == ["y"] and s["n_features"] == 2
+    # repeated -f adds up, like -t
+    res = krr("fit", data, "-t", "y", "-f", "c", "-f", "a,b", "--json", "-o", tmp_path / "m.joblib")
+    assert json.loads(res.stdout)["features"] == ["c", "a", "b"]
+    res = krr("fit", data, "-f", "c", "-f", "c", "-o", tmp_path / "m.joblib")
+    assert res.exit_code == 2 and "--features names c more than once" in res.stderr
 
 
 def test_standardize_is_stored_and_applied(krr, tmp_path):

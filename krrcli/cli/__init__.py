@@ -6,55 +6,109 @@ line on stderr; the process exits with the error's code (see the README's table)
 
 from __future__ import annotations
 
+import errno
 import signal
 import sys
+import threading
+import traceback
 import warnings
 from typing import Any
 
-from ..errors import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_RESOURCES, KrrError
+from ..errors import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_OUTPUT, EXIT_RESOURCES, Interrupted, KrrError
 from . import cv, fit, inspect, predict  # noqa: F401  (registers the commands)
 from .app import app, state
 
 
 def _show_warning(message: Any, category: Any, filename: str, lineno: int, file: Any = None, line: Any = None) -> None:
+    if state.get("interrupted"):
+        return
     sys.stderr.write(f"krr: warning: {message}\n")
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    # from here on, helper threads and worker pools that die with the process stay quiet
+    state["interrupted"] = True
+    threading.excepthook = lambda args: None
+    raise Interrupted(signum, signal.Signals(signum).name)
+
+
+def _catch_signals() -> dict[int, Any]:
+    """Turn SIGINT, SIGTERM and SIGHUP into :class:`Interrupted`; return the handlers they replace."""
+    old: dict[int, Any] = {}
+    if threading.current_thread() is not threading.main_thread():
+        return old
+    for name in ("SIGINT", "SIGTERM", "SIGHUP"):
+        if hasattr(signal, name):
+            num = getattr(signal, name)
+            old[num] = signal.signal(num, _interrupt)
+    return old
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run ``krr`` with ``argv`` (default: ``sys.argv[1:]``) and return the exit status."""
     if hasattr(signal, "SIGPIPE"):
         signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    if sys.stdout is None:  # started with stdout closed (>&-)
+        if sys.stderr is not None:
+            sys.stderr.write("krr: error: standard output is closed\n")
+        return EXIT_OUTPUT
     state["debug"] = False
+    state["interrupted"] = False
+    old_excepthook = threading.excepthook
     old_show = warnings.showwarning
     warnings.showwarning = _show_warning
+    old_handlers = _catch_signals()
     try:
         app(args=argv, prog_name="krr")
     except SystemExit as exc:
         code = exc.code
         return code if isinstance(code, int) else (0 if code is None else 1)
     except KrrError as exc:
-        if state["debug"]:
-            raise
-        sys.stderr.write(f"krr: error: {exc}\n")
+        return _report(f"krr: error: {exc}", exc.exit_code)
+    except Interrupted as exc:
+        sys.stderr.write("\n" if exc.name == "SIGINT" and sys.stderr.isatty() else "")
+        sys.stderr.write(f"krr: interrupted ({exc.name})\n")
         return exc.exit_code
     except KeyboardInterrupt:
         sys.stderr.write("krr: interrupted\n")
         return EXIT_INTERRUPTED
     except MemoryError:
-        if state["debug"]:
-            raise
-        sys.stderr.write("krr: error: ran out of memory; use fewer rows, --dtype float32, or a larger machine\n")
-        return EXIT_RESOURCES
-    except Exception as exc:  # a bug: say so in one line, the traceback with --debug
-        if state["debug"]:
-            raise
-        sys.stderr.write(
-            f"krr: internal error: {type(exc).__name__}: {exc} (run again with --debug for the traceback)\n"
+        return _report(
+            "krr: error: ran out of memory; use fewer rows, --dtype float32, or a larger machine", EXIT_RESOURCES
         )
-        return EXIT_INTERNAL
+    except OSError as exc:
+        if exc.errno not in _WRITE_ERRNOS:
+            return _internal(exc)
+        return _report(f"krr: error: cannot write the output: {exc.strerror}", EXIT_OUTPUT)
+    except Exception as exc:  # a bug: say so in one line, the traceback with --debug
+        return _internal(exc)
     finally:
         warnings.showwarning = old_show
+        threading.excepthook = old_excepthook
+        for num, handler in old_handlers.items():
+            signal.signal(num, handler)
     return 0
+
+
+# a full disk, a quota, an I/O error or a closed descriptor while writing stdout
+_WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EBADF}
+
+
+def _report(line: str, code: int) -> int:
+    """One line on stderr (after the traceback with --debug); the exit status is the same either way."""
+    if state["debug"]:
+        traceback.print_exc()
+    try:
+        sys.stderr.write(line + "\n")
+    except (OSError, ValueError):
+        pass
+    return code
+
+
+def _internal(exc: BaseException) -> int:
+    return _report(
+        f"krr: internal error: {type(exc).__name__}: {exc} (run again with --debug for the traceback)", EXIT_INTERNAL
+    )
 
 
 def run() -> None:

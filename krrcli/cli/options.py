@@ -17,8 +17,10 @@ Target = Annotated[
     typer.Option("--target", "-t", help="Target column; repeat for several targets. Default: the last column."),
 ]
 Features = Annotated[
-    str | None,
-    typer.Option("--features", "-f", help="Comma-separated feature columns. Default: every other column."),
+    list[str] | None,
+    typer.Option(
+        "--features", "-f", help="Feature columns, comma-separated or repeated. Default: every other column."
+    ),
 ]
 Sep = Annotated[str, typer.Option("--sep", help="Field delimiter (one character; \\t for tab).")]
 Kernel = Annotated[str, typer.Option("--kernel", "-k", help=f"Kernel: {KERNEL_NAMES}.")]
