@@ -18,9 +18,7 @@ Target = Annotated[
 ]
 Features = Annotated[
     list[str] | None,
-    typer.Option(
-        "--features", "-f", help="Feature columns, comma-separated or repeated. Default: every other column."
-    ),
+    typer.Option("--features", "-f", help="Feature columns, comma-separated or repeated. Default: every other column."),
 ]
 Sep = Annotated[str, typer.Option("--sep", help="Field delimiter (one character; \\t for tab).")]
 Kernel = Annotated[str, typer.Option("--kernel", "-k", help=f"Kernel: {KERNEL_NAMES}.")]
