@@ -109,10 +109,13 @@ def predict_csv(
 def _check_float_format(fmt: str) -> None:
     from .errors import UsageError
 
-    try:
-        fmt % 1.5
-    except (TypeError, ValueError):
-        raise UsageError(f"--float-format {fmt!r} is not a printf-style float format such as %.6g") from None
+    import re
+
+    # exactly one float conversion (flags, width, precision; e/f/g) and nothing around it
+    if not re.fullmatch(r"%[-+ 0#]*\d*(\.\d+)?[eEfFgG]", fmt):
+        raise UsageError(
+            f"--float-format {fmt!r} is not a single printf-style float format such as %.6g, %.3f or %.4e"
+        )
 
 
 def _write_predictions(

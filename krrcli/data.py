@@ -252,7 +252,7 @@ def _diagnose_cells(
     for line, line_no in zip(lines, line_numbers, strict=True):
         fields = split_line(line, sep)
         for j in col_idx:
-            cell = fields[j].strip() if j < len(fields) else ""
+            cell = fields[j].strip(" \t\r\n") if j < len(fields) else ""  # ASCII blanks only, as the parser
             where = f"{src_name}: line {line_no}, column {names[j]!r}"
             try:
                 if not _NUMBER.fullmatch(cell):

@@ -323,6 +323,8 @@ def _check_arrays(record: dict[str, Any], path: str) -> None:
             continue
         if not isinstance(a, np.ndarray) or a.dtype.kind != "f":
             raise bad(f"entry {key!r} is not an array of floats")
+        if not np.all(np.isfinite(a)):
+            raise bad(f"entry {key!r} holds NaN or infinite values")
     n, d, t = X.shape[0] if X.ndim == 2 else -1, len(features), len(targets)
     if X.ndim != 2 or X.shape[1] != d or n < 1:
         raise bad("the training rows do not match the feature names")
@@ -340,6 +342,12 @@ def _check_arrays(record: dict[str, Any], path: str) -> None:
     gamma = record.get("gamma")
     if gamma is not None and (isinstance(gamma, bool) or not isinstance(gamma, (int, float))):
         raise bad("entry 'gamma' is not a number")
+    if record.get("solver", "cholesky") not in ("cholesky", "eigh", "primal"):
+        raise bad(f"unknown solver {record.get('solver')!r}")
+    if record.get("solver") == "primal" and coef is None:
+        raise bad("the primal solver's weights are missing")
+    if record.get("dtype", "float64") not in ("float64", "float32"):
+        raise bad(f"unknown dtype {record.get('dtype')!r}")
 
 
 def model_from_record(record: dict[str, Any], path: str = "the model file") -> Any:
@@ -358,7 +366,7 @@ def model_from_record(record: dict[str, Any], path: str = "the model file") -> A
         coef0=record["coef0"],
         standardize=bool(record.get("standardize")),
         solver=record.get("solver", "auto"),
-        dtype=record.get("dtype") if record.get("dtype") in ("float64", "float32") else "float64",
+        dtype=record.get("dtype", "float64"),
     )
     m.gamma_ = record.get("gamma")
     m.solver_ = record.get("solver", "cholesky")

@@ -77,12 +77,15 @@ def parse_grid(spec: str, name: str) -> list[float]:
             if len(parts) != 3:
                 raise ValueError
             lo, hi, num = float(parts[0]), float(parts[1]), int(parts[2])
-            if lo <= 0 or hi <= 0 or num < 1:
+            if lo <= 0 or hi <= 0 or num < 1 or (num == 1 and lo != hi) or (num > 1 and lo == hi):
                 raise ValueError
             # rounded to 12 significant digits so that 1e-5 prints as 1e-05, not 9.999999999999999e-06
             values = [float(f"{v:.12g}") for v in np.logspace(math.log10(lo), math.log10(hi), num)]
         else:
-            values = [float(v) for v in text.split(",") if v.strip()]
+            items = text.split(",")
+            if len(items) > 1 and any(not v.strip() for v in items):
+                raise ValueError  # "1,,2" or "1,": an empty item is a typo, not a request
+            values = [float(v) for v in items if v.strip()]
     except ValueError:
         raise UsageError(
             f"cannot read --{name} {spec!r}; give a number, a comma-separated list, "
@@ -444,8 +447,8 @@ def resolve_jobs(jobs: int | None) -> int:
     cores = os.cpu_count() or 1
     if jobs is None:
         jobs = DEFAULT_JOBS if DEFAULT_JOBS is not None else cores
-    if jobs == 0:
-        raise UsageError("--jobs must not be 0")
+    if jobs == 0 or jobs < -cores:
+        raise UsageError(f"--jobs must be 1 or more, or -1 (all cores) down to -{cores}; got {jobs}")
     return max(1, min(cores, jobs if jobs > 0 else cores + 1 + jobs))
 
 

@@ -201,7 +201,9 @@ def test_bad_cell_in_training_data(krr, tmp_path, out, cell, fragment, command):
     assert not out.exists()
 
 
-@pytest.mark.parametrize("cell", ["1_000", "\uff11"], ids=["underscore", "fullwidth-digit"])
+@pytest.mark.parametrize(
+    "cell", ["1_000", "\uff11", "\u00a02", "2\u2003"], ids=["underscore", "fullwidth-digit", "nbsp", "em-space"]
+)
 def test_cell_python_accepts_but_csv_parser_does_not(krr, tmp_path, out, cell):
     """float() accepts these but the CSV parser does not: the message must still name column and line."""
     data = write(tmp_path / "odd.csv", HEADER + "1,2,3,4\n2,3,4,5\n" + f"1,{cell},3,4\n")
@@ -351,6 +353,10 @@ def test_unknown_kernel_lists_choices(krr, train_csv, out):
         (["--loo", "--folds", "3"], "exclude each other"),
         (["--gcv", "--metric", "r2"], "--metric does not apply"),
         (["--seed", "-1"], "--seed must be >= 0"),
+        (["--gamma", "1,,2"], "cannot read --gamma '1,,2'"),
+        (["--alpha", "0.1,"], "cannot read --alpha '0.1,'"),
+        (["--gamma", "1e-3:1:1"], "cannot read --gamma '1e-3:1:1'"),
+        (["--jobs", "-100"], "--jobs must be 1 or more"),
         (["--folds", "3", "--refine"], "--refine works with --loo or --gcv"),
     ],
 )
@@ -362,7 +368,15 @@ def test_bad_cv_option_value(krr, train_csv, out, args, fragment):
 
 @pytest.mark.parametrize(
     "args",
-    [["--chunk-size", "0"], ["--float-format", "%q"], ["--dtype", "foo"]],
+    [
+        ["--chunk-size", "0"],
+        ["--float-format", "%q"],
+        ["--float-format", "%.2f\n"],
+        ["--float-format", "%.2f%%"],
+        ["--float-format", "%d"],
+        ["--float-format", "x%g"],
+        ["--dtype", "foo"],
+    ],
 )
 def test_bad_predict_option_value(krr, train_csv, model_file, out, args):
     res = krr("predict", model_file, train_csv, *args, "-o", out)

@@ -375,10 +375,32 @@ def test_unknown_kernel_in_file(krr, tmp_path, train_csv, record):
     assert_refused_everywhere(krr, path, train_csv, "damaged", "gaussian")
 
 
-@pytest.mark.parametrize("damage", ["X_fit-strings", "scaler-wrong-length", "dual_coef-extra-column", "mean-text"])
+@pytest.mark.parametrize(
+    "damage",
+    [
+        "X_fit-strings",
+        "scaler-wrong-length",
+        "dual_coef-extra-column",
+        "mean-text",
+        "dual_coef-nan",
+        "X_fit-inf",
+        "solver-unknown",
+        "dtype-unknown",
+    ],
+)
 def test_inconsistent_record_is_a_model_file_error(krr, tmp_path, train_csv, record, damage):
     """A record whose entries have the right names but unusable contents is a damaged file (exit 4), not a crash."""
-    if damage == "X_fit-strings":
+    if damage == "dual_coef-nan":
+        record["dual_coef"] = record["dual_coef"].copy()
+        record["dual_coef"].flat[3] = np.nan
+    elif damage == "X_fit-inf":
+        record["X_fit"] = record["X_fit"].copy()
+        record["X_fit"][0, 0] = np.inf
+    elif damage == "solver-unknown":
+        record["solver"] = "magic"
+    elif damage == "dtype-unknown":
+        record["dtype"] = "float16"
+    elif damage == "X_fit-strings":
         record["X_fit"] = record["X_fit"].astype(str)
     elif damage == "scaler-wrong-length":
         record.update(standardize=True, mean=np.zeros(2), scale=np.ones(2))
