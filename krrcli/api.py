@@ -107,9 +107,9 @@ def predict_csv(
 
 
 def _check_float_format(fmt: str) -> None:
-    from .errors import UsageError
-
     import re
+
+    from .errors import UsageError
 
     # exactly one float conversion (flags, width, precision; e/f/g) and nothing around it
     if not re.fullmatch(r"%[-+ 0#]*\d*(\.\d+)?[eEfFgG]", fmt):
