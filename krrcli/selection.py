@@ -242,7 +242,8 @@ def _closed_form(d: np.ndarray, Q: np.ndarray, Y: np.ndarray, alphas: np.ndarray
     E = C / diag_ginv.T[:, :, None]  # leave-one-out residuals
     dof = np.sum(d[:, None] * inv, axis=0)  # (A,)
     rss = (alphas[:, None] ** 2) * np.sum(C**2, axis=1)  # ||y - y_hat||^2 = alpha^2 ||c||^2, (A, t)
-    gcv = (rss / n).mean(axis=1) / (1.0 - dof / n) ** 2
+    with np.errstate(divide="ignore", invalid="ignore"):  # dof = n (interpolation): GCV is infinite
+        gcv = (rss / n).mean(axis=1) / (1.0 - dof / n) ** 2
     return {"E": E, "dof": dof, "gcv": gcv}
 
 

@@ -121,3 +121,12 @@ def test_edge_notes_go_to_stderr_one_line_each(krr, data, json_flag):
     notes = [line for line in res.stderr.splitlines() if line.startswith("krr: note: ")]
     assert any("best alpha is the smallest tried: extend the grid below 10" in n for n in notes), res.stderr
     assert "note" not in res.stdout.replace('"notes"', "")
+
+
+def test_interpolating_grid_points_raise_no_numpy_warnings(krr, tmp_path):
+    """A kernel that interpolates (dof = n) has an infinite GCV: no raw numpy warning on stderr."""
+    data = tmp_path / "p.csv"
+    data.write_text("a,b,y\n1,2,3\n2,3,1\n3,1,2\n4,4,4\n")
+    res = krr("cv", data, "-k", "polynomial", "--degree", "20", "--json")
+    assert res.exit_code == 0, res.stderr
+    assert "warning" not in res.stderr, res.stderr
