@@ -113,9 +113,7 @@ def _check_float_format(fmt: str) -> None:
 
     # exactly one float conversion (flags, width, precision; e/f/g) and nothing around it
     if not re.fullmatch(r"%[-+ 0#]*\d*(\.\d+)?[eEfFgG]", fmt):
-        raise UsageError(
-            f"--float-format {fmt!r} is not a single printf-style float format such as %.6g, %.3f or %.4e"
-        )
+        raise UsageError(f"--float-format {fmt!r} is not a single printf-style float format such as %.6g, %.3f or %.4e")
 
 
 def _write_predictions(
@@ -131,12 +129,19 @@ def _write_predictions(
     dtype: str = "float64",
 ) -> int:
     from .data import parse_sep
+    from .errors import DataError
 
     rows = 0
     first = True
     out_sep = parse_sep(sep) if with_input else ","
     for names, X, lines in iter_feature_chunks(data, model.feature_names_in_, sep, chunk_size, no_header, with_input):
         if first:
+            clash = [c for c in columns if with_input and c in names]
+            if clash:
+                raise DataError(
+                    f"{data if data != '-' else '<stdin>'}: line 1: the input already has a column {clash[0]!r}; "
+                    "--with-input would write it twice (drop that column, or leave out --with-input)"
+                )
             fh.write(out_sep.join(([*names] if with_input else []) + columns) + "\n")
             first = False
         if X.shape[0] == 0:

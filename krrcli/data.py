@@ -131,7 +131,7 @@ class CsvSource:
             return None
         cut = self._pending.find(b"\n")
         line, self._pending = (self._pending, b"") if cut < 0 else (self._pending[:cut], self._pending[cut + 1 :])
-        return _decode(line, self.name).lstrip("\ufeff").rstrip("\r")
+        return _decode(line, self.name, 1).lstrip("\ufeff").rstrip("\r")
 
     def _fill(self, size: int) -> None:
         data = self._read(size)
@@ -188,11 +188,29 @@ def split_line(line: str, sep: str) -> list[str]:
         return line.rstrip("\r\n").split(sep)
 
 
-def _decode(raw: bytes, name: str) -> str:
+_NL = b"\n"
+
+
+def _short(text: str, limit: int = 60) -> str:
+    """``repr(text)``, cut to about ``limit`` characters so that an error stays one readable line."""
+    return repr(text) if len(text) <= limit else repr(text[:limit]) + f"... ({len(text):,} characters)"
+
+
+def _name_list(names: list[str], limit: int = 20) -> str:
+    shown = ", ".join(_short(n, 40)[1:-1] if len(n) > 40 else n for n in names[:limit])
+    return shown if len(names) <= limit else f"{shown}, ... ({len(names):,} in all)"
+
+
+def _decode(raw: bytes, name: str, first_line: int | None = None) -> str:
     try:
         return raw.decode("utf-8")
-    except UnicodeDecodeError:
-        raise DataError(f"cannot read {name!r}: it is not UTF-8 text") from None
+    except UnicodeDecodeError as exc:
+        where = "" if first_line is None else f" (line {first_line + raw.count(_NL, 0, exc.start)})"
+        bad = raw[exc.start : exc.start + 1].hex()
+        raise DataError(
+            f"cannot read {name!r}: it is not UTF-8 text{where}: byte 0x{bad}; save it as UTF-8 "
+            "(e.g. iconv -f latin1 -t utf-8)"
+        ) from None
 
 
 def read_header(src: CsvSource) -> list[str] | None:
@@ -261,11 +279,13 @@ def _diagnose_cells(
             except ValueError:
                 if cell == "" or cell.lower() in {"na", "n/a", "nan", "null", "none", "<na>", "#n/a", "-nan"}:
                     return DataError(f"{where}: missing value; every feature and target cell needs a number")
-                return DataError(f"{where}: {cell!r} is not a number")
+                return DataError(f"{where}: {_short(cell)} is not a number")
             if np.isnan(value):
                 return DataError(f"{where}: missing value (NaN); every feature and target cell needs a number")
             if not np.isfinite(value):
-                return DataError(f"{where}: infinite value {cell!r}; every feature and target cell must be finite")
+                return DataError(
+                    f"{where}: infinite value {_short(cell)}; every feature and target cell must be finite"
+                )
     return DataError(f"{src_name}: lines {line_numbers[0]}-{line_numbers[-1]}: cannot parse the numbers")
 
 
@@ -327,7 +347,7 @@ def parse_chunk(
     import pandas as pd
 
     if b'"' in raw:  # quoted fields may hold separators or newlines: take the careful path
-        text = _decode(raw, src_name)
+        text = _decode(raw, src_name, first_line)
         lines, numbers = check_lines(text.splitlines(keepends=True), len(names), sep, first_line, src_name, what)
         A = parse_numeric(lines, numbers, names, col_idx, sep, src_name)
         return A, ([ln.rstrip("\r\n") for ln in lines] if keep_lines else None)
@@ -344,7 +364,7 @@ def parse_chunk(
     odd = np.flatnonzero((counts != len(names) - 1) | (ends == starts))
     blank = np.zeros(n_lines, dtype=bool)
     for i in odd:  # few: empty or white-space lines, and ragged ones
-        text = _decode(raw[starts[i] : ends[i]], src_name)
+        text = _decode(raw[starts[i] : ends[i]], src_name, first_line + int(i))
         if not text.strip():
             blank[i] = True
             continue
@@ -359,7 +379,7 @@ def parse_chunk(
     orig = raw
 
     def lines() -> list[str]:
-        return [_decode(orig[starts[i] : ends[i]], src_name) for i in kept]
+        return [_decode(orig[starts[i] : ends[i]], src_name, first_line + int(i)) for i in kept]
 
     if len(kept) == 0:
         return np.empty((0, len(col_idx))), ([] if keep_lines else None)
@@ -392,7 +412,7 @@ def _column_index(names: list[str], wanted: list[str], src_name: str, role: str)
     out = []
     for w in wanted:
         if w not in pos:
-            raise DataError(f"{src_name}: {role} column {w!r} not found; columns are: {', '.join(names)}")
+            raise DataError(f"{src_name}: {role} column {_short(w)} not found; columns are: {_name_list(names)}")
         out.append(pos[w])
     return out
 
@@ -417,7 +437,9 @@ def choose_columns(
         hint = ""
         if any(c in names[0] for c in ";\t|,"):
             hint = "; is the delimiter right? set it with --sep (e.g. --sep ';')"
-        raise DataError(f"{src_name}: need at least two columns (features and a target), found 1: {names[0]!r}{hint}")
+        raise DataError(
+            f"{src_name}: need at least two columns (features and a target), found 1: {_short(names[0])}{hint}"
+        )
     targets = list(targets) if targets else [names[-1]]
     _column_index(names, targets, src_name, "target")
     if features:

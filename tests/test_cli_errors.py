@@ -570,8 +570,13 @@ def test_zip_with_two_members(krr, tmp_path, train_csv, out):
 def test_not_utf8(krr, tmp_path, out):
     path = tmp_path / "latin.csv"
     path.write_bytes((HEADER + "1,2,3,4\n1,2,\xe9,4\n").encode("latin-1"))
-    assert_error(krr("fit", path, "-o", out), EXIT_DATA, "latin.csv", "UTF-8")
+    assert_error(krr("fit", path, "-o", out), EXIT_DATA, "latin.csv", "UTF-8", "(line 3)", "0xe9")
     assert not out.exists()
+    path.write_bytes(("a,\xe9,c,y\n" + "1,2,3,4\n" * 3).encode("latin-1"))
+    assert_error(krr("fit", path, "-o", out), EXIT_DATA, "latin.csv", "(line 1)")
+    quoted = tmp_path / "quoted.csv"
+    quoted.write_bytes((HEADER + '1,2,3,4\n2,"3",4,5\n\n1,2,\xe9,4\n').encode("latin-1"))
+    assert_error(krr("fit", quoted, "-o", out), EXIT_DATA, "quoted.csv", "(line 5)")
 
 
 def test_stdin_for_fit_and_predict(krr, tmp_path, train_csv, model_file):
@@ -775,3 +780,30 @@ def test_debug_shows_the_traceback_and_keeps_the_exit_code(krr, tmp_path, out):
     res = krr("--debug", "fit", tmp_path / "missing.csv", "-o", out)
     assert res.exit_code == EXIT_DATA
     assert "Traceback" in res.stderr and res.stderr.strip().splitlines()[-1].startswith("krr: error: ")
+
+
+def test_long_text_is_cut_in_error_messages(krr, tmp_path, out):
+    """A huge header line (wrong separator) or cell is quoted in part: the error stays one short line."""
+    wide = tmp_path / "wide.csv"
+    wide.write_text(";".join(f"column{i}" for i in range(100_000)) + "\n" + ";".join(["1"] * 100_000) + "\n")
+    res = krr("fit", wide, "-o", out)
+    assert_error(res, EXIT_DATA, "wide.csv", "found 1", "characters)", "--sep")
+    assert len(res.stderr) < 400
+    cell = tmp_path / "cell.csv"
+    cell.write_text(HEADER + "1,2,3,4\n2,3,4,5\n1," + "x" * 100_000 + ",3,4\n")
+    res = krr("fit", cell, "-o", out)
+    assert_error(res, EXIT_DATA, "cell.csv", "line 4", "column 'b'")
+    assert len(res.stderr) < 400
+    many = tmp_path / "many.csv"
+    many.write_text(",".join(f"c{i}" for i in range(500)) + "\n" + ",".join(["1"] * 500) + "\n" + ",".join(["2"] * 500))
+    res = krr("fit", many, "-t", "nope", "-o", out)
+    assert_error(res, EXIT_DATA, "'nope' not found", "c0, c1", "(500 in all)")
+    assert len(res.stderr) < 400
+
+
+def test_with_input_refuses_to_write_a_column_twice(krr, tmp_path, model_file, out):
+    data = write(tmp_path / "has_pred.csv", "a,b,c,y_pred\n1,2,3,4\n")
+    res = krr("predict", model_file, data, "--with-input", "-o", out)
+    assert_error(res, EXIT_DATA, "has_pred.csv", "line 1", "'y_pred'")
+    assert not out.exists()
+    assert krr("predict", model_file, data, "-o", out).exit_code == 0  # without --with-input it is fine

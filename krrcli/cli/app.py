@@ -13,7 +13,8 @@ app = typer.Typer(
     help=(
         "Kernel ridge regression on CSV files.\n\n"
         "Fit a model, predict new rows, choose parameters by cross-validation, inspect a model file. "
-        "Reports go to stdout, progress and errors to stderr; every command has --json for scripts."
+        "Reports and predictions go to stdout, progress and errors to stderr; fit, cv and inspect have --json "
+        "for scripts."
     ),
     epilog=(
         "\b\nExamples:\n"
