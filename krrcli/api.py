@@ -19,7 +19,7 @@ from .model import KernelRidge, check_dtype, check_params
 from .persist import FORMAT_VERSION, atomic_write, check_writable, model_from_record, read_model_record, save_model
 
 
-def _summary(model: KernelRidge, path: str | None, seconds: float) -> dict[str, Any]:
+def _summary(model: KernelRidge, path: str | None, seconds: float, read_seconds: float | None) -> dict[str, Any]:
     return {
         "model": path,
         "kernel": model.kernel,
@@ -38,6 +38,7 @@ def _summary(model: KernelRidge, path: str | None, seconds: float) -> dict[str, 
         "effective_dof": float(model.effective_dof_),
         "effective_dof_exact": bool(model.effective_dof_exact_),
         "seconds": round(seconds, 6),
+        "read_seconds": None if read_seconds is None or read_seconds != read_seconds else round(read_seconds, 6),
     }
 
 
@@ -72,8 +73,15 @@ def fit_csv(
     model.feature_names_in_ = table.features
     model.target_names_ = table.targets
     seconds = time.perf_counter() - t1  # the model alone; reading the CSV is read_seconds
-    save_model(model, output, fit_seconds=seconds, training_sha256=table.sha256, training_source=table.source)
-    return {**_summary(model, output, seconds), "read_seconds": round(t1 - t0, 6)}
+    save_model(
+        model,
+        output,
+        fit_seconds=seconds,
+        read_seconds=t1 - t0,
+        training_sha256=table.sha256,
+        training_source=table.source,
+    )
+    return _summary(model, output, seconds, t1 - t0)
 
 
 def predict_csv(
@@ -278,7 +286,7 @@ def inspect_model(path: str) -> dict[str, Any]:
     """Everything stored in a model file, with the key names of ``krr fit --json``."""
     record = read_model_record(path)
     model = model_from_record(record, path)
-    info = _summary(model, path, float(record.get("fit_seconds", float("nan"))))
+    info = _summary(model, path, float(record.get("fit_seconds", float("nan"))), record.get("read_seconds"))
     versions = record.get("versions") or {}
     info.update(
         {

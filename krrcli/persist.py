@@ -242,6 +242,7 @@ def model_to_dict(model: Any, **metadata: Any) -> dict[str, Any]:
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "versions": _versions(),
         "fit_seconds": float(metadata.get("fit_seconds", float("nan"))),
+        "read_seconds": float(metadata.get("read_seconds", float("nan"))),
         "training_sha256": metadata.get("training_sha256"),
         "training_source": metadata.get("training_source"),
     }
