@@ -113,17 +113,7 @@ def predict_e2e_bench(n_train: int, sizes: list[int], reps: int) -> list[dict]:
     joblib.dump(SkKernelRidge(kernel="rbf", gamma=GAMMA, alpha=ALPHA).fit(X, y), sk_model)
     rows = []
     for m in sizes:
-        data = WORK / f"new_{m}.csv"
-        if not data.exists():
-            # written by a child: a child process inherits its parent's peak RSS, so the driver stays small
-            subprocess_ok(
-                [
-                    PY,
-                    "-c",
-                    f"import sys; sys.path.insert(0, {str(HERE)!r}); from common import *; "
-                    f"write_csv(__import__('pathlib').Path({str(data)!r}), make_data({m}, seed=2)[0])",
-                ]
-            )
+        data = new_rows_csv(m)
         k_t, k_m, s_t, s_m = [], [], [], []
         for _ in range(reps):
             t, mem = timed_child([KRR, "predict", str(model), str(data), "-o", str(WORK / "pred_krr.csv")])
@@ -152,16 +142,7 @@ def predict_stages_bench(n_train: int, m: int) -> dict:
     """Where ``krr predict`` spends its time: parsing the CSV, computing, formatting the output (in a child)."""
     import subprocess
 
-    data = WORK / f"new_{m}.csv"
-    if not data.exists():
-        subprocess_ok(
-            [
-                PY,
-                "-c",
-                f"import sys; sys.path.insert(0, {str(HERE)!r}); from common import *; "
-                f"write_csv(__import__('pathlib').Path({str(data)!r}), make_data({m}, seed=2)[0])",
-            ]
-        )
+    data = new_rows_csv(m)
     code = f"""
 import json, sys, time
 sys.path.insert(0, {str(HERE)!r})
@@ -187,6 +168,22 @@ print(json.dumps({{"parse": parse, "compute": compute, "write": write}}))
         f"format {res['write']:.1f}s"
     )
     return res
+
+
+def new_rows_csv(m: int) -> Path:
+    """The CSV of ``m`` new rows to predict, written once (by a child: a child process inherits its
+    parent's peak RSS, so the driver stays small for the processes it measures)."""
+    data = WORK / f"new_{m}.csv"
+    if not data.exists():
+        subprocess_ok(
+            [
+                PY,
+                "-c",
+                f"import sys; sys.path.insert(0, {str(HERE)!r}); from common import *; "
+                f"write_csv(__import__('pathlib').Path({str(data)!r}), make_data({m}, seed=2)[0])",
+            ]
+        )
+    return data
 
 
 def subprocess_ok(args: list[str]) -> None:
