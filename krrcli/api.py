@@ -206,11 +206,6 @@ def cv_csv(
     alpha_list = parse_grid(alphas if alphas is not None else DEFAULT_ALPHAS, "alpha")
     if output is not None:
         check_writable(output, "model file", inputs=(data,))
-    import pandas  # noqa: F401  the modules a fit needs are loaded before the clocks start
-    import scipy.linalg  # noqa: F401
-
-    from . import solvers  # noqa: F401
-
     t0 = time.perf_counter()
     table = read_training_csv(data, targets, features, sep, min_rows=2)
     if folds is not None and folds > table.X.shape[0]:
