@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 import krrcli
-import krrcli.persist
+import krrcli.persist.joblib_reader
 from krrcli import KernelRidge, ModelFileError
 from krrcli.errors import EXIT_MODEL_FILE
 from krrcli.persist import FORMAT_VERSION, safe_load, save_model
@@ -263,8 +263,16 @@ def test_payload_really_works_with_an_unsafe_loader(tmp_path, record):
     assert marker.exists()
 
 
-@pytest.mark.parametrize("how", ["joblib-dict", "joblib-in-model", "pickle-in-model"])
-def test_object_array_is_refused(krr, tmp_path, train_csv, record, how):
+@pytest.mark.parametrize(
+    "how, fragment",
+    [
+        ("joblib-dict", "array of Python objects"),
+        ("joblib-in-model", "array of Python objects"),
+        # a plain pickle's arrays are rebuilt by a numpy function, refused before the dtype is seen
+        ("pickle-in-model", "plain pickle of numpy arrays"),
+    ],
+)
+def test_object_array_is_refused(krr, tmp_path, train_csv, record, how, fragment):
     arr = np.array([1, "a"], dtype=object)
     path = tmp_path / "objects.joblib"
     if how == "joblib-dict":
@@ -274,7 +282,7 @@ def test_object_array_is_refused(krr, tmp_path, train_csv, record, how):
     else:
         with open(path, "wb") as fh:
             pickle.dump({**record, "mean": arr}, fh)
-    assert_refused_everywhere(krr, path, train_csv, "refusing to load", "array of Python objects")
+    assert_refused_everywhere(krr, path, train_csv, "refusing to load", fragment)
 
 
 # -- broken and foreign files -----------------------------------------------------
@@ -315,7 +323,7 @@ def _broken(kind: str, tmp_path: Path, model_file: Path) -> Path:
     [
         ("truncated", "cannot load"),
         ("truncated-early", "cannot load"),
-        ("truncated-compressed", "cannot load"),
+        ("truncated-compressed", "compressed"),
         ("random", "cannot load"),
         ("empty", "cannot load"),
         ("text", "cannot load"),
@@ -429,7 +437,7 @@ def test_folder_as_model_file(krr, tmp_path, train_csv):
 
 def test_unreadable_model_file(krr, tmp_path, train_csv, model_file, monkeypatch):
     """chmod 000; as root that does not block reading, so opening is made to fail the same way."""
-    deny_open(monkeypatch, krrcli.persist, model_file)
+    deny_open(monkeypatch, krrcli.persist.joblib_reader, model_file)
     model_file.chmod(0)
     try:
         res = krr("inspect", model_file)
@@ -451,3 +459,253 @@ def test_bad_model_leaves_existing_output_untouched(krr, tmp_path, train_csv, re
     res = krr("predict", path, train_csv, "-o", dest)
     assert_error(res, EXIT_MODEL_FILE)
     assert (dest.read_bytes(), dest.stat().st_mtime_ns) == before
+
+
+# -- model files that would exhaust memory or time -------------------------------
+def _load_cost(path: Path) -> tuple[BaseException | None, int]:
+    """Load ``path``; return the error raised and the peak of memory allocated meanwhile (bytes)."""
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        krrcli.load_model(str(path))
+        error = None
+    except BaseException as exc:  # noqa: BLE001  the caller asserts what it was
+        error = exc
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    return error, peak
+
+
+def test_tiny_pickle_building_a_huge_list_is_refused_at_once(krr, tmp_path, train_csv):
+    """43 bytes that unpickle to list(bytes(200_000_000)): 1.6 GB for any loader that calls builtins."""
+    stream = b"\x80\x02cbuiltins\nlist\ncbuiltins\nbytes\nJ\x00\xc2\xeb\x0b\x85R\x85R."
+    path = tmp_path / "bomb.joblib"
+    path.write_bytes(stream)
+    assert len(stream) == 43
+    error, peak = _load_cost(path)
+    assert isinstance(error, ModelFileError) and "builtins.list" in str(error)
+    assert peak < 2**20
+    assert_refused_everywhere(krr, path, train_csv, "refusing to load", "builtins.list")
+
+
+def test_compressed_file_that_expands_is_refused_before_expanding(krr, tmp_path, train_csv, record, monkeypatch):
+    """A zlib-compressed joblib file whose array expands to 48 MiB, under a 10 MiB memory limit."""
+    path = tmp_path / "zbomb.joblib"
+    joblib.dump({**record, "X_fit": np.zeros((2_000_000, 3))}, path, compress=("zlib", 3))
+    assert path.stat().st_size < 2**20
+    monkeypatch.setenv("KRR_MEMORY_LIMIT", "10M")
+    error, peak = _load_cost(path)
+    assert isinstance(error, ModelFileError) and "compressed" in str(error)
+    assert peak < 2**20
+    assert_refused_everywhere(krr, path, train_csv, "refusing to load", "compressed (zlib)")
+
+
+def _dump_with_declared_shape(path: Path, record: dict, key: str, shape: tuple[int, ...]) -> None:
+    """joblib.dump ``record``, with the array ``key`` described as ``shape`` but its real (small) data written."""
+    from joblib import numpy_pickle
+
+    real = numpy_pickle.NumpyPickler._create_array_wrapper
+    target = record[key]
+
+    def lying(self, array):
+        wrapper = real(self, array)
+        if array is target:
+            wrapper.shape = shape
+        return wrapper
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(numpy_pickle.NumpyPickler, "_create_array_wrapper", lying)
+        joblib.dump(record, path)
+
+
+def test_array_declaring_more_than_the_file_holds_is_refused_before_allocating(krr, tmp_path, train_csv, record):
+    path = tmp_path / "forged.joblib"
+    _dump_with_declared_shape(path, record, "X_fit", (10**6, 10**4))  # 75 GiB declared, 1.4 KiB stored
+    error, peak = _load_cost(path)
+    assert isinstance(error, ModelFileError), error
+    assert "'X_fit' declares shape (1000000, 10000)" in str(error)
+    assert peak < 2**20
+    assert_refused_everywhere(krr, path, train_csv, "cannot load", "X_fit", "74.5 GiB")
+
+
+def test_array_larger_than_the_memory_available_is_refused_before_allocating(krr, tmp_path, record, monkeypatch):
+    from krrcli.errors import EXIT_RESOURCES
+
+    path = tmp_path / "big.joblib"
+    X = np.random.default_rng(0).normal(size=(20_000, 3))
+    joblib.dump({**record, "X_fit": X, "dual_coef": np.zeros(20_000)}, path)
+    monkeypatch.setenv("KRR_MEMORY_LIMIT", "100K")
+    res = krr("inspect", path)
+    monkeypatch.delenv("KRR_MEMORY_LIMIT")
+    assert_error(res, EXIT_RESOURCES, "array 'X_fit'", "big.joblib", "468.8 KiB")
+    assert res.stdout == ""
+    # with the memory there, the same file loads
+    assert krr("inspect", path).exit_code == 0
+
+
+def _stream(*ops: bytes) -> bytes:
+    return b"\x80\x04" + b"".join(ops) + b"."
+
+
+def test_shared_references_cannot_make_checking_exponential(tmp_path):
+    """60 levels of (a, a): 2**60 paths through 300 bytes; a walk over the structure would never end."""
+    ops = [b"]\x94"]  # a = [], stored as back-reference 0
+    for i in range(60):  # level i + 1 = (level i, level i), stored as back-reference i + 1
+        ops.append(b"h" + bytes([i]) + b"h" + bytes([i]) + b"\x86\x94")
+    head = b"}\x94(\x8c\x06format\x8c\tkrr-model\x8c\x0eformat_version\x4b\x01\x8c\x08features"
+    path = tmp_path / "dag.joblib"
+    path.write_bytes(_stream(head, *ops, b"u"))
+    error, peak = _load_cost(path)
+    assert isinstance(error, ModelFileError), error
+    assert "'features'" in str(error)
+    assert peak < 2**20
+
+
+def test_a_stream_of_many_operations_is_cut_short(tmp_path):
+    """Five million back-references cost time and a dict entry each; the reader stops at its cap."""
+    from krrcli.persist.joblib_reader import MAX_ITEMS
+
+    path = tmp_path / "ops.joblib"
+    path.write_bytes(b"\x80\x04N" + b"\x94" * 5_000_000 + b".")
+    error, peak = _load_cost(path)
+    assert isinstance(error, ModelFileError) and f"more than {MAX_ITEMS:,} values" in str(error)
+    assert peak < 64 * 2**20
+
+
+def test_a_huge_declared_text_is_refused_before_reading(tmp_path):
+    path = tmp_path / "text.joblib"
+    path.write_bytes(b"\x80\x04\x8d" + (2**40).to_bytes(8, "little") + b"abc")
+    error, peak = _load_cost(path)
+    assert isinstance(error, ModelFileError) and "text of 1,099,511,627,776 bytes" in str(error)
+    assert peak < 2**20
+
+
+def test_damaged_bytes_never_crash(tmp_path, model_file):
+    """Every single-byte change of a real model file ends in a krr error or a valid model, never in a crash."""
+    from krrcli.errors import KrrError
+
+    raw = bytearray(model_file.read_bytes())
+    path = tmp_path / "mutant.joblib"
+    rng = np.random.default_rng(1)
+    for pos in rng.choice(len(raw), size=min(400, len(raw)), replace=False):
+        mutant = bytearray(raw)
+        mutant[pos] = (mutant[pos] + 1 + int(rng.integers(255))) % 256
+        path.write_bytes(bytes(mutant))
+        try:
+            model = krrcli.load_model(str(path))
+        except KrrError:
+            continue
+        # what loads is a model whose every field passed the checks: it predicts finite values
+        X = np.zeros((2, model.n_features_in_))
+        assert np.all(np.isfinite(model.predict(X)))
+
+
+# -- every field is checked ----------------------------------------------------------
+def _damage(record: dict, how: str) -> str:
+    """Damage ``record`` in place; return the field name the error must mention."""
+    n = record["X_fit"].shape[0]
+    if how == "train-list":
+        record["train"] = [1.0, 2.0]
+        return "'train'"
+    if how == "effective_dof-text":
+        record["effective_dof"] = "3.5"
+        return "'effective_dof'"
+    if how == "fit_seconds-text":
+        record["fit_seconds"] = "fast"
+        return "'fit_seconds'"
+    if how == "versions-list":
+        record["versions"] = ["1.0"]
+        return "'versions'"
+    if how == "y_1d-two-targets":
+        record.update(dual_coef=np.zeros((n, 2)), targets=["y", "z"], y_1d=True)
+        return "'y_1d'"
+    if how == "scale-zeros":
+        d = record["X_fit"].shape[1]
+        record.update(standardize=True, mean=np.zeros(d), scale=np.zeros(d))
+        return "'scale'"
+    if how == "rbf-primal":
+        record.update(solver="primal", coef=np.zeros(record["X_fit"].shape[1]))
+        return "'solver'"
+    if how == "format_version-negative":
+        record["format_version"] = -5
+        return "format version (-5)"
+    # cases of our own, in the same class
+    if how == "gamma-negative":
+        record["gamma"] = -0.5
+        return "'gamma'"
+    if how == "gamma-bool":
+        record["gamma"] = True
+        return "'gamma'"
+    if how == "alpha-nan":
+        record["alpha"] = float("nan")
+        return "'alpha'"
+    if how == "created-garbage":
+        record["created"] = "yesterday"
+        return "'created'"
+    if how == "unknown-entry":
+        record["backdoor"] = "x"
+        return "'backdoor'"
+    if how == "features-duplicate":
+        record["features"] = ["a", "a", "c"]
+        return "'features'"
+    if how == "coef-with-cholesky":
+        record["coef"] = np.zeros(record["X_fit"].shape[1])
+        return "'coef'"
+    if how == "scaler-without-standardize":
+        d = record["X_fit"].shape[1]
+        record.update(mean=np.zeros(d), scale=np.ones(d))
+        return "'standardize'"
+    if how == "r2-above-one":
+        record["train"] = {"rmse": 0.1, "mae": 0.1, "r2": 7.0}
+        return "'r2'"
+    if how == "sha-not-hex":
+        record["training_sha256"] = "zz"
+        return "'training_sha256'"
+    if how == "linear-with-gamma":
+        record.update(kernel="linear")
+        return "'gamma'"
+    raise AssertionError(how)  # pragma: no cover
+
+
+DAMAGES = [
+    "train-list",
+    "effective_dof-text",
+    "fit_seconds-text",
+    "versions-list",
+    "y_1d-two-targets",
+    "scale-zeros",
+    "rbf-primal",
+    "format_version-negative",
+    "gamma-negative",
+    "gamma-bool",
+    "alpha-nan",
+    "created-garbage",
+    "unknown-entry",
+    "features-duplicate",
+    "coef-with-cholesky",
+    "scaler-without-standardize",
+    "r2-above-one",
+    "sha-not-hex",
+    "linear-with-gamma",
+]
+
+
+@pytest.mark.parametrize("how", DAMAGES)
+def test_every_field_is_checked_on_load(krr, tmp_path, train_csv, record, how):
+    field = _damage(record, how)
+    path = tmp_path / "damaged.joblib"
+    joblib.dump(record, path)
+    assert_refused_everywhere(krr, path, train_csv, field)
+
+
+def test_a_model_that_would_be_refused_is_never_saved(tmp_path):
+    """The same checks run before writing: a model whose names repeat is not saved."""
+    X, y = regression()
+    model = KernelRidge(alpha=0.1).fit(X, y)
+    model.feature_names_in_ = ["a", "a", "b"]
+    path = tmp_path / "never.joblib"
+    with pytest.raises(krrcli.DataError, match="cannot save the model"):
+        save_model(model, str(path))
+    assert not path.exists()
+    assert [p.name for p in tmp_path.iterdir()] == []

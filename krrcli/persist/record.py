@@ -1,0 +1,361 @@
+"""The model format: a fitted estimator <-> one dict of plain values, and every field checked on load.
+
+A model file is ``joblib.dump`` of that dict, uncompressed; no class of krr or of any
+other package is pickled. It is read back by :mod:`.joblib_reader` (which runs no
+pickle), then every field is checked here (type, range, consistency with the other
+fields) before a model is built from it. A file that fails any check is refused with
+a :class:`~krrcli.errors.ModelFileError` that names the field.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import math
+import os
+import re
+import sys
+from typing import Any
+
+import numpy as np
+
+from ..errors import DataError, KrrError, ModelFileError
+from ..limits import MAX_COLUMNS
+from .joblib_reader import CorruptModelFile, ForeignFile, UnsafeModelFile, read_joblib
+from .output import atomic_write
+
+FORMAT_NAME = "krr-model"
+FORMAT_VERSION = 1
+
+# the names of solvers.SOLVERS, spelt out: loading a model must not import SciPy
+STORED_SOLVERS = ("cholesky", "eigh", "primal")
+# the kernels whose matrix is <x, y>: the only ones the primal solver serves
+PRIMAL_KERNELS = ("linear",)
+TRAIN_SCORES = ("rmse", "mae", "r2")
+
+
+def _versions() -> dict[str, str]:
+    import joblib
+    import scipy
+
+    from .. import __version__
+
+    return {
+        "krr": __version__,
+        "python": sys.version.split()[0],
+        "numpy": np.__version__,
+        "scipy": scipy.__version__,
+        "joblib": joblib.__version__,
+    }
+
+
+def model_to_dict(model: Any, **metadata: Any) -> dict[str, Any]:
+    """The plain-data record stored in a model file."""
+
+    def arr(a: Any) -> Any:
+        return None if a is None else np.ascontiguousarray(a, dtype=np.float64)
+
+    return {
+        "format": FORMAT_NAME,
+        "format_version": FORMAT_VERSION,
+        "kernel": str(model.kernel),
+        "gamma": None if model.gamma_ is None else float(model.gamma_),
+        "alpha": float(model.alpha),
+        "degree": float(model.degree),
+        "coef0": float(model.coef0),
+        "solver": str(model.solver_),
+        "dtype": str(np.dtype(model.dtype)),
+        "standardize": bool(model.standardize),
+        "mean": arr(model.mean_),
+        "scale": arr(model.scale_),
+        "X_fit": arr(model.X_fit_),
+        "dual_coef": arr(model.dual_coef_),
+        "coef": arr(model.coef_),
+        "y_1d": bool(model._y_1d),
+        "features": list(model.feature_names_in_),
+        "targets": list(model.target_names_),
+        "train": {k: float(v) for k, v in model.train_scores_.items()},
+        "effective_dof": float(model.effective_dof_),
+        "effective_dof_exact": bool(model.effective_dof_exact_),
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "versions": _versions(),
+        "fit_seconds": float(metadata.get("fit_seconds", float("nan"))),
+        "read_seconds": float(metadata.get("read_seconds", float("nan"))),
+        "training_sha256": metadata.get("training_sha256"),
+        "training_source": metadata.get("training_source"),
+    }
+
+
+def save_model(model: Any, path: str, **metadata: Any) -> None:
+    """Write ``model`` to ``path`` atomically as a plain-data joblib file."""
+    import joblib
+
+    record = model_to_dict(model, **metadata)
+    check_record(record, path, saving=True)  # never write a file that would be refused on load
+    with atomic_write(path, "wb", what="model file") as fh:
+        joblib.dump(record, fh)
+
+
+# -- reading -------------------------------------------------------------------
+def _memory_check(path: str) -> Any:
+    from ..resources import check_memory
+
+    def check(nbytes: int, what: str) -> None:
+        check_memory(nbytes, f"loading {what} {path!r}", "load it on a machine with more memory")
+
+    return check
+
+
+def read_model_record(path: str) -> dict[str, Any]:
+    """Read and check a model file; raise :class:`ModelFileError` for anything wrong with it."""
+    if os.path.isdir(path):
+        raise ModelFileError(f"cannot read model file {path!r}: it is a folder")
+    if not os.path.exists(path):
+        raise ModelFileError(f"cannot read model file {path!r}: no such file")
+    try:
+        record = read_joblib(path, _memory_check(path))
+    except UnsafeModelFile as exc:
+        raise ModelFileError(f"refusing to load {path!r}: {exc}") from None
+    except EOFError:
+        raise ModelFileError(f"cannot load {path!r}: it is truncated or not a joblib file") from None
+    except CorruptModelFile as exc:
+        raise ModelFileError(f"cannot load {path!r}: it is truncated, corrupt or not a joblib file ({exc})") from None
+    except ForeignFile:
+        raise ModelFileError(f"{path!r} is a joblib file but not a krr model") from None
+    except PermissionError:
+        raise ModelFileError(f"cannot read model file {path!r}: permission denied") from None
+    except OSError as exc:
+        raise ModelFileError(f"cannot read model file {path!r}: {exc.strerror or exc}") from None
+    check_record(record, path)
+    return record
+
+
+# -- the schema ----------------------------------------------------------------
+def _is_number(v: Any) -> bool:
+    return type(v) in (int, float)
+
+
+def _finite(v: Any) -> bool:
+    return _is_number(v) and math.isfinite(v)
+
+
+def _float_array(v: Any) -> bool:
+    return isinstance(v, np.ndarray) and v.dtype.kind == "f" and v.dtype.itemsize in (4, 8)
+
+
+def _names(v: Any) -> bool:
+    return isinstance(v, list) and 0 < len(v) <= MAX_COLUMNS and all(type(s) is str for s in v)
+
+
+def _seconds(v: Any) -> bool:
+    return v is None or (_is_number(v) and (math.isnan(v) or 0 <= v < math.inf))
+
+
+def _iso_time(v: Any) -> bool:
+    if v is None:
+        return True
+    if type(v) is not str or len(v) > 64:
+        return False
+    try:
+        _dt.datetime.fromisoformat(v)
+    except ValueError:
+        return False
+    return True
+
+
+def _kernel_names() -> tuple[str, ...]:
+    from ..kernels import KERNELS
+
+    return tuple(KERNELS)
+
+
+# Every entry of the record: (required, check of the value alone, what it must be).
+# Checks between entries follow in check_record.
+FIELDS: dict[str, tuple[bool, Any, str]] = {
+    "format": (True, lambda v: v == FORMAT_NAME, f"{FORMAT_NAME!r}"),
+    "format_version": (True, lambda v: type(v) is int and 1 <= v, "an integer >= 1"),
+    "kernel": (True, lambda v: type(v) is str and v in _kernel_names(), "a kernel name"),
+    "gamma": (False, lambda v: v is None or (_finite(v) and v > 0), "a finite number > 0, or null"),
+    "alpha": (True, lambda v: _finite(v) and v >= 0, "a finite number >= 0"),
+    "degree": (True, lambda v: _finite(v) and v >= 1, "a finite number >= 1"),
+    "coef0": (True, _finite, "a finite number"),
+    "solver": (False, lambda v: type(v) is str and v in STORED_SOLVERS, "one of " + ", ".join(STORED_SOLVERS)),
+    "dtype": (False, lambda v: v in ("float64", "float32"), "float64 or float32"),
+    "standardize": (False, lambda v: type(v) is bool, "true or false"),
+    "mean": (False, lambda v: v is None or _float_array(v), "an array of floats, or null"),
+    "scale": (False, lambda v: v is None or _float_array(v), "an array of floats, or null"),
+    "X_fit": (True, _float_array, "an array of floats"),
+    "dual_coef": (True, _float_array, "an array of floats"),
+    "coef": (False, lambda v: v is None or _float_array(v), "an array of floats, or null"),
+    "y_1d": (False, lambda v: type(v) is bool, "true or false"),
+    "features": (True, _names, "a list of column names"),
+    "targets": (True, _names, "a list of column names"),
+    "train": (
+        False,
+        lambda v: type(v) is dict and set(v) <= set(TRAIN_SCORES) and all(_is_number(x) for x in v.values()),
+        "a dict of rmse, mae and r2",
+    ),
+    "effective_dof": (False, lambda v: _is_number(v) and not math.isinf(v), "a finite number"),
+    "effective_dof_exact": (False, lambda v: type(v) is bool, "true or false"),
+    "created": (False, _iso_time, "an ISO 8601 time, or null"),
+    "versions": (
+        False,
+        lambda v: type(v) is dict and len(v) <= 32 and all(type(x) is str and len(x) <= 64 for x in v.values()),
+        "a dict of version strings",
+    ),
+    "fit_seconds": (False, _seconds, "a number of seconds >= 0, or null"),
+    "read_seconds": (False, _seconds, "a number of seconds >= 0, or null"),
+    "training_sha256": (
+        False,
+        lambda v: v is None or (type(v) is str and re.fullmatch(r"[0-9a-f]{64}", v) is not None),
+        "a SHA-256 in hex, or null",
+    ),
+    "training_source": (False, lambda v: v is None or type(v) is str, "a text, or null"),
+}
+
+
+def check_record(record: Any, path: str, saving: bool = False) -> None:
+    """Check every field of a model record; raise :class:`ModelFileError` naming the first bad one.
+
+    With ``saving``, the record is one about to be written: a failed check is a
+    :class:`~krrcli.errors.DataError` (the model cannot be stored) and nothing is written.
+    """
+
+    def bad(what: str) -> KrrError:
+        if saving:
+            return DataError(f"cannot save the model to {path!r}: {what}")
+        return ModelFileError(f"{path!r} is damaged: {what}")
+
+    if not isinstance(record, dict) or record.get("format") != FORMAT_NAME:
+        raise ModelFileError(f"{path!r} is a joblib file but not a krr model")
+    version = record.get("format_version")
+    if type(version) is not int or version < 1:
+        raise ModelFileError(f"{path!r} has no valid format version ({_show(version)}); it is not a krr model")
+    if version > FORMAT_VERSION:
+        raise ModelFileError(
+            f"{path!r} uses model format version {version}, newer than this krr reads "
+            f"(up to {FORMAT_VERSION}); upgrade krr"
+        )
+    unknown = [k for k in record if k not in FIELDS]
+    if unknown:
+        raise bad(f"entry {_show(unknown[0])} is not part of the krr model format")
+    for key, (required, ok, expected) in FIELDS.items():
+        if key not in record:
+            if required:
+                raise bad(f"entry {key!r} is missing")
+            continue
+        value = record[key]
+        if not ok(value):
+            if key == "kernel" and type(value) is str:
+                raise bad(f"entry 'kernel' is {_show(value)}, not one of {', '.join(_kernel_names())}")
+            raise bad(f"entry {key!r} is {_show(value)}; it must be {expected}")
+    _check_consistency(record, bad)
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, np.ndarray):
+        return f"an array of shape {value.shape} and dtype {value.dtype}"
+    if isinstance(value, (bool, int, float, str, type(None))):
+        text = repr(value)
+        return text if len(text) <= 40 else text[:40] + "..."
+    return f"a {type(value).__name__}"
+
+
+def _check_consistency(record: dict[str, Any], bad: Any) -> None:
+    """Entries that must agree: shapes, names, the solver and its weights, the scaler, gamma."""
+    from ..kernels import KERNELS
+
+    X, W = record["X_fit"], record["dual_coef"]
+    features, targets = record["features"], record["targets"]
+    for key in ("X_fit", "dual_coef", "coef", "mean", "scale"):
+        a = record.get(key)
+        if a is not None and not np.all(np.isfinite(a)):
+            raise bad(f"entry {key!r} holds NaN or infinite values")
+    if len(set(features)) != len(features) or len(set(targets)) != len(targets):
+        raise bad("a column name appears twice in 'features' or 'targets'")
+    if len(features) + len(targets) > MAX_COLUMNS:
+        raise bad(f"it names more than {MAX_COLUMNS:,} columns")
+    n, d, t = X.shape[0] if X.ndim == 2 else -1, len(features), len(targets)
+    if X.ndim != 2 or X.shape[1] != d or n < 1:
+        raise bad(f"the training rows 'X_fit' (shape {X.shape}) do not match the {d} feature name(s)")
+    y_1d = record.get("y_1d", W.ndim == 1)
+    if W.shape not in {(n,), (n, t)} or (W.ndim == 1 and t != 1):
+        raise bad(f"the dual weights 'dual_coef' (shape {W.shape}) do not match the {n} rows and {t} target(s)")
+    if y_1d != (W.ndim == 1):
+        raise bad(f"entry 'y_1d' is {y_1d} but 'dual_coef' has {W.ndim} dimension(s)")
+    coef = record.get("coef")
+    if coef is not None and coef.shape != ((d,) if y_1d else (d, t)):
+        raise bad(f"the primal weights 'coef' (shape {coef.shape}) do not match the features and targets")
+    kernel = record["kernel"]
+    solver = record.get("solver", "cholesky")
+    if solver == "primal" and kernel not in PRIMAL_KERNELS:
+        raise bad(f"entry 'solver' is 'primal', which serves only the linear kernel, not {kernel}")
+    if (solver == "primal") != (coef is not None):
+        raise bad(
+            "the primal solver's weights 'coef' are missing"
+            if solver == "primal"
+            else f"entry 'coef' is set but the {solver} solver has no primal weights"
+        )
+    standardize = record.get("standardize", False)
+    mean, scale = record.get("mean"), record.get("scale")
+    if standardize != (mean is not None) or standardize != (scale is not None):
+        raise bad(
+            "the model is standardized but holds no scaler ('mean', 'scale')"
+            if standardize
+            else "entries 'mean' and 'scale' are set but 'standardize' is false"
+        )
+    for key, a in (("mean", mean), ("scale", scale)):
+        if a is not None and a.shape != (d,):
+            raise bad(f"the scaler's {key!r} (shape {a.shape}) does not match the {d} feature(s)")
+    if scale is not None and not np.all(scale > 0):
+        raise bad("entry 'scale' holds a value <= 0; a scaler divides by it")
+    gamma = record.get("gamma")
+    if KERNELS[kernel].uses_gamma and gamma is None:
+        raise bad(f"entry 'gamma' is missing; the {kernel} kernel needs it")
+    if not KERNELS[kernel].uses_gamma and gamma is not None:
+        raise bad(f"entry 'gamma' is set, but the {kernel} kernel has none")
+    train = record.get("train") or {}
+    for key, value in train.items():
+        if not math.isfinite(value) or (key in ("rmse", "mae") and value < 0) or (key == "r2" and value > 1):
+            raise bad(f"the training score {key!r} is {value!r}, which no fit gives")
+
+
+def model_from_record(record: dict[str, Any], path: str = "the model file") -> Any:
+    """Rebuild a fitted :class:`~krrcli.model.KernelRidge` from a checked record."""
+    from ..model import KernelRidge, check_dtype, check_params
+
+    try:
+        check_params(record["kernel"], record.get("gamma"), record["alpha"], record["degree"], record["coef0"])
+        check_dtype(record.get("dtype", "float64"))
+    except KrrError as exc:
+        raise ModelFileError(f"{path!r} is damaged: {exc}") from None
+    m = KernelRidge(
+        kernel=record["kernel"],
+        gamma=record.get("gamma"),
+        alpha=record["alpha"],
+        degree=record["degree"],
+        coef0=record["coef0"],
+        standardize=bool(record.get("standardize")),
+        solver=record.get("solver", "auto"),
+        dtype=record.get("dtype", "float64"),
+    )
+    m.gamma_ = record.get("gamma")
+    m.solver_ = record.get("solver", "cholesky")
+    m.X_fit_ = record["X_fit"]
+    m._y_1d = bool(record.get("y_1d", record["dual_coef"].ndim == 1))
+    m.dual_coef_ = record["dual_coef"].ravel() if m._y_1d else record["dual_coef"]
+    coef = record.get("coef")
+    m.coef_ = None if coef is None else (coef.ravel() if m._y_1d else coef)
+    m.mean_ = record.get("mean")
+    m.scale_ = record.get("scale")
+    m.n_features_in_ = record["X_fit"].shape[1]
+    m.feature_names_in_ = [str(f) for f in record["features"]]
+    m.target_names_ = [str(t) for t in record["targets"]]
+    m.effective_dof_ = float(record.get("effective_dof", float("nan")))
+    m.effective_dof_exact_ = bool(record.get("effective_dof_exact", True))
+    m.train_scores_ = {k: float(v) for k, v in (record.get("train") or {}).items()}
+    return m
+
+
+def load_model(path: str) -> Any:
+    """Load a fitted :class:`~krrcli.model.KernelRidge` from a krr model file, safely."""
+    return model_from_record(read_model_record(path), path)
