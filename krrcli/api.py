@@ -14,7 +14,7 @@ from typing import IO, Any
 
 import numpy as np
 
-from .data import DEFAULT_CHUNK_ROWS, format_rows, iter_feature_chunks, read_training_csv
+from .data import DEFAULT_CHUNK_ROWS, format_header, format_rows, iter_feature_chunks, read_training_csv
 from .model import KernelRidge, check_dtype, check_params
 from .persist import FORMAT_VERSION, atomic_write, check_writable, model_from_record, read_model_record, save_model
 
@@ -150,7 +150,7 @@ def _write_predictions(
                     f"{data if data != '-' else '<stdin>'}: line 1: the input already has a column {clash[0]!r}; "
                     "--with-input would write it twice (drop that column, or leave out --with-input)"
                 )
-            fh.write(out_sep.join(([*names] if with_input else []) + columns) + "\n")
+            fh.write(format_header(([*names] if with_input else []) + columns, out_sep) + "\n")
             first = False
         if X.shape[0] == 0:
             continue

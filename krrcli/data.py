@@ -26,6 +26,7 @@ from typing import IO, Any
 import numpy as np
 
 from .errors import DataError, UsageError
+from .limits import MAX_COLUMNS, MAX_HEADER_BYTES
 
 DEFAULT_CHUNK_ROWS = 10_000
 TRAINING_CHUNK_ROWS = 50_000
@@ -124,25 +125,62 @@ class CsvSource:
             raise DataError(f"cannot read {self.name!r}: {exc}") from None
 
     def read_header(self) -> str | None:
-        """The first line, decoded (None for an empty input)."""
-        while b"\n" not in self._pending and not self._eof:
-            self._fill(1 << 16)
-        if not self._pending:
-            return None
-        cut = self._pending.find(b"\n")
-        line, self._pending = (self._pending, b"") if cut < 0 else (self._pending[:cut], self._pending[cut + 1 :])
-        return _decode(line, self.name, 1).lstrip("\ufeff").rstrip("\r")
+        """The first line, decoded (None for an empty input).
 
-    def _fill(self, size: int) -> None:
+        A newline inside a quoted name does not end the line. Linear in the header's
+        size, which may be at most ``MAX_HEADER_BYTES``.
+        """
+        parts: list[bytes] = []
+        size = 0
+        quoted = False
+        buf, self._pending = self._pending, b""
+        while True:
+            if not buf:
+                buf = b"" if self._eof else self._read_block(1 << 16)
+                if not buf:
+                    break
+            pos = 0
+            while True:
+                nl = buf.find(b"\n", pos)
+                if buf.count(b'"', pos, len(buf) if nl < 0 else nl) % 2:
+                    quoted = not quoted
+                if nl < 0 or not quoted:
+                    break
+                pos = nl + 1
+            if nl >= 0 and not quoted:
+                parts.append(buf[:nl])
+                self._pending = buf[nl + 1 :]
+                size += nl
+            else:
+                parts.append(buf)
+                size += len(buf)
+                buf = b""
+            if size > MAX_HEADER_BYTES:
+                raise DataError(
+                    f"{self.name}: line 1 (the header) is longer than {MAX_HEADER_BYTES // 2**20} MiB; "
+                    "is this a CSV file with a header line?"
+                )
+            if nl >= 0 and not quoted:
+                break
+        if not parts:
+            return None
+        if quoted:
+            raise DataError(f"{self.name}: line 1: a quote in the header is never closed")
+        return _decode(b"".join(parts), self.name, 1).lstrip("\ufeff").rstrip("\r")
+
+    def _read_block(self, size: int) -> bytes:
         data = self._read(size)
         if not data:
             self._eof = True
-            return
+            return b""
         if self._cr_only is None:  # decided on the first block: old Mac files end lines with CR alone
             self._cr_only = b"\r" in data and b"\n" not in data
         if self._cr_only:
             data = data.replace(b"\r", b"\n")
-        self._pending += data
+        return data
+
+    def _fill(self, size: int) -> None:
+        self._pending += self._read_block(size)
 
     def read_rows(self, n: int) -> bytes:
         """The raw bytes of up to ``n`` more lines (ending at a newline, or at the end of input)."""
@@ -182,6 +220,8 @@ class CsvSource:
 
 def split_line(line: str, sep: str) -> list[str]:
     """Fields of one CSV line, as the csv module reads them (plain splitting if it cannot)."""
+    if csv.field_size_limit() < MAX_HEADER_BYTES:  # the csv module stops at 128 KiB fields by default
+        csv.field_size_limit(MAX_HEADER_BYTES)
     try:
         return next(csv.reader([line], delimiter=sep), [])
     except csv.Error:
@@ -197,7 +237,7 @@ def _short(text: str, limit: int = 60) -> str:
 
 
 def _name_list(names: list[str], limit: int = 20) -> str:
-    shown = ", ".join(_short(n, 40)[1:-1] if len(n) > 40 else n for n in names[:limit])
+    shown = ", ".join(_short(n, 40) if len(n) > 40 or not n.isprintable() else csv_field(n) for n in names[:limit])
     return shown if len(names) <= limit else f"{shown}, ... ({len(names):,} in all)"
 
 
@@ -221,6 +261,8 @@ def read_header(src: CsvSource) -> list[str] | None:
     if not first.strip():
         raise DataError(f"{src.name}: line 1 is empty; the first line must be the header with the column names")
     names = [f.strip() for f in split_line(first, src.sep)]
+    if len(names) > MAX_COLUMNS:
+        raise DataError(f"{src.name}: line 1 names {len(names):,} columns; krr reads at most {MAX_COLUMNS:,}")
     names = [name or f"Unnamed: {i}" for i, name in enumerate(names)]
     seen: dict[str, int] = {}
     for i, name in enumerate(names):
@@ -412,7 +454,10 @@ def _column_index(names: list[str], wanted: list[str], src_name: str, role: str)
     out = []
     for w in wanted:
         if w not in pos:
-            raise DataError(f"{src_name}: {role} column {_short(w)} not found; columns are: {_name_list(names)}")
+            hint = ""
+            if role == "feature" and any("," in n or '"' in n for n in names):
+                hint = " (in --features, quote a name that holds a comma or a quote: -f '\"x,2\",x1')"
+            raise DataError(f"{src_name}: {role} column {_short(w)} not found; columns are: {_name_list(names)}{hint}")
         out.append(pos[w])
     return out
 
@@ -459,11 +504,21 @@ def choose_columns(
 
 
 def parse_features_option(value: str | list[str] | None) -> list[str] | None:
-    """``"a,b, c"`` or ``["a,b", "c"]`` (the option repeated) -> ``["a", "b", "c"]``."""
+    """``"a,b, c"`` or ``["a,b", "c"]`` (the option repeated) -> ``["a", "b", "c"]``.
+
+    Each value is read as a CSV line: a name holding a comma or a quote is quoted
+    as in a CSV file (``'"x,2",x1'`` -> ``["x,2", "x1"]``).
+    """
     if not value:
         return None
     parts = [value] if isinstance(value, str) else value
-    cols = [c.strip() for part in parts for c in part.split(",") if c.strip()]
+    cols = []
+    for part in parts:
+        try:
+            fields = next(csv.reader([part], skipinitialspace=True), [])
+        except csv.Error:
+            raise UsageError(f"cannot read --features {_short(part)}: a quote is not closed") from None
+        cols.extend(c.strip() for c in fields if c.strip())
     if not cols:
         raise UsageError("--features is empty; give comma-separated column names")
     dup = sorted({c for c in cols if cols.count(c) > 1})
@@ -556,6 +611,18 @@ def iter_feature_chunks(
             yielded = True
         if not yielded:
             yield names, np.empty((0, len(idx))), ([] if keep_input else None)
+
+
+def csv_field(text: str, sep: str = ",") -> str:
+    """``text`` as one CSV field: quoted (quotes doubled) when it holds the separator, a quote or a line break."""
+    if sep in text or '"' in text or "\n" in text or "\r" in text:
+        return '"' + text.replace('"', '""') + '"'
+    return text
+
+
+def format_header(names: list[str], sep: str = ",") -> str:
+    """The header line (without newline) of a CSV that reads back with exactly ``names``."""
+    return sep.join(csv_field(n, sep) for n in names)
 
 
 def format_rows(pred: np.ndarray, float_format: str | None = None, sep: str = ",") -> list[str]:

@@ -95,3 +95,66 @@ def test_real_process_pipe_to_head_ends_quietly(model_file, tmp_path):
     proc = subprocess.run(["bash", "-c", cmd], capture_output=True, text=True, timeout=120)
     assert proc.stdout.splitlines()[0] == "y_pred" and len(proc.stdout.splitlines()) == 3
     assert proc.stderr == ""
+
+
+# -- every CSV krr writes reads back with the same columns ---------------------
+def _read_back(text: str, sep: str = ",") -> list[list[str]]:
+    import csv
+    import io
+
+    return list(csv.reader(io.StringIO(text, newline=""), delimiter=sep))
+
+
+def test_names_with_separator_and_quote_are_quoted(krr, tmp_path):
+    """The report's example: a target 'y,z' gave the header y,z_pred over one-field rows."""
+    data = tmp_path / "c.csv"
+    data.write_text('x1,"x,2","y,z"\n1,2,3\n2,3,5\n3,1,4\n4,4,8\n')
+    model = tmp_path / "c.joblib"
+    assert krr("fit", data, "-o", model).exit_code == 0
+    res = krr("predict", model, data)
+    assert res.exit_code == 0, res.stderr
+    rows = _read_back(res.stdout)
+    assert rows[0] == ["y,z_pred"]
+    assert all(len(r) == 1 for r in rows)
+    res = krr("predict", model, data, "--with-input")
+    rows = _read_back(res.stdout)
+    assert rows[0] == ["x1", "x,2", "y,z", "y,z_pred"]
+    assert all(len(r) == 4 for r in rows)
+    assert [r[:3] for r in rows[1:]] == [["1", "2", "3"], ["2", "3", "5"], ["3", "1", "4"], ["4", "4", "8"]]
+
+
+def test_names_with_quotes_and_line_breaks_round_trip(krr, tmp_path):
+    """Another separator, a doubled quote and a line break inside a quoted header name."""
+    data = tmp_path / "s.csv"
+    data.write_text('a;"b;1";"q""uote";"new\nline"\n1;2;3;4\n2;3;5;1\n3;1;4;2\n4;4;8;0\n')
+    model = tmp_path / "s.joblib"
+    assert krr("fit", data, "--sep", ";", "-o", model).exit_code == 0
+    assert load_model(model).target_names_ == ["new\nline"]
+    assert load_model(model).feature_names_in_ == ["a", "b;1", 'q"uote']
+    out = tmp_path / "out.csv"
+    res = krr("predict", model, data, "--sep", ";", "--with-input", "-o", out)
+    assert res.exit_code == 0, res.stderr
+    back = pd.read_csv(out, sep=";")
+    assert list(back.columns) == ["a", "b;1", 'q"uote', "new\nline", "new\nline_pred"]
+    assert len(back) == 4
+    # krr itself reads its output back: predict again on the file it wrote
+    again = krr("predict", model, out, "--sep", ";")
+    assert again.exit_code == 0, again.stderr
+    assert _read_back(again.stdout)[0] == ["new\nline_pred"]
+
+
+def test_features_option_names_a_column_holding_a_comma(krr, tmp_path):
+    data = tmp_path / "c.csv"
+    data.write_text('x1,"x,2","y,z"\n1,2,3\n2,3,5\n3,1,4\n4,4,8\n')
+    model = tmp_path / "c.joblib"
+    res = krr("fit", data, "-f", '"x,2"', "-t", "y,z", "-o", model, "--json")
+    assert res.exit_code == 0, res.stderr
+    m = load_model(model)
+    assert m.feature_names_in_ == ["x,2"] and m.target_names_ == ["y,z"]
+    res = krr("fit", data, "-f", 'x1, "x,2"', "-o", model)
+    assert res.exit_code == 0, res.stderr
+    assert load_model(model).feature_names_in_ == ["x1", "x,2"]
+    # unquoted, the comma splits: the message says how to quote
+    res = krr("fit", data, "-f", "x,2", "-o", model)
+    assert res.exit_code == 3
+    assert "feature column 'x' not found" in res.stderr and '"x,2"' in res.stderr

@@ -117,3 +117,44 @@ def test_with_input_lines_follow_white_space_lines(tmp_path):
     path.write_text("a,b\n1,2\n  \n3,4\n")
     chunks = list(iter_feature_chunks(str(path), ["a", "b"], keep_input=True))
     assert chunks[0][2] == ["1,2", "3,4"]
+
+
+# -- the header: bounded, linear, quoted line breaks ------------------------------
+def test_header_over_the_limit_is_a_clear_error(tmp_path, krr):
+    from krrcli.limits import MAX_HEADER_BYTES
+
+    path = tmp_path / "wide.csv"
+    path.write_bytes(b"a" * (MAX_HEADER_BYTES + 1) + b",y\n1,2\n")
+    res = krr("fit", path, "-o", tmp_path / "m.joblib")
+    assert res.exit_code == 3
+    assert "wide.csv: line 1 (the header) is longer than 16 MiB" in res.stderr
+    assert not (tmp_path / "m.joblib").exists()
+
+
+def test_too_many_columns_is_a_clear_error(tmp_path, krr):
+    from krrcli.limits import MAX_COLUMNS
+
+    path = tmp_path / "many.csv"
+    n = MAX_COLUMNS + 1
+    path.write_text(",".join(f"c{i}" for i in range(n)) + "\n" + ",".join("1" for _ in range(n)) + "\n")
+    res = krr("fit", path, "-o", tmp_path / "m.joblib")
+    assert res.exit_code == 3
+    assert f"line 1 names {n:,} columns; krr reads at most {MAX_COLUMNS:,}" in res.stderr
+
+
+@pytest.mark.parametrize("where", [10, 65_535, 65_536, 65_537, 200_000])
+def test_quoted_line_break_in_the_header_at_any_offset(tmp_path, where):
+    """A header name holding a line break, placed across the reader's block boundaries."""
+    pad = "p" * where
+    path = tmp_path / "h.csv"
+    path.write_text(f'{pad},"two\nlines",y\n1,2,3\n4,5,6\n')
+    table = read_training_csv(str(path))
+    assert table.features == [pad, "two\nlines"]
+    assert table.Y.ravel().tolist() == [3.0, 6.0]
+
+
+def test_header_that_never_closes_its_quote(tmp_path):
+    path = tmp_path / "open.csv"
+    path.write_text('a,"b,y\n1,2,3\n')
+    with pytest.raises(DataError, match="line 1: a quote in the header is never closed"):
+        read_training_csv(str(path))

@@ -98,6 +98,7 @@ def _report(line: str, code: int) -> int:
     """One line on stderr (after the traceback with --debug); the exit status is the same either way."""
     if state["debug"]:
         traceback.print_exc()
+    line = line.replace("\r", "\\r").replace("\n", "\\n")  # one line, whatever a name or a path holds
     try:
         sys.stderr.write(line + "\n")
     except (OSError, ValueError):
