@@ -98,9 +98,9 @@ def predict_csv(
 ) -> int:
     """Stream predictions for a CSV file to ``output`` (atomic) or stdout; return the row count."""
     check_dtype(dtype)
-    model = load_model(model_path)
     if float_format is not None:
         _check_float_format(float_format)
+    model = load_model(model_path)
     columns = [f"{t}_pred" for t in model.target_names_]
     if output == "-":
         output = None
@@ -118,10 +118,19 @@ def _check_float_format(fmt: str) -> None:
     import re
 
     from .errors import UsageError
+    from .limits import MAX_FLOAT_PRECISION, MAX_FLOAT_WIDTH
 
     # exactly one float conversion (flags, width, precision; e/f/g) and nothing around it
-    if not re.fullmatch(r"%[-+ 0#]*\d*(\.\d+)?[eEfFgG]", fmt):
-        raise UsageError(f"--float-format {fmt!r} is not a single printf-style float format such as %.6g, %.3f or %.4e")
+    m = re.fullmatch(r"%[-+ 0#]{0,5}(\d*)(?:\.(\d+))?[eEfFgG]", fmt)
+    if not m:
+        shown = repr(fmt) if len(fmt) <= 40 else repr(fmt[:40]) + "..."
+        raise UsageError(f"--float-format {shown} is not a single printf-style float format such as %.6g, %.3f or %.4e")
+    width, precision = m.group(1), m.group(2)
+    if (width and int(width) > MAX_FLOAT_WIDTH) or (precision and int(precision) > MAX_FLOAT_PRECISION):
+        raise UsageError(
+            f"--float-format {fmt!r}: the width may be at most {MAX_FLOAT_WIDTH} and the precision at most "
+            f"{MAX_FLOAT_PRECISION} (17 significant digits print any float64 exactly)"
+        )
 
 
 def _write_predictions(
@@ -193,7 +202,7 @@ def cv_csv(
     import numpy as np
 
     from .errors import DataError, UsageError
-    from .selection import DEFAULT_ALPHAS, METRICS, cross_validate, parse_grid
+    from .selection import DEFAULT_ALPHAS, METRICS, check_grid_size, cross_validate, parse_grid
 
     check_params(kernel, None, 1.0, degree, coef0)
     if metric not in METRICS:
@@ -204,6 +213,8 @@ def cv_csv(
         raise UsageError(f"--seed must be >= 0, got {seed}")
     gamma_list = parse_grid(gammas, "gamma") if gammas is not None else None
     alpha_list = parse_grid(alphas if alphas is not None else DEFAULT_ALPHAS, "alpha")
+    if gamma_list is not None:
+        check_grid_size(len(gamma_list), len(alpha_list))
     if output is not None:
         check_writable(output, "model file", inputs=(data,))
     t0 = time.perf_counter()

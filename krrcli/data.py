@@ -81,7 +81,10 @@ class CsvSource:
 
     def _open_raw(self, path: str) -> IO[bytes]:
         if path == "-":
-            return sys.stdin.buffer
+            stdin = getattr(sys.stdin, "buffer", None)
+            if stdin is None:
+                raise DataError("cannot read standard input ('-'): it is closed; give a file name, or pipe the data in")
+            return stdin
         if os.path.isdir(path):
             raise DataError(f"cannot read {path!r}: it is a folder, not a CSV file")
         try:
@@ -331,6 +334,25 @@ def _diagnose_cells(
     return DataError(f"{src_name}: lines {line_numbers[0]}-{line_numbers[-1]}: cannot parse the numbers")
 
 
+def _as_floats(values: list[Any]) -> np.ndarray | None:
+    """A column the parser did not read as numbers, as floats if every cell is one (else None).
+
+    Integers beyond int64 come back as Python ints, or as text when mixed with decimals:
+    they are valid numbers, read as floats like any other (int -> float and float(text)
+    both round correctly, so the value is the same either way).
+    """
+    out = np.empty(len(values))
+    for i, v in enumerate(values):
+        if type(v) is str:
+            v = v.strip(" \t\r\n")
+            if not _NUMBER.fullmatch(v):
+                return None
+        elif type(v) not in (int, float):
+            return None
+        out[i] = float(v)
+    return out
+
+
 def parse_numeric(
     lines: list[str], line_numbers: list[int], names: list[str], col_idx: list[int], sep: str, src_name: str
 ) -> np.ndarray:
@@ -441,8 +463,14 @@ def parse_chunk(
         )
     except (ValueError, UnicodeDecodeError):
         raise _diagnose_cells(lines(), numbers, sep, col_idx, names, src_name) from None
-    if len(df) != len(kept) or any(df[j].dtype.kind not in "iuf" for j in col_idx):
+    if len(df) != len(kept):
         raise _diagnose_cells(lines(), numbers, sep, col_idx, names, src_name)
+    for j in col_idx:
+        if df[j].dtype.kind not in "iuf":
+            values = _as_floats(df[j].tolist())
+            if values is None:
+                raise _diagnose_cells(lines(), numbers, sep, col_idx, names, src_name)
+            df[j] = values
     A = df[col_idx].to_numpy(dtype=np.float64)
     if not np.isfinite(A).all():
         raise _diagnose_cells(lines(), numbers, sep, col_idx, names, src_name)

@@ -39,6 +39,7 @@ from scipy import linalg
 
 from .errors import DataError, ResourceError, UsageError
 from .kernels import NonFiniteKernel, apply_kernel, base_matrix, get_kernel
+from .limits import MAX_GRID_POINTS, MAX_GRID_VALUES
 from .resources import check_memory, format_bytes
 from .solvers import KrrWarning
 
@@ -68,6 +69,31 @@ METHODS = ("loo", "gcv", "kfold")
 Progress = Callable[[int, int], None]
 
 
+class _TooMany(Exception):
+    pass
+
+
+def _short_spec(spec: str) -> str:
+    return repr(spec) if len(spec) <= 40 else repr(spec[:40]) + "..."
+
+
+def check_grid_size(n_gammas: int, n_alphas: int) -> None:
+    """A grid of more than ``MAX_GRID_POINTS`` points is a usage error, before any work."""
+    if n_gammas * n_alphas > MAX_GRID_POINTS:
+        raise UsageError(
+            f"the grid has {n_gammas:,} gamma(s) x {n_alphas:,} alpha(s) = {n_gammas * n_alphas:,} points; "
+            f"krr cv scores at most {MAX_GRID_POINTS:,}"
+        )
+
+
+def cv_peak_bytes(n: int, n_targets: int, n_alphas: int, workers: int) -> int:
+    """Bytes cross-validation holds at its peak: the base matrix and its copy, then per worker
+    the kernel, its eigenvectors and one product (n x n each) and the per-alpha arrays of the
+    closed forms (residuals, diagonals, weights: about six of n x alphas x targets)."""
+    per_worker = 3 * 8 * n * n + 6 * 8 * n * n_alphas * max(1, n_targets)
+    return 2 * 8 * n * n + workers * per_worker
+
+
 def parse_grid(spec: str, name: str) -> list[float]:
     """``"0.1"``, ``"0.1,1,10"`` or a log-spaced range ``"LO:HI:N"`` -> a list of floats."""
     text = spec.strip()
@@ -77,6 +103,8 @@ def parse_grid(spec: str, name: str) -> list[float]:
             if len(parts) != 3:
                 raise ValueError
             lo, hi, num = float(parts[0]), float(parts[1]), int(parts[2])
+            if num > MAX_GRID_VALUES:
+                raise _TooMany(num)
             if lo <= 0 or hi <= 0 or num < 1 or (num == 1 and lo != hi) or (num > 1 and lo == hi):
                 raise ValueError
             # rounded to 12 significant digits so that 1e-5 prints as 1e-05, not 9.999999999999999e-06
@@ -85,7 +113,14 @@ def parse_grid(spec: str, name: str) -> list[float]:
             items = text.split(",")
             if len(items) > 1 and any(not v.strip() for v in items):
                 raise ValueError  # "1,,2" or "1,": an empty item is a typo, not a request
+            if len(items) > MAX_GRID_VALUES:
+                raise _TooMany(len(items))
             values = [float(v) for v in items if v.strip()]
+    except _TooMany as exc:
+        raise UsageError(
+            f"--{name} {_short_spec(spec)} asks for {exc.args[0]:,} values; a grid takes at most "
+            f"{MAX_GRID_VALUES:,} per parameter (refine around the best instead)"
+        ) from None
     except ValueError:
         raise UsageError(
             f"cannot read --{name} {spec!r}; give a number, a comma-separated list, "
@@ -516,11 +551,14 @@ def cross_validate(
     fold_idx = None if folds is None else kfold_indices(n, folds, seed)
     strategy = None if fold_idx is None else kfold_strategy(n, len(fold_idx), len(alpha_arr))
 
-    copies = 2 + 3 * min(jobs, len(gammas))  # the base matrix and its copy, then per worker K, Q and products
+    check_grid_size(len(gammas), len(alpha_arr))
+    workers = min(jobs, len(gammas))
+    t = Y.shape[1]
     check_memory(
-        copies * 8 * n * n,
-        f"cross-validating {n:,} rows ({copies} matrices of {n:,} x {n:,}, {format_bytes(8 * n * n)} each)",
-        "use --jobs 1, or a random sample of the rows",
+        cv_peak_bytes(n, t, len(alpha_arr), workers),
+        f"cross-validating {n:,} rows with {workers} worker(s) ({2 + 3 * workers} matrices of {n:,} x {n:,}, "
+        f"{format_bytes(8 * n * n)} each, and {len(alpha_arr)} alpha(s))",
+        lambda available: _cv_memory_advice(n, t, len(alpha_arr), workers, available),
     )
 
     base = base_matrix(X, kernel)
@@ -582,6 +620,23 @@ def cross_validate(
         strategy=strategy,
         notes=notes,
     )
+
+
+def _cv_memory_advice(n: int, t: int, n_alphas: int, workers: int, available: int) -> str:
+    """Advice that would help: fewer workers if that is enough, else the largest sample that fits."""
+    if workers > 1 and cv_peak_bytes(n, t, n_alphas, 1) <= available:
+        return "use --jobs 1 (one worker fits)"
+    lo, hi = 0, n
+    while lo < hi:  # the most rows that fit with one worker
+        mid = (lo + hi + 1) // 2
+        if cv_peak_bytes(mid, t, n_alphas, 1) <= available:
+            lo = mid
+        else:
+            hi = mid - 1
+    jobs = " with --jobs 1" if workers > 1 else ""
+    if lo < 2:
+        return "even 2 rows would not fit; free memory or raise KRR_MEMORY_LIMIT"
+    return f"cross-validate a random sample of at most {lo:,} rows{jobs}, or use a machine with more memory"
 
 
 def _edge_notes(best: CVResult, gammas: list, alphas: list[float]) -> list[str]:

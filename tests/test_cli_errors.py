@@ -807,3 +807,236 @@ def test_with_input_refuses_to_write_a_column_twice(krr, tmp_path, model_file, o
     assert_error(res, EXIT_DATA, "has_pred.csv", "line 1", "'y_pred'")
     assert not out.exists()
     assert krr("predict", model_file, data, "-o", out).exit_code == 0  # without --with-input it is fine
+
+
+# -- options have bounds, checked before any output --------------------------------
+@pytest.mark.parametrize("fmt", ["%999999999f", "%99999999999999999999f", "%.18g", "%65f", "%.999e"])
+def test_float_format_width_and_precision_are_bounded(krr, model_file, train_csv, out, fmt):
+    res = krr("predict", model_file, train_csv, "--float-format", fmt)
+    assert_error(res, EXIT_USAGE, fmt, "width may be at most 64", "precision at most 17")
+    assert res.stdout == ""  # not even the header
+    res = krr("predict", model_file, train_csv, "--float-format", fmt, "-o", out)
+    assert_error(res, EXIT_USAGE)
+    assert not out.exists()
+
+
+def test_float_format_at_its_bounds_prints_full_precision(krr, model_file, train_csv):
+    res = krr("predict", model_file, train_csv, "--float-format", "%64.17g")
+    assert res.exit_code == 0, res.stderr
+    lines = res.stdout.splitlines()
+    assert all(len(v) == 64 for v in lines[1:])
+    exact = krr("predict", model_file, train_csv).stdout.splitlines()[1:]
+    assert [float(v) for v in lines[1:]] == [float(v) for v in exact]  # 17 digits read back exactly
+
+
+@pytest.mark.parametrize(
+    "args, fragment",
+    [
+        (["-a", "1e-3:1:10000000"], "asks for 10,000,000 values"),  # the report's example
+        (["-g", ",".join(str(0.001 * (i + 1)) for i in range(1001))], "asks for 1,001 values"),
+        (["-g", "1e-3:1:11", "-a", "1e-3:1:1000"], "11,000 points"),
+    ],
+)
+def test_cv_grid_is_bounded_before_any_work(krr, tmp_path, train_csv, args, fragment):
+    dest = tmp_path / "best.joblib"
+    res = krr("cv", train_csv, *args, "-o", dest)
+    assert_error(res, EXIT_USAGE, fragment)
+    assert res.stdout == "" and not dest.exists()
+
+
+def test_cv_memory_advice_follows_the_real_job_count(krr, tmp_path, monkeypatch):
+    """The refusal counts the workers really used, and its advice, followed, works."""
+    X, Y = np.random.default_rng(0).normal(size=(800, 2)), np.random.default_rng(1).normal(size=(800, 1))
+    data = write_rows(tmp_path / "d.csv", ["a", "b", "y"], np.column_stack([X, Y]))
+    monkeypatch.setenv("KRR_MEMORY_LIMIT", "20M")
+    res = krr("cv", data, "--jobs", "1", "-g", "0.1,1", "-a", "0.1,1")
+    assert_error(res, EXIT_RESOURCES, "with 1 worker(s)", "5 matrices", "random sample of at most")
+    assert "--jobs 1" not in res.stderr  # it was given: advising it would not help
+    rows = int(re.search(r"at most ([\d,]+) rows", res.stderr).group(1).replace(",", ""))
+    small = write_rows(tmp_path / "s.csv", ["a", "b", "y"], np.column_stack([X, Y])[:rows])
+    assert krr("cv", small, "--jobs", "1", "-g", "0.1,1", "-a", "0.1,1").exit_code == 0
+    # with two workers and memory for one, the advice is --jobs 1 (when there are two cores to use)
+    from krrcli.selection import cv_peak_bytes
+
+    if (__import__("os").cpu_count() or 1) >= 2:
+        monkeypatch.setenv("KRR_MEMORY_LIMIT", str(cv_peak_bytes(800, 1, 2, 1) + 2**20))
+        res = krr("cv", data, "--jobs", "2", "-g", "0.1,1", "-a", "0.1,1")
+        assert_error(res, EXIT_RESOURCES, "with 2 worker(s)", "use --jobs 1")
+
+
+# -- exit codes do not depend on the state of the standard streams ------------------
+def _proc(args: list[str], *, close: tuple[int, ...] = (), stdout=None, stdin=None):
+    import os
+    import subprocess
+    import sys
+
+    def closer() -> None:
+        for fd in close:
+            os.close(fd)
+
+    return subprocess.run(
+        [sys.executable, "-m", "krrcli", *map(str, args)],
+        stdin=stdin if stdin is not None else subprocess.DEVNULL,
+        stdout=stdout if stdout is not None else subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        timeout=120,
+        preexec_fn=closer,
+    )
+
+
+@pytest.mark.parametrize("command", ["fit", "predict", "cv"])
+def test_closed_stdin_is_a_data_error(tmp_path, model_file, command):
+    dest = tmp_path / "x.joblib"
+    args = {"fit": ["fit", "-", "-o", dest], "predict": ["predict", model_file, "-"], "cv": ["cv", "-"]}[command]
+    proc = _proc(args, close=(0,))
+    assert proc.returncode == EXIT_DATA, proc.stderr
+    assert proc.stderr.strip().splitlines() == [
+        "krr: error: cannot read standard input ('-'): it is closed; give a file name, or pipe the data in"
+    ]
+    assert not dest.exists()
+
+
+@pytest.mark.parametrize(
+    "make, code",
+    [
+        (lambda d, m: ["fit", write(d / "nan.csv", "a,y\n1,nan\n2,3\n"), "-o", d / "x.joblib"], EXIT_DATA),
+        (lambda d, m: ["predict", m, d / "missing.csv"], EXIT_DATA),
+        (lambda d, m: ["fit", write(d / "t.csv", HEADER + GOOD_ROWS), "--alpha", "-1", "-o", d / "x.joblib"], 2),
+        (lambda d, m: ["inspect", write(d / "bad.joblib", "not a model")], 4),
+    ],
+)
+def test_closed_stderr_keeps_the_exit_code(tmp_path, model_file, make, code):
+    proc = _proc(make(tmp_path, model_file), close=(2,))
+    assert proc.returncode == code
+    assert not (tmp_path / "x.joblib").exists()
+
+
+def test_closed_stderr_does_not_leak_into_an_output_file(tmp_path, model_file, train_csv):
+    """With fd 2 closed, the first file krr opens would get its number: messages must not land in it."""
+    out = tmp_path / "pred.csv"
+    proc = _proc(["predict", model_file, train_csv, "-o", out], close=(2,))
+    assert proc.returncode == 0
+    assert out.read_text().splitlines()[0] == "y_pred"
+    assert "krr" not in out.read_text()
+
+
+@pytest.mark.parametrize("big", ["99999999999999999999", "-99999999999999999999", "18446744073709551617"])
+def test_integers_beyond_int64_are_numbers(krr, tmp_path, big):
+    """The report's example: a column without decimals holding an integer beyond int64."""
+    data = write(tmp_path / "big.csv", f"a,y\n1,{big}\n2,3\n3,4\n")
+    dest = tmp_path / "m.joblib"
+    res = krr("fit", data, "-o", dest, "--json")
+    assert res.exit_code == 0, res.stderr
+    import json
+
+    with_decimal = write(tmp_path / "dec.csv", f"a,y\n1,{big}\n2,3.0\n3,4\n")
+    res2 = krr("fit", with_decimal, "-o", tmp_path / "m2.joblib", "--json")
+    # the same value whether or not another row has a decimal point
+    assert json.loads(res.stdout)["train"] == json.loads(res2.stdout)["train"]
+    from krrcli.data import read_training_csv
+
+    assert read_training_csv(str(data)).Y[0, 0] == float(big)
+
+
+def test_integer_beyond_int64_next_to_text_names_the_text(krr, tmp_path, out):
+    data = write(tmp_path / "mixed.csv", "a,y\n1,-99999999999999999999\n2,3\n3,abc\n")
+    assert_error(krr("fit", data, "-o", out), EXIT_DATA, "mixed.csv: line 4, column 'y'", "'abc' is not a number")
+
+
+# -- a trailing slash means a folder -----------------------------------------------------
+@pytest.mark.parametrize("suffix", ["/", "/."])
+def test_trailing_slash_on_an_existing_file_is_refused(krr, tmp_path, train_csv, model_file, suffix):
+    before = snapshot(model_file)
+    res = krr("fit", train_csv, "--alpha", "0.5", "-o", f"{model_file}{suffix}")
+    assert_error(res, EXIT_OUTPUT, "means a folder")
+    assert snapshot(model_file) == before
+
+
+@pytest.mark.parametrize("command", ["fit", "predict", "cv"])
+def test_trailing_slash_on_a_new_name_creates_nothing(krr, tmp_path, train_csv, model_file, command):
+    target = tmp_path / "newdir"
+    args = {
+        "fit": ["fit", train_csv, "-o", f"{target}/"],
+        "predict": ["predict", model_file, train_csv, "-o", f"{target}/"],
+        "cv": ["cv", train_csv, "-a", "0.1", "-g", "0.1", "-o", f"{target}/"],
+    }[command]
+    res = krr(*args)
+    assert_error(res, EXIT_OUTPUT, "newdir/", "means a folder")
+    assert not target.exists()
+    assert no_temp_files(tmp_path) == []
+
+
+# -- a report that cannot be written after the model was saved -------------------------
+@pytest.mark.parametrize("command", ["fit", "cv"])
+def test_full_stdout_after_saving_says_the_model_was_saved(tmp_path, train_csv, command):
+    dest = tmp_path / "m.joblib"
+    args = ["fit", train_csv, "-o", dest] if command == "fit" else ["cv", train_csv, "-a", "0.1,1", "-o", dest]
+    with open("/dev/full", "w") as full:
+        proc = _proc(args, stdout=full)
+    assert proc.returncode == EXIT_OUTPUT
+    assert proc.stderr.strip().splitlines() == [
+        f"krr: error: the model was saved to {str(dest)!r}, but the report could not be written to stdout: "
+        "No space left on device"
+    ]
+    import krrcli
+
+    assert krrcli.load_model(str(dest)).n_features_in_ == 3  # and it is there, whole
+
+
+# -- temporary files say what they were for -----------------------------------------------
+def test_temporary_file_is_named_after_its_target(tmp_path, train_csv, monkeypatch):
+    """A kill -9 can leave one behind: its name says which output it was."""
+    import krrcli.persist.output as output
+
+    seen = []
+    real = output.tempfile.mkstemp
+
+    def spy(*args, **kwargs):
+        fd, name = real(*args, **kwargs)
+        seen.append(Path(name).name)
+        return fd, name
+
+    monkeypatch.setattr(output.tempfile, "mkstemp", spy)
+    from krrcli import fit_csv
+
+    fit_csv(str(train_csv), str(tmp_path / "price model.joblib"))
+    assert len(seen) == 1
+    assert re.fullmatch(r"\.krr-price model\.joblib-[^/]+\.tmp", seen[0]), seen
+    assert no_temp_files(tmp_path) == []
+
+
+def test_temporary_file_left_by_kill_9_can_be_recognised(tmp_path, train_csv):
+    """A real SIGKILL in the middle of writing: the leftover is .krr-<target>-XXXX.tmp and the target is untouched."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    dest = tmp_path / "pred.csv"
+    dest.write_text("old\n")
+    X = np.random.default_rng(0).normal(size=(300, 3))
+    model = tmp_path / "m.joblib"
+    data = write_rows(tmp_path / "t.csv", ["a", "b", "c", "y"], np.column_stack([X, X[:, 0]]))
+    assert (
+        subprocess.run([sys.executable, "-m", "krrcli", "fit", data, "-o", model], capture_output=True).returncode == 0
+    )
+    fifo = tmp_path / "in.fifo"
+    os.mkfifo(fifo)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "krrcli", "predict", model, fifo, "-o", dest, "--chunk-size", "1"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    with open(fifo, "w") as fh:
+        fh.write("a,b,c\n1,2,3\n")
+        fh.flush()
+        deadline = time.time() + 60
+        while time.time() < deadline and not [p for p in tmp_path.iterdir() if p.name.startswith(".krr-")]:
+            time.sleep(0.05)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+    left = no_temp_files(tmp_path)
+    assert len(left) == 1 and re.fullmatch(r"\.krr-pred\.csv-.+\.tmp", left[0]), left
+    assert dest.read_text() == "old\n"

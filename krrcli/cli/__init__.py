@@ -7,6 +7,7 @@ line on stderr; the process exits with the error's code (see the README's table)
 from __future__ import annotations
 
 import errno
+import os
 import signal
 import sys
 import threading
@@ -44,13 +45,32 @@ def _catch_signals() -> dict[int, Any]:
     return old
 
 
+def _guard_standard_streams() -> None:
+    """Started with stdin, stdout or stderr closed (``<&-``, ``2>&-``): put /dev/null on the free
+    descriptor, so that no file krr opens later takes its number (and receives what is meant for
+    the terminal), and give Python a stderr that swallows messages, so the exit code stays the same."""
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+        except OSError:
+            try:
+                null = os.open(os.devnull, os.O_RDWR)
+            except OSError:
+                continue
+            if null != fd:
+                os.dup2(null, fd)
+                os.close(null)
+    if sys.stderr is None:
+        sys.stderr = open(os.devnull, "w")  # noqa: SIM115  (lives as long as the process)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run ``krr`` with ``argv`` (default: ``sys.argv[1:]``) and return the exit status."""
     if hasattr(signal, "SIGPIPE"):
         signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    _guard_standard_streams()
     if sys.stdout is None:  # started with stdout closed (>&-)
-        if sys.stderr is not None:
-            sys.stderr.write("krr: error: standard output is closed\n")
+        sys.stderr.write("krr: error: standard output is closed\n")
         return EXIT_OUTPUT
     state["debug"] = False
     state["interrupted"] = False

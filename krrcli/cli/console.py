@@ -6,6 +6,8 @@ import json
 import math
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # rich is imported when a report is printed, not at start-up
@@ -58,3 +60,21 @@ def fmt_num(value: Any, digits: int = 4) -> str:
     if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
         return str(int(value))
     return f"{value:.{digits}g}"
+
+
+@contextmanager
+def report_after_saving(model_path: str | None) -> Iterator[None]:
+    """The report of a command that has already written its model: when stdout fails (a full
+    disk, a closed pipe's descriptor), the error says the model is there, and the exit code is 5."""
+    from ..errors import OutputError
+
+    try:
+        yield
+        sys.stdout.flush()
+    except OSError as exc:
+        if model_path is None:
+            raise
+        raise OutputError(
+            f"the model was saved to {model_path!r}, but the report could not be written to stdout: "
+            f"{exc.strerror or exc}"
+        ) from None

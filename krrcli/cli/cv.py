@@ -9,7 +9,7 @@ import typer
 
 from . import options as o
 from .app import app
-from .console import err, fmt_num, out, print_json
+from .console import err, fmt_num, out, print_json, report_after_saving
 
 
 @app.command(
@@ -120,10 +120,11 @@ def cv(
         from ..plots import plot_cv
 
         plot_cv(report, plot)
-    if json:
-        print_json(report)
-    else:
-        render_report(report)
+    with report_after_saving(report.get("model")):
+        if json:
+            print_json(report)
+        else:
+            render_report(report)
     for note in report.get("notes") or []:
         sys.stderr.write(f"krr: note: {note}\n")  # one line each, unwrapped, for logs and grep
 

@@ -8,7 +8,7 @@ import typer
 
 from . import options as o
 from .app import app
-from .console import fmt_num, out, print_json
+from .console import fmt_num, out, print_json, report_after_saving
 
 
 @app.command(
@@ -58,10 +58,11 @@ def fit(
         standardize,
         dtype,
     )
-    if json:
-        print_json(summary)
-    else:
-        render_summary(summary, "Fitted")
+    with report_after_saving(output):
+        if json:
+            print_json(summary)
+        else:
+            render_summary(summary, "Fitted")
 
 
 def render_summary(s: dict[str, Any], verb: str) -> None:
