@@ -573,6 +573,23 @@ def test_a_stream_of_many_operations_is_cut_short(tmp_path):
     assert peak < 64 * 2**20
 
 
+@pytest.mark.parametrize(
+    "name, stream",
+    [
+        ("values left on the stack", b"\x80\x04" + b"K\x01" * 2_000_000 + b"."),
+        ("open marks", b"\x80\x04" + b"(" * 2_000_000 + b"."),
+        ("no-op operations", b"\x80\x04" * 2_000_000 + b"N."),
+    ],
+)
+def test_operations_that_build_nothing_lasting_are_bounded(tmp_path, name, stream):
+    """Two million pushes, marks or protocol headers: each costs memory or time; the reader stops early."""
+    path = tmp_path / "ops.joblib"
+    path.write_bytes(stream)
+    error, peak = _load_cost(path)
+    assert isinstance(error, ModelFileError) and "refusing to load" in str(error), (name, error)
+    assert peak < 8 * 2**20
+
+
 def test_a_huge_declared_text_is_refused_before_reading(tmp_path):
     path = tmp_path / "text.joblib"
     path.write_bytes(b"\x80\x04\x8d" + (2**40).to_bytes(8, "little") + b"abc")

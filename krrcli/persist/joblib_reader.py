@@ -42,6 +42,9 @@ class ForeignFile(Exception):
 # a model has a few dozen values plus its feature and target names, each stored once.
 MAX_ITEMS = 2 * MAX_COLUMNS + 10_000
 MAX_OPERATIONS = 3 * MAX_ITEMS + 10_000
+# Values waiting on the stack (pickle adds dict and list items in batches of 1,000) and open marks.
+MAX_STACK = 10_000
+MAX_MARKS = 100
 # The arrays of a model, each stored at most once, as a value of the record.
 ARRAY_KEYS = ("X_fit", "dual_coef", "coef", "mean", "scale")
 
@@ -310,6 +313,8 @@ class _Machine:
                     raise CorruptModelFile("the pickle stream ends with a broken stack")
                 return self.stack[0]
             handler(self)
+            if len(self.stack) > MAX_STACK or len(self.marks) > MAX_MARKS:
+                raise UnsafeModelFile("its pickle stack grows deeper than any krr model's")
         raise UnsafeModelFile(f"it takes more than {MAX_OPERATIONS:,} pickle operations, more than any krr model")
 
 
