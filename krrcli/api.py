@@ -6,6 +6,7 @@ exactly what the command line does.
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 import time
@@ -37,7 +38,7 @@ def _summary(model: KernelRidge, path: str | None, seconds: float, read_seconds:
         "train": dict(model.train_scores_),
         "effective_dof": float(model.effective_dof_),
         "effective_dof_exact": bool(model.effective_dof_exact_),
-        "seconds": round(seconds, 6),
+        "seconds": None if not math.isfinite(seconds) else round(seconds, 6),
         "read_seconds": None if read_seconds is None or read_seconds != read_seconds else round(read_seconds, 6),
     }
 
@@ -151,7 +152,8 @@ def _write_predictions(
     rows = 0
     first = True
     out_sep = parse_sep(sep) if with_input else ","
-    for names, X, lines in iter_feature_chunks(data, model.feature_names_in_, sep, chunk_size, no_header, with_input):
+    chunks = iter_feature_chunks(data, model.feature_names_in_, sep, chunk_size, no_header, with_input)
+    for names, X, lines, numbers in chunks:
         if first:
             clash = [c for c in columns if with_input and c in names]
             if clash:
@@ -164,6 +166,12 @@ def _write_predictions(
         if X.shape[0] == 0:
             continue
         pred = np.asarray(model.predict(X, dtype=dtype)).reshape(X.shape[0], len(columns))
+        finite = np.isfinite(pred).all(axis=1)
+        if not finite.all():
+            raise DataError(
+                f"{data if data != '-' else '<stdin>'}: line {numbers[int(np.argmin(finite))]}: the prediction is "
+                "not finite (the kernel overflows or is undefined for this row); check the row's scale"
+            )
         text = format_rows(pred, float_format, out_sep)
         if with_input:
             text = [f"{line}{out_sep}{p}" for line, p in zip(lines, text, strict=True)]
@@ -292,7 +300,8 @@ def inspect_model(path: str) -> dict[str, Any]:
     """Everything stored in a model file, with the key names of ``krr fit --json``."""
     record = read_model_record(path)
     model = model_from_record(record, path)
-    info = _summary(model, path, float(record.get("fit_seconds", float("nan"))), record.get("read_seconds"))
+    fit_seconds = record.get("fit_seconds")
+    info = _summary(model, path, math.nan if fit_seconds is None else float(fit_seconds), record.get("read_seconds"))
     versions = record.get("versions") or {}
     info.update(
         {

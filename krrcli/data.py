@@ -26,7 +26,7 @@ from typing import IO, Any
 import numpy as np
 
 from .errors import DataError, UsageError
-from .limits import MAX_COLUMNS, MAX_HEADER_BYTES
+from .limits import MAX_COLUMNS, MAX_HEADER_BYTES, MAX_HEADER_LINES
 
 DEFAULT_CHUNK_ROWS = 10_000
 TRAINING_CHUNK_ROWS = 50_000
@@ -78,6 +78,7 @@ class CsvSource:
         self._pending = b""
         self._eof = False
         self._cr_only: bool | None = None
+        self.header_lines = 1
 
     def _open_raw(self, path: str) -> IO[bytes]:
         if path == "-":
@@ -127,57 +128,70 @@ class CsvSource:
         except (OSError, EOFError, zipfile.BadZipFile, lzma.LZMAError) as exc:
             raise DataError(f"cannot read {self.name!r}: {exc}") from None
 
-    def read_header(self) -> str | None:
-        """The first line, decoded (None for an empty input).
+    def read_header(self) -> list[str] | None:
+        """The fields of the header, as the csv module reads them (None for an empty input).
 
-        A newline inside a quoted name does not end the line. Linear in the header's
-        size, which may be at most ``MAX_HEADER_BYTES``.
+        A line break inside a quoted name does not end the header; ``header_lines`` says
+        how many lines of the file it took. Linear in the header's size, which may be at
+        most ``MAX_HEADER_BYTES``.
         """
-        parts: list[bytes] = []
-        size = 0
-        quoted = False
-        buf, self._pending = self._pending, b""
-        while True:
-            if not buf:
-                buf = b"" if self._eof else self._read_block(1 << 16)
-                if not buf:
-                    break
-            pos = 0
+        state = {"lines": 0, "exhausted": False, "size": 0}
+        buf, pos = self._pending, 0  # the header's lines are cut from buf at pos, without copying the rest
+
+        def lines() -> Iterator[str]:
+            nonlocal buf, pos
             while True:
-                nl = buf.find(b"\n", pos)
-                if buf.count(b'"', pos, len(buf) if nl < 0 else nl) % 2:
-                    quoted = not quoted
-                if nl < 0 or not quoted:
-                    break
-                pos = nl + 1
-            if nl >= 0 and not quoted:
-                parts.append(buf[:nl])
-                self._pending = buf[nl + 1 :]
-                size += nl
-            else:
-                parts.append(buf)
-                size += len(buf)
-                buf = b""
-            if size > MAX_HEADER_BYTES:
-                raise DataError(
-                    f"{self.name}: line 1 (the header) is longer than {MAX_HEADER_BYTES // 2**20} MiB; "
-                    "is this a CSV file with a header line?"
-                )
-            if nl >= 0 and not quoted:
-                break
-        if not parts:
+                parts: list[bytes] = []
+                while True:
+                    cut = buf.find(b"\n", pos)
+                    end = len(buf) if cut < 0 else cut + 1
+                    parts.append(buf[pos:end])
+                    state["size"] += end - pos
+                    pos = end
+                    if state["size"] > MAX_HEADER_BYTES:
+                        raise DataError(
+                            f"{self.name}: line 1 (the header) is longer than {MAX_HEADER_BYTES // 2**20} MiB; "
+                            "is this a CSV file with a header line?"
+                        )
+                    if cut >= 0 or self._eof:
+                        break
+                    buf, pos = self._read_block(1 << 16), 0
+                line = b"".join(parts)
+                if not line:
+                    state["exhausted"] = True
+                    return
+                state["lines"] += 1
+                if state["lines"] > MAX_HEADER_LINES:
+                    raise DataError(
+                        f"{self.name}: line 1: the header runs over more than {MAX_HEADER_LINES:,} lines; "
+                        "is a quote in it never closed?"
+                    )
+                text = _decode(line, self.name, state["lines"])
+                yield text.lstrip("\ufeff") if state["lines"] == 1 else text
+
+        if csv.field_size_limit() < MAX_HEADER_BYTES:  # the csv module stops at 128 KiB fields by default
+            csv.field_size_limit(MAX_HEADER_BYTES)
+        try:
+            fields = next(csv.reader(lines(), delimiter=self.sep))
+        except StopIteration:
             return None
-        if quoted:
+        except csv.Error as exc:
+            raise DataError(f"{self.name}: line 1: cannot read the header ({exc})") from None
+        finally:
+            self._pending = buf[pos:]
+        if state["exhausted"] and state["lines"] > 1:
             raise DataError(f"{self.name}: line 1: a quote in the header is never closed")
-        return _decode(b"".join(parts), self.name, 1).lstrip("\ufeff").rstrip("\r")
+        self.header_lines = max(1, state["lines"])
+        return fields
 
     def _read_block(self, size: int) -> bytes:
         data = self._read(size)
         if not data:
             self._eof = True
             return b""
-        if self._cr_only is None:  # decided on the first block: old Mac files end lines with CR alone
-            self._cr_only = b"\r" in data and b"\n" not in data
+        if self._cr_only is None and (b"\r" in data or b"\n" in data):
+            # decided on the first block with a line end: old Mac files end lines with CR alone
+            self._cr_only = b"\n" not in data
         if self._cr_only:
             data = data.replace(b"\r", b"\n")
         return data
@@ -258,12 +272,12 @@ def _decode(raw: bytes, name: str, first_line: int | None = None) -> str:
 
 def read_header(src: CsvSource) -> list[str] | None:
     """Column names from the first line (None for an empty input); checks duplicates."""
-    first = src.read_header()
-    if first is None:
+    fields = src.read_header()
+    if fields is None:
         return None
-    if not first.strip():
+    if not fields or (len(fields) == 1 and not fields[0].strip()):
         raise DataError(f"{src.name}: line 1 is empty; the first line must be the header with the column names")
-    names = [f.strip() for f in split_line(first, src.sep)]
+    names = [f.strip() for f in fields]
     if len(names) > MAX_COLUMNS:
         raise DataError(f"{src.name}: line 1 names {len(names):,} columns; krr reads at most {MAX_COLUMNS:,}")
     names = [name or f"Unnamed: {i}" for i, name in enumerate(names)]
@@ -349,7 +363,10 @@ def _as_floats(values: list[Any]) -> np.ndarray | None:
                 return None
         elif type(v) not in (int, float):
             return None
-        out[i] = float(v)
+        try:
+            out[i] = float(v)
+        except OverflowError:  # an integer of 309 digits or more: infinite, and refused as such
+            out[i] = -np.inf if v < 0 else np.inf
     return out
 
 
@@ -395,7 +412,7 @@ def parse_chunk(
     src_name: str,
     what: str = "the header",
     keep_lines: bool = False,
-) -> tuple[np.ndarray, list[str] | None]:
+) -> tuple[np.ndarray, list[str] | None, list[int]]:
     """Parse a chunk of raw CSV lines: the columns ``col_idx`` as float64, every cell checked.
 
     Field counts, blank lines and line numbers are found with vectorized byte
@@ -407,6 +424,8 @@ def parse_chunk(
     A : ndarray of shape (n_rows, len(col_idx))
     lines : list of str or None
         The chunk's non-blank lines, without line ends, when ``keep_lines``.
+    numbers : list of int
+        The line number (in the file) of each row.
     """
     import pandas as pd
 
@@ -414,7 +433,7 @@ def parse_chunk(
         text = _decode(raw, src_name, first_line)
         lines, numbers = check_lines(text.splitlines(keepends=True), len(names), sep, first_line, src_name, what)
         A = parse_numeric(lines, numbers, names, col_idx, sep, src_name)
-        return A, ([ln.rstrip("\r\n") for ln in lines] if keep_lines else None)
+        return A, ([ln.rstrip("\r\n") for ln in lines] if keep_lines else None), numbers
     arr = np.frombuffer(raw, dtype=np.uint8)
     nl = np.flatnonzero(arr == 10)
     n_lines = len(nl) + (1 if len(raw) and raw[-1:] != b"\n" else 0)
@@ -446,7 +465,7 @@ def parse_chunk(
         return [_decode(orig[starts[i] : ends[i]], src_name, first_line + int(i)) for i in kept]
 
     if len(kept) == 0:
-        return np.empty((0, len(col_idx))), ([] if keep_lines else None)
+        return np.empty((0, len(col_idx))), ([] if keep_lines else None), []
     if (blank & (ends > starts)).any():  # white-space-only lines: drop them before parsing
         raw = b"\n".join(raw[starts[i] : ends[i]] for i in kept) + b"\n"
     try:
@@ -474,7 +493,7 @@ def parse_chunk(
     A = df[col_idx].to_numpy(dtype=np.float64)
     if not np.isfinite(A).all():
         raise _diagnose_cells(lines(), numbers, sep, col_idx, names, src_name)
-    return A, (lines() if keep_lines else None)
+    return A, (lines() if keep_lines else None), numbers
 
 
 def _column_index(names: list[str], wanted: list[str], src_name: str, role: str) -> list[int]:
@@ -543,9 +562,12 @@ def parse_features_option(value: str | list[str] | None) -> list[str] | None:
     cols = []
     for part in parts:
         try:
-            fields = next(csv.reader([part], skipinitialspace=True), [])
-        except csv.Error:
-            raise UsageError(f"cannot read --features {_short(part)}: a quote is not closed") from None
+            fields = next(csv.reader([part], skipinitialspace=True, strict=True), [])
+        except csv.Error as exc:
+            raise UsageError(
+                f"cannot read --features {_short(part)} as comma-separated names ({exc}); "
+                'quote a name that holds a comma or a quote, as in a CSV file: -f \'"x,2",x1\''
+            ) from None
         cols.extend(c.strip() for c in fields if c.strip())
     if not cols:
         raise UsageError("--features is empty; give comma-separated column names")
@@ -572,7 +594,7 @@ def read_training_csv(
         t_idx = _column_index(names, targets, src.name, "target")
         idx = f_idx + t_idx
         parts = []
-        line_no = 2
+        line_no = 1 + src.header_lines
         while True:
             raw = src.read_rows(TRAINING_CHUNK_ROWS)
             if not raw:
@@ -599,7 +621,7 @@ def iter_feature_chunks(
     no_header: bool = False,
     keep_input: bool = False,
 ) -> Iterator[tuple[list[str], np.ndarray, list[str] | None]]:
-    """Stream a CSV of new rows: yields ``(input_columns, X_chunk, input_lines)``.
+    """Stream a CSV of new rows: yields ``(input_columns, X_chunk, input_lines, line_numbers)``.
 
     ``X_chunk`` has the model's ``features`` in order, matched by name (any
     order, extra columns ignored), or by position with ``no_header``.
@@ -617,28 +639,30 @@ def iter_feature_chunks(
             if header is None:
                 raise DataError(f"{src.name} is empty; expected a header line (or use --no-header)")
             names = header
-            line_no = 2
-            missing = [f for f in features if f not in names]
+            line_no = 1 + src.header_lines
+            position = {n: i for i, n in enumerate(names)}
+            missing = [f for f in features if f not in position]
             if missing:
                 raise DataError(
-                    f"{src.name}: the model needs feature column(s) {', '.join(map(repr, missing))}, "
-                    f"which the input lacks; columns are: {', '.join(names)}"
+                    f"{src.name}: the model needs feature column(s) {_name_list([repr(m) for m in missing], 5)}, "
+                    f"which the input lacks; columns are: {_name_list(names)}"
                 )
-        idx = [names.index(f) for f in features]
+        position = {n: i for i, n in enumerate(names)}
+        idx = [position[f] for f in features]
         what = "the model's feature list" if no_header else "the header"
         yielded = False
         while True:
             raw = src.read_rows(chunk_rows)
             if not raw:
                 break
-            X, lines = parse_chunk(raw, line_no, names, idx, src.sep, src.name, what, keep_input)
+            X, lines, numbers = parse_chunk(raw, line_no, names, idx, src.sep, src.name, what, keep_input)
             line_no += raw.count(b"\n")
             if X.shape[0] == 0:
                 continue
-            yield names, X, lines
+            yield names, X, lines, numbers
             yielded = True
         if not yielded:
-            yield names, np.empty((0, len(idx))), ([] if keep_input else None)
+            yield names, np.empty((0, len(idx))), ([] if keep_input else None), []
 
 
 def csv_field(text: str, sep: str = ",") -> str:

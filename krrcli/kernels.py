@@ -42,15 +42,15 @@ class NonFiniteKernel(DataError):
     """The kernel overflowed or is undefined (NaN) for these parameters and data."""
 
     def __init__(self, kernel: str, gamma: float | None, degree: float, coef0: float) -> None:
-        params = {"rbf": f"gamma={gamma:g}", "laplacian": f"gamma={gamma:g}"}.get(kernel)
-        if params is None:
-            params = ", ".join(
-                f"{k}={v:g}" for k, v in (("gamma", gamma), ("degree", degree), ("coef0", coef0)) if v is not None
-            )
-        super().__init__(
-            f"the {kernel} kernel with {params} gives infinite or undefined (NaN) values on this data; "
-            "use a smaller gamma, an integer degree, or --standardize"
-        )
+        if kernel in ("rbf", "laplacian"):
+            params, advice = f" with gamma={gamma:g}", "use a smaller gamma or --standardize"
+        elif kernel in ("linear", "cosine"):
+            params, advice = "", "rescale the data, e.g. with --standardize"
+        else:
+            values = (("gamma", gamma), ("degree", degree), ("coef0", coef0))
+            params = " with " + ", ".join(f"{k}={v:g}" for k, v in values if v is not None)
+            advice = "use a smaller gamma, an integer degree, or --standardize"
+        super().__init__(f"the {kernel} kernel{params} gives infinite or undefined (NaN) values on this data; {advice}")
         self.gamma = gamma
 
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 # A CSV header line (the column names) may be at most this many bytes ...
 MAX_HEADER_BYTES = 16 * 2**20
+# ... span at most this many lines (line breaks inside quoted names) ...
+MAX_HEADER_LINES = 1_000
 # ... and name at most this many columns. A model file holds at most this many names.
 MAX_COLUMNS = 100_000
 

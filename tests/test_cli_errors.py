@@ -620,7 +620,7 @@ def test_wrong_separator_fit(krr, tmp_path, train_csv, out):
 
 def test_wrong_separator_predict(krr, tmp_path, train_csv, model_file, out):
     res = krr("predict", model_file, train_csv, "--sep", ";", "-o", out)
-    assert_error(res, EXIT_DATA, "train.csv", "'a', 'b', 'c'", "columns are: a,b,c,y")
+    assert_error(res, EXIT_DATA, "train.csv", "'a', 'b', 'c'", 'columns are: "a,b,c,y"')
     assert not out.exists()
 
 
@@ -1040,3 +1040,85 @@ def test_temporary_file_left_by_kill_9_can_be_recognised(tmp_path, train_csv):
     left = no_temp_files(tmp_path)
     assert len(left) == 1 and re.fullmatch(r"\.krr-pred\.csv-.+\.tmp", left[0]), left
     assert dest.read_text() == "old\n"
+
+
+# -- found in review: crashes and silent garbage -------------------------------------------
+def test_linear_kernel_overflow_is_a_data_error(krr, tmp_path):
+    """The message named gamma, which the linear kernel has not (was a TypeError, exit 1)."""
+    data = write(tmp_path / "huge.csv", "x,y\n1e200,1\n2e200,2\n3e200,3\n")
+    assert_error(krr("cv", data, "--kernel", "linear"), EXIT_DATA, "the linear kernel gives infinite", "rescale")
+    dest = tmp_path / "h.joblib"
+    assert krr("fit", data, "--kernel", "linear", "-o", dest).exit_code == 0
+    assert_error(krr("inspect", dest, "--spectrum"), EXIT_DATA, "the linear kernel gives infinite")
+
+
+def test_non_finite_prediction_is_an_error_naming_the_line(krr, tmp_path):
+    """A polynomial model predicting NaN for a row far out of scale: exit 3 with the line, not NaN with exit 0."""
+    data = write(tmp_path / "two.csv", "a,b,y\n1,1,1\n2,2,2\n3,1,1\n")
+    model = tmp_path / "poly.joblib"
+    assert krr("fit", data, "-t", "a", "-t", "b", "--kernel", "polynomial", "-o", model).exit_code == 0
+    new = write(tmp_path / "new.csv", "y\n1\n2\n\n1e300\n")
+    out = tmp_path / "pred.csv"
+    res = krr("predict", model, new, "-o", out)
+    assert res.exit_code == EXIT_DATA
+    assert res.stderr.strip().splitlines()[-1] == (
+        f"krr: error: {new}: line 5: the prediction is not finite (the kernel overflows or is undefined "
+        "for this row); check the row's scale"
+    )
+    assert not out.exists()
+
+
+def test_stray_quote_inside_a_header_name_is_literal(krr, tmp_path):
+    """A quote that does not open a field is part of the name, as csv and pandas read it."""
+    data = write(tmp_path / "q.csv", 'd 5",y\n1,2\n2,"3"\n3,5\n4,4\n')
+    dest = tmp_path / "m.joblib"
+    res = krr("fit", data, "-o", dest, "--json")
+    assert res.exit_code == 0, res.stderr
+    import json
+
+    summary = json.loads(res.stdout)
+    assert summary["features"] == ['d 5"'] and summary["n_samples"] == 4
+
+
+def test_integer_of_400_digits_is_an_infinite_value(krr, tmp_path, model_file, out):
+    data = write(tmp_path / "b.csv", "a,b,c\n1" + "0" * 400 + ",1,1\n")
+    assert_error(krr("predict", model_file, data, "-o", out), EXIT_DATA, "line 2, column 'a': infinite value")
+    assert not out.exists()
+
+
+def test_features_option_with_an_unclosed_quote(krr, train_csv, out):
+    assert_error(krr("fit", train_csv, "-f", '"a,b', "-o", out), EXIT_USAGE, "cannot read --features", "quote")
+
+
+def test_cr_only_file_with_a_long_header(krr, tmp_path):
+    names = [f"column_{i:05d}" for i in range(7000)]  # a header longer than one 64 KiB block
+    rows = ["1" * 1 for _ in names]
+    data = tmp_path / "mac.csv"
+    data.write_bytes(("\r".join([",".join(names), ",".join(rows), ",".join("2" for _ in names)]) + "\r").encode())
+    from krrcli.data import read_training_csv
+
+    table = read_training_csv(str(data))
+    assert table.features == names[:-1] and table.X.shape == (2, 6999)
+
+
+def test_report_shows_control_characters_escaped(krr, tmp_path):
+    """A column name holding an escape sequence is shown as text, never sent to the terminal."""
+    data = write(tmp_path / "esc.csv", "a\x1b[2J,y\n1,2\n2,3\n3,5\n")
+    dest = tmp_path / "m.joblib"
+    res = krr("fit", data, "-o", dest)
+    assert res.exit_code == 0 and "\x1b" not in res.stdout and "a\\x1b[2J" in res.stdout
+    res = krr("inspect", dest)
+    assert res.exit_code == 0 and "\x1b" not in res.stdout
+    res = krr("fit", data, "-f", "nope", "-o", dest)
+    assert_error(res, EXIT_DATA, "a\\x1b[2J")
+    assert "\x1b" not in res.stderr
+
+
+def test_markup_in_a_path_is_printed_as_is(krr, tmp_path, train_csv):
+    folder = tmp_path / "c["
+    folder.mkdir()
+    dest = folder / "[red]d.joblib"
+    res = krr("fit", train_csv, "-o", dest)
+    assert res.exit_code == 0, res.stderr
+    assert str(dest) in res.stdout
+    assert str(dest) in krr("inspect", dest).stdout

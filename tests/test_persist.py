@@ -548,18 +548,22 @@ def _stream(*ops: bytes) -> bytes:
     return b"\x80\x04" + b"".join(ops) + b"."
 
 
-def test_shared_references_cannot_make_checking_exponential(tmp_path):
-    """60 levels of (a, a): 2**60 paths through 300 bytes; a walk over the structure would never end."""
-    ops = [b"]\x94"]  # a = [], stored as back-reference 0
-    for i in range(60):  # level i + 1 = (level i, level i), stored as back-reference i + 1
+def test_shared_references_cannot_make_checking_exponential(tmp_path, record):
+    """60 levels of (a, a): 2**60 paths through 420 bytes; a walk over the structure would never end."""
+    ops = [b"]\x94"]  # a = [], stored as back-reference 1 (the record dict is 0)
+    for i in range(1, 61):  # level i = (level i - 1, level i - 1), stored as back-reference i + 1
         ops.append(b"h" + bytes([i]) + b"h" + bytes([i]) + b"\x86\x94")
-    head = b"}\x94(\x8c\x06format\x8c\tkrr-model\x8c\x0eformat_version\x4b\x01\x8c\x08features"
+    head = b"}\x94(\x8c\x06format\x8c\tkrr-model\x8c\x0eformat_version\x4b\x01\x8c\x08features]("
     path = tmp_path / "dag.joblib"
-    path.write_bytes(_stream(head, *ops, b"u"))
+    path.write_bytes(_stream(head, *ops, b"eu"))  # the levels are the items of 'features'
+    assert len(path.read_bytes()) < 500
     error, peak = _load_cost(path)
-    assert isinstance(error, ModelFileError), error
-    assert "'features'" in str(error)
+    assert isinstance(error, ModelFileError) and "is damaged" in str(error), error
     assert peak < 2**20
+    # the same structure in an otherwise valid record: the check names the entry without walking it
+    dag = krrcli.persist.read_joblib(str(path))["features"]
+    with pytest.raises(ModelFileError, match="entry 'features' is a list of 61 items"):
+        krrcli.persist.check_record({**record, "features": dag}, "m.joblib")
 
 
 def test_a_stream_of_many_operations_is_cut_short(tmp_path):
@@ -726,3 +730,59 @@ def test_a_model_that_would_be_refused_is_never_saved(tmp_path):
         save_model(model, str(path))
     assert not path.exists()
     assert [p.name for p in tmp_path.iterdir()] == []
+
+
+# -- hostile streams that once crashed or hung the reader -----------------------------
+def _text(t: str) -> bytes:
+    b = t.encode()
+    return b"\x8c" + bytes([len(b)]) + b
+
+
+def _get(i: int) -> bytes:
+    return b"h" + bytes([i])
+
+
+def test_a_non_text_key_is_described_without_walking_it(tmp_path):
+    """A dict key made of 30 levels of shared halves: printing it whole would take 2**30 steps."""
+    x = b"()\x94"
+    for k in range(1, 30):
+        x += _get(k) + _get(k) + b"\x86\x94"  # the record dict is back-reference 0
+    path = tmp_path / "key.joblib"
+    path.write_bytes(b"\x80\x04}\x94" + x + b"tNs.")
+    error, peak = _load_cost(path)
+    assert isinstance(error, ModelFileError) and "dict key that is not text (a tuple of 30 items)" in str(error)
+    assert peak < 2**20
+
+
+def test_deep_nesting_does_not_exhaust_the_stack(krr, tmp_path, train_csv):
+    path = tmp_path / "deep.joblib"
+    path.write_bytes(b"\x80\x04})" + b"\x85" * 150_000 + b"Ns.")
+    assert_refused_everywhere(krr, path, train_csv, "refusing to load", "dict key that is not text")
+
+
+@pytest.mark.parametrize("where", ["dtype", "format", "newobj", "reduce"])
+def test_an_array_cannot_be_referred_back_to(krr, tmp_path, train_csv, record, where):
+    """An array stored once, then fetched by back-reference into a place compared with == (was a ValueError)."""
+    raw = bytearray()
+    path = tmp_path / "src.joblib"
+    joblib.dump({"X_fit": record["X_fit"]}, path)
+    raw = path.read_bytes()
+    assert raw.endswith(b"u.") or raw.endswith(b"s.")
+    body = raw[:-2] + (b"s" if raw.endswith(b"s.") else b"u")
+    # remember the array after it was read (back-reference 200), then use it elsewhere
+    body = body[:-1] + b"q\xc8" + body[-1:]
+    tail = {
+        "dtype": _text("dtype") + _get(200) + b"s.",
+        "format": _text("format") + _get(200) + b"s.",
+        "newobj": _text("x") + _text("joblib.numpy_pickle") + _text("NumpyArrayWrapper") + b"\x93" + _get(200)
+        + b"\x81s.",
+        "reduce": _text("x") + _text("numpy") + _text("dtype") + b"\x93" + _text("f8") + _get(200) + b"\x88\x87Rs.",
+    }[where]
+    path.write_bytes(bytes(body) + tail)
+    assert_refused_everywhere(krr, path, train_csv, "refusing to load", "refers back to an array")
+
+
+def test_a_zero_length_dimension_cannot_hide_a_huge_one(krr, tmp_path, train_csv, record):
+    path = tmp_path / "zero.joblib"
+    _dump_with_declared_shape(path, record, "X_fit", (0, 2**62))
+    assert_refused_everywhere(krr, path, train_csv, "cannot load", "'X_fit' declares shape (0, 4611686018427387904)")

@@ -18,6 +18,7 @@ from typing import Any
 from ..errors import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_OUTPUT, EXIT_RESOURCES, Interrupted, KrrError
 from . import cv, fit, inspect, predict  # noqa: F401  (registers the commands)
 from .app import app, state
+from .console import printable
 
 
 def _show_warning(message: Any, category: Any, filename: str, lineno: int, file: Any = None, line: Any = None) -> None:
@@ -78,6 +79,11 @@ def main(argv: list[str] | None = None) -> int:
     old_show = warnings.showwarning
     warnings.showwarning = _show_warning
     old_handlers = _catch_signals()
+    filters = warnings.catch_warnings()
+    filters.__enter__()
+    # numpy's floating-point warnings (overflow in a product, say) are not for a user: a result
+    # that is not finite is an error of its own, with a line number
+    warnings.simplefilter("ignore", RuntimeWarning)
     try:
         app(args=argv, prog_name="krr")
     except SystemExit as exc:
@@ -103,6 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # a bug: say so in one line, the traceback with --debug
         return _internal(exc)
     finally:
+        filters.__exit__(None, None, None)
         warnings.showwarning = old_show
         threading.excepthook = old_excepthook
         for num, handler in old_handlers.items():
@@ -118,7 +125,7 @@ def _report(line: str, code: int) -> int:
     """One line on stderr (after the traceback with --debug); the exit status is the same either way."""
     if state["debug"]:
         traceback.print_exc()
-    line = line.replace("\r", "\\r").replace("\n", "\\n")  # one line, whatever a name or a path holds
+    line = printable(line)  # one line, and no raw control characters, whatever a name or a path holds
     try:
         sys.stderr.write(line + "\n")
     except (OSError, ValueError):

@@ -35,6 +35,15 @@ def err() -> Console:
     return Console(file=sys.stderr, highlight=False)
 
 
+def printable(text: Any) -> str:
+    """``text`` for a terminal: control characters (an escape sequence in a column name or a path
+    taken from a file) are shown escaped, as ``\\x1b``, never sent raw."""
+    text = str(text)
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 def _clean(value: Any) -> Any:
     if isinstance(value, float) and not math.isfinite(value):
         return None

@@ -9,7 +9,7 @@ import typer
 
 from . import options as o
 from .app import app
-from .console import err, fmt_num, out, print_json, report_after_saving
+from .console import err, fmt_num, out, print_json, printable, report_after_saving
 
 
 @app.command(
@@ -215,7 +215,7 @@ def render_report(r: dict[str, Any]) -> None:
         con.print(_describe("refined", r["refined"]), markup=False)
     if r.get("model"):
         con.print(
-            f"refitted on all rows with the {'refined' if r.get('refined') else 'best'} parameters -> {r['model']}",
+            f"refitted on all rows with the {'refined' if r.get('refined') else 'best'} parameters -> {printable(r['model'])}",
             markup=False,
         )
 

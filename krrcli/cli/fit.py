@@ -8,7 +8,7 @@ import typer
 
 from . import options as o
 from .app import app
-from .console import fmt_num, out, print_json, report_after_saving
+from .console import fmt_num, out, print_json, printable, report_after_saving
 
 
 @app.command(
@@ -67,10 +67,12 @@ def fit(
 
 def render_summary(s: dict[str, Any], verb: str) -> None:
     """The human report shared by fit and inspect."""
+    from rich.markup import escape
+
     con = out()
     con.print(
         f"[bold]{verb}[/bold] {s['kernel']} kernel ridge on {s['n_samples']:,} rows x {s['n_features']} "
-        f"feature(s) -> {s['model']}"
+        f"feature(s) -> {escape(printable(s['model']))}"
     )
     params = [f"alpha {fmt_num(s['alpha'])}"]
     if s["gamma"] is not None:
@@ -81,8 +83,8 @@ def render_summary(s: dict[str, Any], verb: str) -> None:
         params.append(f"coef0 {fmt_num(s['coef0'])}")
     rows = [
         ("parameters", ", ".join(params)),
-        ("features", ", ".join(s["features"])),
-        ("targets", ", ".join(s["targets"])),
+        ("features", printable(", ".join(s["features"]))),
+        ("targets", printable(", ".join(s["targets"]))),
         ("standardize", "yes" if s["standardize"] else "no"),
         ("solver", f"{s.get('solver') or '-'} ({s.get('dtype', 'float64')})"),
         (
@@ -102,7 +104,7 @@ def render_summary(s: dict[str, Any], verb: str) -> None:
 
 
 def _fit_time(s: dict[str, Any]) -> str:
-    if s.get("seconds") is None:
+    if s.get("seconds") is None or s["seconds"] != s["seconds"]:
         return "-"
     read = s.get("read_seconds")
     return f"{s['seconds']:.3g} s" + ("" if read is None else f" (and {read:.3g} s reading the CSV)")

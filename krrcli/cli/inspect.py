@@ -8,7 +8,7 @@ import typer
 
 from . import options as o
 from .app import app
-from .console import out, print_json
+from .console import out, print_json, printable
 
 
 @app.command(
@@ -56,7 +56,7 @@ def inspect(
         ("training data", f"{info.get('training_source') or '-'} (sha256 {info.get('training_sha256') or '-'})"),
     ]
     for key, value in rows:
-        con.print(f"  {key:<14} {value}", markup=False)
+        con.print(f"  {key:<14} {printable(value)}", markup=False)
 
 
 def _spectrum(model: str, json: bool, plot: str | None) -> None:

@@ -188,9 +188,10 @@ def _check_array_state(state: Any, key: Any, seen: set[str], left: int) -> tuple
     seen.add(key)
     shape = state["shape"]
     if (
-        not isinstance(shape, tuple)
+        type(shape) is not tuple
         or not 1 <= len(shape) <= 2
         or not all(type(s) is int and s >= 0 for s in shape)
+        or type(state["order"]) is not str
         or state["order"] not in ("C", "F")
     ):
         raise UnsafeModelFile(f"array {key!r} has shape {_name(shape)}; a krr model's arrays are 1-D or 2-D")
@@ -201,7 +202,8 @@ def _check_array_state(state: Any, key: Any, seen: set[str], left: int) -> tuple
     for s in shape:
         count *= s
     nbytes = count * dtype.itemsize
-    if nbytes > left:
+    # no dimension can be longer than the rest of the file holds (a zero in the other one included)
+    if nbytes > left or max(shape) > max(1, left // dtype.itemsize):
         raise CorruptModelFile(
             f"array {key!r} declares shape {shape} ({_bytes(nbytes)}) but only {_bytes(left)} of the file follow"
         )
@@ -215,8 +217,17 @@ def _bytes(n: int) -> str:
 
 
 def _name(value: Any) -> str:
-    text = repr(value) if isinstance(value, (str, int, float, tuple)) else type(value).__name__
-    return text if len(text) <= 60 else text[:60] + "..."
+    """A short description of a value from the file: never a walk over a structure it may hold."""
+    if type(value) is str:
+        return repr(value[:60]) + ("..." if len(value) > 60 else "")
+    if type(value) in (int, float, bool) or value is None:
+        text = repr(value)
+        return text if len(text) <= 60 else text[:60] + "..."
+    if type(value) is tuple and len(value) <= 4 and all(type(v) is int for v in value):
+        return repr(value)
+    if type(value) in (tuple, list, dict):
+        return f"a {type(value).__name__} of {len(value)} items"
+    return f"a {type(value).__name__}"
 
 
 def _opcode_name(code: int) -> str | None:
@@ -439,7 +450,7 @@ def _set_items(m: _Machine, items: list[Any]) -> None:
     for i in range(0, len(items), 2):
         key = items[i]
         if type(key) is not str:
-            raise UnsafeModelFile(f"it holds a dict key {_name(key)} that is not text, which a krr model never has")
+            raise UnsafeModelFile(f"it holds a dict key that is not text ({_name(key)}), which a krr model never has")
         target[key] = items[i + 1]
 
 
@@ -453,16 +464,22 @@ def _setitems(m: _Machine) -> None:
     _set_items(m, m.pop_mark())
 
 
-def _memoize(m: _Machine) -> None:
+def _remember(m: _Machine, index: int) -> None:
+    value = m.top()
+    if isinstance(value, np.ndarray):  # joblib stores its wrapper, never the array: it has one place only
+        raise UnsafeModelFile("it refers back to an array, which a krr model never does")
     m.count(1)
-    m.memo[len(m.memo)] = m.top()
+    m.memo[index] = value
+
+
+def _memoize(m: _Machine) -> None:
+    _remember(m, len(m.memo))
 
 
 def _put(size: str) -> Any:
     def op(m: _Machine) -> None:
         (i,) = struct.unpack(size, m.s.read(struct.calcsize(size)))
-        m.count(1)
-        m.memo[i] = m.top()
+        _remember(m, i)
 
     return op
 
@@ -507,7 +524,7 @@ def _newobj(m: _Machine) -> None:
     cls = m.pop()
     if cls is not _WRAPPER:
         raise UnsafeModelFile(f"it creates an object of {_describe(cls)}, which a krr model never contains")
-    if args != ():
+    if type(args) is not tuple or args:
         raise CorruptModelFile("an array wrapper is created with arguments")
     m.stack.append(_PendingArray())
 
@@ -517,7 +534,13 @@ def _reduce(m: _Machine) -> None:
     func = m.pop()
     if func is not _DTYPE:
         raise UnsafeModelFile(f"it calls {_describe(func)}, which a krr model never does")
-    if not (isinstance(args, tuple) and len(args) == 3 and args[1:] == (False, True) and isinstance(args[0], str)):
+    if not (
+        type(args) is tuple
+        and len(args) == 3
+        and type(args[0]) is str
+        and args[1] is False
+        and args[2] is True
+    ):
         raise CorruptModelFile("an array's dtype is not described as joblib describes it")
     if args[0].startswith("O"):
         raise UnsafeModelFile("it holds an array of Python objects, which a krr model never contains")
@@ -538,13 +561,16 @@ def _build(m: _Machine) -> None:
     if isinstance(target, _Dtype):
         # numpy's dtype state: (version, byte order, subarray, names, fields, elsize, alignment, flags)
         if not (
-            isinstance(state, tuple)
+            type(state) is tuple
             and len(state) == 8
+            and all(type(v) is int for v in state[0:1] + state[5:8])
             and state[0] == 3
+            and type(state[1]) is str
             and state[1] in ("<", ">", "=", "|")
-            and state[2:5] == (None, None, None)
+            and state[2] is None
+            and state[3] is None
+            and state[4] is None
             and state[5:7] == (-1, -1)
-            and type(state[7]) is int
         ):
             raise UnsafeModelFile("it holds an array of a structured or unusual dtype, which a krr model never has")
         if target.order is not None:

@@ -171,7 +171,7 @@ def _kernel_names() -> tuple[str, ...]:
 # Every entry of the record: (required, check of the value alone, what it must be).
 # Checks between entries follow in check_record.
 FIELDS: dict[str, tuple[bool, Any, str]] = {
-    "format": (True, lambda v: v == FORMAT_NAME, f"{FORMAT_NAME!r}"),
+    "format": (True, lambda v: type(v) is str and v == FORMAT_NAME, f"{FORMAT_NAME!r}"),
     "format_version": (True, lambda v: type(v) is int and 1 <= v, "an integer >= 1"),
     "kernel": (True, lambda v: type(v) is str and v in _kernel_names(), "a kernel name"),
     "gamma": (False, lambda v: v is None or (_finite(v) and v > 0), "a finite number > 0, or null"),
@@ -179,7 +179,7 @@ FIELDS: dict[str, tuple[bool, Any, str]] = {
     "degree": (True, lambda v: _finite(v) and v >= 1, "a finite number >= 1"),
     "coef0": (True, _finite, "a finite number"),
     "solver": (False, lambda v: type(v) is str and v in STORED_SOLVERS, "one of " + ", ".join(STORED_SOLVERS)),
-    "dtype": (False, lambda v: v in ("float64", "float32"), "float64 or float32"),
+    "dtype": (False, lambda v: type(v) is str and v in ("float64", "float32"), "float64 or float32"),
     "standardize": (False, lambda v: type(v) is bool, "true or false"),
     "mean": (False, lambda v: v is None or _float_array(v), "an array of floats, or null"),
     "scale": (False, lambda v: v is None or _float_array(v), "an array of floats, or null"),
@@ -225,7 +225,7 @@ def check_record(record: Any, path: str, saving: bool = False) -> None:
             return DataError(f"cannot save the model to {path!r}: {what}")
         return ModelFileError(f"{path!r} is damaged: {what}")
 
-    if not isinstance(record, dict) or record.get("format") != FORMAT_NAME:
+    if type(record) is not dict or type(record.get("format")) is not str or record["format"] != FORMAT_NAME:
         raise ModelFileError(f"{path!r} is a joblib file but not a krr model")
     version = record.get("format_version")
     if type(version) is not int or version < 1:
@@ -255,8 +255,10 @@ def _show(value: Any) -> str:
     if isinstance(value, np.ndarray):
         return f"an array of shape {value.shape} and dtype {value.dtype}"
     if isinstance(value, (bool, int, float, str, type(None))):
-        text = repr(value)
+        text = repr(value[:41] if isinstance(value, str) else value)
         return text if len(text) <= 40 else text[:40] + "..."
+    if isinstance(value, (list, tuple, dict)):
+        return f"a {type(value).__name__} of {len(value)} items"
     return f"a {type(value).__name__}"
 
 
@@ -306,16 +308,16 @@ def _check_consistency(record: dict[str, Any], bad: Any) -> None:
     for key, a in (("mean", mean), ("scale", scale)):
         if a is not None and a.shape != (d,):
             raise bad(f"the scaler's {key!r} (shape {a.shape}) does not match the {d} feature(s)")
-    if scale is not None and not np.all(scale > 0):
-        raise bad("entry 'scale' holds a value <= 0; a scaler divides by it")
+    if scale is not None and not np.all(scale >= np.finfo(np.float64).tiny):
+        raise bad("entry 'scale' holds a value <= 0 (or too small to divide by); a scaler divides by it")
     gamma = record.get("gamma")
     if KERNELS[kernel].uses_gamma and gamma is None:
         raise bad(f"entry 'gamma' is missing; the {kernel} kernel needs it")
     if not KERNELS[kernel].uses_gamma and gamma is not None:
         raise bad(f"entry 'gamma' is set, but the {kernel} kernel has none")
     train = record.get("train") or {}
-    for key, value in train.items():
-        if not math.isfinite(value) or (key in ("rmse", "mae") and value < 0) or (key == "r2" and value > 1):
+    for key, value in train.items():  # inf or NaN when the data's squares overflow: still a model
+        if (key in ("rmse", "mae") and value < 0) or (key == "r2" and value > 1):
             raise bad(f"the training score {key!r} is {value!r}, which no fit gives")
 
 
