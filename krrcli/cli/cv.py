@@ -215,7 +215,8 @@ def render_report(r: dict[str, Any]) -> None:
         con.print(_describe("refined", r["refined"]), markup=False)
     if r.get("model"):
         con.print(
-            f"refitted on all rows with the {'refined' if r.get('refined') else 'best'} parameters -> {printable(r['model'])}",
+            f"refitted on all rows with the {'refined' if r.get('refined') else 'best'} parameters "
+            f"-> {printable(r['model'])}",
             markup=False,
         )
 
