@@ -566,7 +566,7 @@ def parse_features_option(value: str | list[str] | None) -> list[str] | None:
         except csv.Error as exc:
             raise UsageError(
                 f"cannot read --features {_short(part)} as comma-separated names ({exc}); "
-                'quote a name that holds a comma or a quote, as in a CSV file: -f \'"x,2",x1\''
+                "quote a name that holds a comma or a quote, as in a CSV file: -f '\"x,2\",x1'"
             ) from None
         cols.extend(c.strip() for c in fields if c.strip())
     if not cols:

@@ -774,7 +774,11 @@ def test_an_array_cannot_be_referred_back_to(krr, tmp_path, train_csv, record, w
     tail = {
         "dtype": _text("dtype") + _get(200) + b"s.",
         "format": _text("format") + _get(200) + b"s.",
-        "newobj": _text("x") + _text("joblib.numpy_pickle") + _text("NumpyArrayWrapper") + b"\x93" + _get(200)
+        "newobj": _text("x")
+        + _text("joblib.numpy_pickle")
+        + _text("NumpyArrayWrapper")
+        + b"\x93"
+        + _get(200)
         + b"\x81s.",
         "reduce": _text("x") + _text("numpy") + _text("dtype") + b"\x93" + _text("f8") + _get(200) + b"\x88\x87Rs.",
     }[where]

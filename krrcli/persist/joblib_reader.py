@@ -534,13 +534,7 @@ def _reduce(m: _Machine) -> None:
     func = m.pop()
     if func is not _DTYPE:
         raise UnsafeModelFile(f"it calls {_describe(func)}, which a krr model never does")
-    if not (
-        type(args) is tuple
-        and len(args) == 3
-        and type(args[0]) is str
-        and args[1] is False
-        and args[2] is True
-    ):
+    if not (type(args) is tuple and len(args) == 3 and type(args[0]) is str and args[1] is False and args[2] is True):
         raise CorruptModelFile("an array's dtype is not described as joblib describes it")
     if args[0].startswith("O"):
         raise UnsafeModelFile("it holds an array of Python objects, which a krr model never contains")
