@@ -179,7 +179,7 @@ class CsvSource:
             raise DataError(f"{self.name}: line 1: cannot read the header ({exc})") from None
         finally:
             self._pending = buf[pos:]
-        if state["exhausted"] and state["lines"] > 1:
+        if state["exhausted"]:  # the csv module asked for more lines than there are: inside a quote
             raise DataError(f"{self.name}: line 1: a quote in the header is never closed")
         self.header_lines = max(1, state["lines"])
         return fields
@@ -189,9 +189,13 @@ class CsvSource:
         if not data:
             self._eof = True
             return b""
-        if self._cr_only is None and (b"\r" in data or b"\n" in data):
-            # decided on the first block with a line end: old Mac files end lines with CR alone
-            self._cr_only = b"\n" not in data
+        if self._cr_only is None:
+            # decided at the first line end: old Mac files end lines with CR alone
+            if data.endswith(b"\r") and b"\n" not in data:
+                data += self._read(1)  # a CR at the end of a block: is it followed by LF?
+            cr, lf = data.find(b"\r"), data.find(b"\n")
+            if lf >= 0 or cr >= 0:
+                self._cr_only = lf < 0 or (0 <= cr < lf - 1)
         if self._cr_only:
             data = data.replace(b"\r", b"\n")
         return data

@@ -158,3 +158,22 @@ def test_header_that_never_closes_its_quote(tmp_path):
     path.write_text('a,"b,y\n1,2,3\n')
     with pytest.raises(DataError, match="line 1: a quote in the header is never closed"):
         read_training_csv(str(path))
+
+
+@pytest.mark.parametrize("header_bytes", [65_535, 65_536, 131_071, 196_607])
+def test_crlf_line_ends_across_a_block_boundary(tmp_path, header_bytes):
+    """A CRLF file whose first CR ends a 64 KiB block is not mistaken for a CR-only file."""
+    name = "a" * (header_bytes - 4)
+    path = tmp_path / "crlf.csv"
+    path.write_bytes((name + ",b,y\r\n" + "1,2,3\r\n" * 4 + "1,x,3\r\n").encode())
+    with pytest.raises(DataError, match="line 6, column 'b'"):
+        read_training_csv(str(path))
+
+
+def test_header_only_file_with_an_unclosed_quote(tmp_path):
+    path = tmp_path / "uq.csv"
+    path.write_text('x0,x1,"x2\n')
+    with pytest.raises(DataError, match="line 1: a quote in the header is never closed"):
+        list(iter_feature_chunks(str(path), ["x0", "x1"]))
+    path.write_text("x0,x1,x2")  # a header-only file without a final newline is fine
+    assert list(iter_feature_chunks(str(path), ["x0", "x1"]))[0][1].shape == (0, 2)
