@@ -153,7 +153,7 @@ X, y = make_data({n_train})
 model = KernelRidge(kernel="rbf", gamma=GAMMA, alpha=ALPHA).fit(X, y)
 parse = compute = write = 0.0
 t = time.perf_counter()
-for _, Xc, _ in iter_feature_chunks({str(data)!r}, [f"x{{j}}" for j in range(X.shape[1])]):
+for _, Xc, *_ in iter_feature_chunks({str(data)!r}, [f"x{{j}}" for j in range(X.shape[1])]):
     t1 = time.perf_counter(); parse += t1 - t
     p = model.predict(Xc).reshape(-1, 1)
     t2 = time.perf_counter(); compute += t2 - t1
