@@ -14,7 +14,7 @@ from typing import Any
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "KernelRidge": "model",
+    "KernelRidge": "estimator",
     "load_model": "api",
     "fit_csv": "api",
     "predict_csv": "api",

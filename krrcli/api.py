@@ -16,7 +16,7 @@ from typing import IO, Any
 import numpy as np
 
 from .data import DEFAULT_CHUNK_ROWS, format_header, format_rows, iter_feature_chunks, read_training_csv
-from .model import KernelRidge, check_dtype, check_params
+from .estimator import KernelRidge, check_dtype, check_params
 from .persist import FORMAT_VERSION, atomic_write, check_writable, model_from_record, read_model_record, save_model
 
 
@@ -30,8 +30,8 @@ def _summary(model: KernelRidge, path: str | None, seconds: float, read_seconds:
         "coef0": model.coef0,
         "standardize": bool(model.standardize),
         "solver": model.solver_,
-        "dtype": str(np.dtype(model.dtype)),
-        "n_samples": int(model.X_fit_.shape[0]),
+        "dtype": str(np.dtype(model.dtype_)),
+        "n_samples": int(model.n_samples_fit_),
         "n_features": int(model.n_features_in_),
         "features": list(model.feature_names_in_),
         "targets": list(model.target_names_),
@@ -46,6 +46,7 @@ def _summary(model: KernelRidge, path: str | None, seconds: float, read_seconds:
 def fit_csv(
     data: str,
     output: str = "model.joblib",
+    *,
     targets: list[str] | None = None,
     features: list[str] | None = None,
     sep: str = ",",
@@ -56,20 +57,34 @@ def fit_csv(
     coef0: float = 1,
     standardize: bool = False,
     dtype: str = "float64",
+    solver: str = "auto",
 ) -> dict[str, Any]:
     """Fit a model on a CSV file and save it; return the summary (the keys of ``krr fit --json``)."""
+    from .solvers import get_solver
+
     check_params(kernel, gamma, alpha, degree, coef0)
     check_dtype(dtype)
+    if solver != "auto":
+        get_solver(solver).check(kernel=kernel, alpha=alpha)
     check_writable(output, "model file", inputs=(data,))
     import pandas  # noqa: F401  the modules a fit needs are loaded before the clocks start
     import scipy.linalg  # noqa: F401
 
-    from . import solvers  # noqa: F401
+    from .solvers import direct  # noqa: F401
 
     t0 = time.perf_counter()
-    table = read_training_csv(data, targets, features, sep)
+    table = read_training_csv(data, targets=targets, features=features, sep=sep)
     t1 = time.perf_counter()
-    model = KernelRidge(kernel, gamma, alpha, degree, coef0, standardize=standardize, dtype=dtype)
+    model = KernelRidge(
+        kernel=kernel,
+        gamma=gamma,
+        alpha=alpha,
+        degree=degree,
+        coef0=coef0,
+        standardize=standardize,
+        solver=solver,
+        dtype=dtype,
+    )
     model.fit(table.X, table.Y if table.Y.shape[1] > 1 else table.Y[:, 0])
     model.feature_names_in_ = table.features
     model.target_names_ = table.targets
@@ -89,6 +104,7 @@ def predict_csv(
     model_path: str,
     data: str,
     output: str | None = None,
+    *,
     sep: str = ",",
     chunk_size: int = DEFAULT_CHUNK_ROWS,
     no_header: bool = False,
@@ -107,12 +123,19 @@ def predict_csv(
         output = None
     if output is not None:
         check_writable(output, "output file", inputs=(data, model_path))
+    options = dict(
+        sep=sep,
+        chunk_size=chunk_size,
+        no_header=no_header,
+        with_input=with_input,
+        float_format=float_format,
+        columns=columns,
+        dtype=dtype,
+    )
     if output is None:
-        return _write_predictions(
-            model, data, sep, chunk_size, no_header, with_input, float_format, columns, stdout or sys.stdout, dtype
-        )
+        return _write_predictions(model, data, fh=stdout or sys.stdout, **options)
     with atomic_write(output, "w", what="output file") as fh:
-        return _write_predictions(model, data, sep, chunk_size, no_header, with_input, float_format, columns, fh, dtype)
+        return _write_predictions(model, data, fh=fh, **options)
 
 
 def _check_float_format(fmt: str) -> None:
@@ -137,6 +160,7 @@ def _check_float_format(fmt: str) -> None:
 def _write_predictions(
     model: KernelRidge,
     data: str,
+    *,
     sep: str,
     chunk_size: int,
     no_header: bool,
@@ -152,7 +176,9 @@ def _write_predictions(
     rows = 0
     first = True
     out_sep = parse_sep(sep) if with_input else ","
-    chunks = iter_feature_chunks(data, model.feature_names_in_, sep, chunk_size, no_header, with_input)
+    chunks = iter_feature_chunks(
+        data, model.feature_names_in_, sep=sep, chunk_rows=chunk_size, no_header=no_header, keep_input=with_input
+    )
     for names, X, lines, numbers in chunks:
         if first:
             clash = [c for c in columns if with_input and c in names]
@@ -183,6 +209,7 @@ def _write_predictions(
 
 def cv_csv(
     data: str,
+    *,
     targets: list[str] | None = None,
     features: list[str] | None = None,
     sep: str = ",",
@@ -210,6 +237,7 @@ def cv_csv(
     import numpy as np
 
     from .errors import DataError, UsageError
+    from .preprocess import Standardizer
     from .selection import DEFAULT_ALPHAS, METRICS, check_grid_size, cross_validate, parse_grid
 
     check_params(kernel, None, 1.0, degree, coef0)
@@ -226,29 +254,25 @@ def cv_csv(
     if output is not None:
         check_writable(output, "model file", inputs=(data,))
     t0 = time.perf_counter()
-    table = read_training_csv(data, targets, features, sep, min_rows=2)
+    table = read_training_csv(data, targets=targets, features=features, sep=sep, min_rows=2)
     if folds is not None and folds > table.X.shape[0]:
         raise DataError(
             f"{table.source} has {table.X.shape[0]} data rows, too few for {folds} folds; "
             f"use at most {table.X.shape[0]} folds"
         )
-    X = table.X
-    if standardize:
-        scale = X.std(axis=0)
-        scale[scale == 0.0] = 1.0
-        X = (X - X.mean(axis=0)) / scale
+    X = Standardizer().fit(table.X).transform(table.X) if standardize else table.X  # the scaler fit learns
     report = cross_validate(
         np.ascontiguousarray(X),
         table.Y,
-        kernel,
-        gamma_list,
-        alpha_list,
-        degree,
-        coef0,
-        folds,
-        seed,
-        metric,
-        progress,
+        kernel=kernel,
+        gammas=gamma_list,
+        alphas=alpha_list,
+        degree=degree,
+        coef0=coef0,
+        folds=folds,
+        seed=seed,
+        metric=metric,
+        progress=progress,
         method=method,
         refine=refine,
         jobs=jobs,
@@ -275,7 +299,9 @@ def cv_csv(
     if output is not None:
         best = report.refined or report.best
         t_fit = time.perf_counter()
-        model = KernelRidge(kernel, best.gamma, best.alpha, degree, coef0, standardize=standardize)
+        model = KernelRidge(
+            kernel=kernel, gamma=best.gamma, alpha=best.alpha, degree=degree, coef0=coef0, standardize=standardize
+        )
         model.fit(table.X, table.Y if table.Y.shape[1] > 1 else table.Y[:, 0])
         model.feature_names_in_ = table.features
         model.target_names_ = table.targets
@@ -322,42 +348,7 @@ def inspect_model(path: str) -> dict[str, Any]:
 
 
 def model_spectrum(path: str) -> dict[str, Any]:
-    """The eigenvalues ``d_j`` of a stored model's training kernel and the shrinkage ``d_j / (d_j + alpha)``.
+    """The spectrum of a stored model's kernel on its centers (see :func:`krrcli.spectrum.kernel_spectrum`)."""
+    from .spectrum import kernel_spectrum
 
-    Returns a dict with ``alpha``, ``gamma``, ``eigenvalues`` and ``shrinkage`` (largest eigenvalue
-    first), ``effective_dof`` (their sum, as the fit computes it), counts of directions kept (> 0.9),
-    shrunk and suppressed (< 0.1), and ``negative``: eigenvalues below zero beyond rounding, which an
-    indefinite kernel (sigmoid) can have; their factors fall outside [0, 1].
-    """
-    from scipy import linalg
-
-    from .errors import ResourceError
-    from .kernels import gram_matrix
-    from .resources import check_memory
-    from .solvers import spectral_inverse
-
-    model = load_model(path)
-    X = model.X_fit_
-    n = X.shape[0]
-    if 8 * n * n >= 2**31:
-        raise ResourceError(f"the spectrum of {n:,} rows is beyond SciPy's LAPACK (16,384 rows at most)")
-    check_memory(3 * 8 * n * n, f"the spectrum of a {n:,} x {n:,} kernel", "inspect a model with fewer rows")
-    K = gram_matrix(X, model.kernel, model.gamma_, model.degree, model.coef0, triangle=True)
-    d = linalg.eigvalsh(K.T, lower=False, overwrite_a=True, check_finite=False, driver="evd")[::-1]
-    alpha = float(model.alpha)
-    shrink = d * spectral_inverse(d, alpha)
-    noise = float(np.max(np.abs(d), initial=0.0)) * n * np.finfo(float).eps
-    return {
-        "model": path,
-        "kernel": model.kernel,
-        "gamma": None if model.gamma_ is None else float(model.gamma_),
-        "alpha": alpha,
-        "n_samples": n,
-        "eigenvalues": [float(v) for v in d],
-        "shrinkage": [float(v) for v in shrink],
-        "effective_dof": float(np.sum(shrink)),
-        "kept": int(np.sum(shrink > 0.9)),
-        "shrunk": int(np.sum((shrink >= 0.1) & (shrink <= 0.9))),
-        "suppressed": int(np.sum(shrink < 0.1)),
-        "negative": int(np.sum(d < -noise)),
-    }
+    return {"model": path, **kernel_spectrum(load_model(path))}

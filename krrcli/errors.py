@@ -55,6 +55,10 @@ class ResourceError(KrrError, MemoryError):
     exit_code = EXIT_RESOURCES
 
 
+class KrrWarning(UserWarning):
+    """A condition the user should know about that did not stop the work (a fallback, a skipped grid point)."""
+
+
 class Interrupted(BaseException):
     """SIGINT, SIGTERM or SIGHUP arrived: unwind (temporary files removed, workers stopped), then exit.
 

@@ -181,7 +181,7 @@ def _fill(
 ) -> None:
     n = X.shape[0]
     # Over 2 GiB, BLAS's one-call products crash (see lapack64): build by blocks of rows instead.
-    from .lapack64 import LARGE_BYTES
+    from .solvers.lapack64 import LARGE_BYTES
 
     by_blocks = K.nbytes >= LARGE_BYTES
     Xp = prepare(X, spec.name) if spec.base != "l1" else X

@@ -37,11 +37,13 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import linalg
 
-from .errors import DataError, ResourceError, UsageError
+from .errors import DataError, KrrWarning, UsageError
 from .kernels import NonFiniteKernel, apply_kernel, base_matrix, get_kernel
 from .limits import MAX_GRID_POINTS, MAX_GRID_VALUES
+from .metrics import residual_scores
 from .resources import check_memory, format_bytes
-from .solvers import KrrWarning
+from .solvers import lapack64
+from .solvers.direct import eigh_kernel, eigvals_kernel, spd_solve
 
 DEFAULT_ALPHAS = "1e-6:1e2:9"
 GAMMA_GRID_POINTS = 7
@@ -244,28 +246,6 @@ def pick_best(results: list[CVResult], metric: str) -> CVResult:
     return min(scored, key=lambda r: _sign(metric) * r.score(metric))
 
 
-def _scores(Y: np.ndarray, E: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Pooled rmse, mae, r2 (means over targets) for residuals E of shape (A, n, t)."""
-    ss_tot = np.sum((Y - Y.mean(axis=0)) ** 2, axis=0)  # (t,)
-    ss_res = np.sum(E**2, axis=1)  # (A, t)
-    rmse = np.sqrt(ss_res / Y.shape[0]).mean(axis=1)
-    mae = np.abs(E).mean(axis=1).mean(axis=1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        r2 = np.where(ss_tot > 0, 1.0 - ss_res / np.where(ss_tot > 0, ss_tot, 1.0), np.where(ss_res > 0, 0.0, 1.0))
-    return rmse, mae, r2.mean(axis=1)
-
-
-def _eigh(K: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    from . import lapack64
-
-    if K.nbytes >= lapack64.LARGE_BYTES:
-        raise ResourceError(
-            f"cross-validation is limited to 16,384 rows (SciPy's LAPACK), and this data has {K.shape[0]:,}; "
-            "use a random sample of the rows"
-        )
-    return linalg.eigh(K, overwrite_a=True, check_finite=False, driver="evd")
-
-
 def _closed_form(d: np.ndarray, Q: np.ndarray, Y: np.ndarray, alphas: np.ndarray) -> dict:
     """Leave-one-out residuals, GCV and dof for every alpha from ``K = Q diag(d) Q^T``."""
     n, t = Y.shape
@@ -295,7 +275,7 @@ def kfold_strategy(n: int, k: int, n_alphas: int) -> str:
 
 def _kfold_full_eigh(K: np.ndarray, Y: np.ndarray, alphas: np.ndarray, folds: list[np.ndarray]):
     """Held-out residuals (A, n, t) from one eigendecomposition, by the block identity; and dof."""
-    d, Q = _eigh(K)
+    d, Q = eigh_kernel(K)
     n, t = Y.shape
     E = np.empty((len(alphas), n, t))
     QtY = Q.T @ Y
@@ -310,11 +290,7 @@ def _kfold_full_eigh(K: np.ndarray, Y: np.ndarray, alphas: np.ndarray, folds: li
                 H = S @ S.T
             else:
                 H = (QB * inv) @ QB.T  # (G^-1)_BB
-            U, info = linalg.lapack.dpotrf(H.T, lower=0, clean=0, overwrite_a=1)
-            if info == 0:
-                E[a, B] = linalg.lapack.dpotrs(U, C[B], lower=0)[0]
-            else:  # numerically singular block: least squares
-                E[a, B] = linalg.lstsq((QB * inv) @ QB.T, C[B])[0]
+            E[a, B] = spd_solve(H, C[B], lambda QB=QB, inv=inv: (QB * inv) @ QB.T)
     return E, np.sum(d[:, None] / (d[:, None] + alphas[None, :]), axis=0)
 
 
@@ -329,7 +305,7 @@ def _kfold_per_fold(K: np.ndarray, Y: np.ndarray, alphas: np.ndarray, folds: lis
         Kte = K[np.ix_(test, train)]
         Ytr = Y[train]
         if eigh:
-            d, Q = _eigh(Ktr)
+            d, Q = eigh_kernel(Ktr)
             QtY = Q.T @ Ytr
             KQ = Kte @ Q
             for a, alpha in enumerate(alphas):
@@ -338,11 +314,7 @@ def _kfold_per_fold(K: np.ndarray, Y: np.ndarray, alphas: np.ndarray, folds: lis
         for a, alpha in enumerate(alphas):
             G = Ktr.copy() if a < len(alphas) - 1 else Ktr
             G.flat[:: G.shape[0] + 1] += alpha
-            try:
-                cf = linalg.cho_factor(G, lower=True, overwrite_a=True, check_finite=False)
-                W = linalg.cho_solve(cf, Ytr, check_finite=False)
-            except linalg.LinAlgError:
-                W = linalg.lstsq(K[np.ix_(train, train)] + alpha * np.eye(len(train)), Ytr)[0]
+            W = spd_solve(G, Ytr, lambda train=train, alpha=alpha: K[np.ix_(train, train)] + alpha * np.eye(len(train)))
             E[a, test] = Y[test] - Kte @ W
     return E
 
@@ -352,16 +324,16 @@ def _score_gamma(
 ) -> dict:
     """Every alpha's scores for one kernel matrix (K is destroyed)."""
     if method in ("loo", "gcv"):
-        d, Q = _eigh(K)
+        d, Q = eigh_kernel(K)
         out = _closed_form(d, Q, Y, alphas)
     elif strategy == "full-eigh":
         E, dof = _kfold_full_eigh(K, Y, alphas, folds)
         out = {"E": E, "dof": dof, "gcv": None}
     else:
-        d = linalg.eigvalsh(K, check_finite=False, driver="evd")
+        d = eigvals_kernel(K, overwrite=False)
         E = _kfold_per_fold(K, Y, alphas, folds, eigh=strategy == "fold-eigh")
         out = {"E": E, "dof": np.sum(d[:, None] / (d[:, None] + alphas[None, :]), axis=0), "gcv": None}
-    rmse, mae, r2 = _scores(Y, out["E"])
+    rmse, mae, r2 = residual_scores(Y, out["E"])
     out.update(rmse=rmse, mae=mae, r2=r2)
     if folds is not None:
         out["rmse_folds"] = [
@@ -383,6 +355,7 @@ def _kernel_for(base: np.ndarray, kernel: str, gamma: float | None, degree: floa
 def refine_alpha(
     base: np.ndarray,
     Y: np.ndarray,
+    *,
     kernel: str,
     gamma: float | None,
     degree: float,
@@ -399,7 +372,7 @@ def refine_alpha(
     """
     from scipy.optimize import minimize_scalar
 
-    d, Q = _eigh(_kernel_for(base, kernel, gamma, degree, coef0))
+    d, Q = eigh_kernel(_kernel_for(base, kernel, gamma, degree, coef0))
     grid = sorted(alphas)
     i = grid.index(best_alpha)
     lo, hi = grid[max(i - 1, 0)], grid[min(i + 1, len(grid) - 1)]
@@ -411,7 +384,7 @@ def refine_alpha(
     def evaluate(log_alpha: float, alpha: float | None = None) -> dict:
         a = np.array([10.0**log_alpha if alpha is None else alpha])
         out = _closed_form(d, Q, Y, a)
-        rmse, mae, r2 = _scores(Y, out["E"])
+        rmse, mae, r2 = residual_scores(Y, out["E"])
         return {"rmse": rmse[0], "mae": mae[0], "r2": r2[0], "gcv": out["gcv"][0], "dof": out["dof"][0]}
 
     def objective(log_alpha: float) -> float:
@@ -494,6 +467,7 @@ def cross_validate(
     kernel: str = "rbf",
     gammas: list[float | None] | None = None,
     alphas: list[float] | None = None,
+    *,
     degree: float = 3,
     coef0: float = 1,
     folds: int | None = None,
@@ -561,6 +535,7 @@ def cross_validate(
         lambda available: _cv_memory_advice(n, t, len(alpha_arr), workers, available),
     )
 
+    lapack64.check_lapack32(n, "cross-validation", "use a random sample of the rows", subject="this data")
     base = base_matrix(X, kernel)
     total = len(gammas)
     if progress:
@@ -601,7 +576,17 @@ def cross_validate(
     best = pick_best(results, criterion)
     refined = None
     if refine and method in ("loo", "gcv") and len(alphas) > 1:
-        refined = refine_alpha(base, Y, kernel, best.gamma, degree, coef0, list(alphas), best.alpha, criterion)
+        refined = refine_alpha(
+            base,
+            Y,
+            kernel=kernel,
+            gamma=best.gamma,
+            degree=degree,
+            coef0=coef0,
+            alphas=list(alphas),
+            best_alpha=best.alpha,
+            metric=criterion,
+        )
     notes = _edge_notes(best, gammas if spec.uses_gamma else [], list(alphas))
     if refined is not None and not min(alphas) <= refined.alpha <= max(alphas):
         notes.append(f"the refined alpha {refined.alpha:g} lies outside the grid; the score still improves that way")

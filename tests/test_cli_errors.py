@@ -1000,7 +1000,7 @@ def test_temporary_file_is_named_after_its_target(tmp_path, train_csv, monkeypat
     monkeypatch.setattr(output.tempfile, "mkstemp", spy)
     from krrcli import fit_csv
 
-    fit_csv(str(train_csv), str(tmp_path / "price model.joblib"))
+    fit_csv(str(train_csv), output=str(tmp_path / "price model.joblib"))
     assert len(seen) == 1
     assert re.fullmatch(r"\.krr-price model\.joblib-[^/]+\.tmp", seen[0]), seen
     assert no_temp_files(tmp_path) == []

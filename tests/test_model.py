@@ -87,7 +87,7 @@ def test_effective_dof_exact_and_hutchinson(monkeypatch):
     exact = float(np.sum(d / (d + 0.1)))
     m = KernelRidge(gamma=0.5, alpha=0.1).fit(X, Y)
     assert m.effective_dof_exact_ and m.effective_dof_ == pytest.approx(exact, rel=1e-9)
-    monkeypatch.setattr(solvers, "DOF_EXACT_MAX_ROWS", 100)
+    monkeypatch.setattr(solvers.direct, "DOF_EXACT_MAX_ROWS", 100)
     est = KernelRidge(gamma=0.5, alpha=0.1).fit(X, Y)
     assert not est.effective_dof_exact_
     assert est.effective_dof_ == pytest.approx(exact, rel=0.05)
@@ -210,7 +210,7 @@ def test_float32_fit_is_close_and_float64_predict_exact_path():
 
 def test_float32_with_a_large_residual_is_redone_in_float64(monkeypatch):
     X, Y = make_regression(100, 3, seed=63)
-    monkeypatch.setattr(solvers, "FLOAT32_MAX_RESIDUAL", 0.0)
+    monkeypatch.setattr(solvers.direct, "FLOAT32_MAX_RESIDUAL", 0.0)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         m = KernelRidge(gamma=0.5, alpha=0.1, dtype="float32").fit(X, Y)
@@ -243,12 +243,12 @@ def test_bad_dtype():
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 def test_large_matrix_path_gives_the_same_fit(monkeypatch, dtype):
     """Matrices over 2 GiB go through numpy's 64-bit-integer OpenBLAS; force that path on small data."""
-    from krrcli import lapack64
+    from krrcli.solvers import lapack64
 
     if not lapack64.available():
         pytest.fail("numpy's bundled 64-bit-integer OpenBLAS was not found")
     X, Y = make_regression(500, 3, 2, seed=71)
-    monkeypatch.setattr(solvers, "DOF_EXACT_MAX_ROWS", 100)  # Hutchinson, through trtrs
+    monkeypatch.setattr(solvers.direct, "DOF_EXACT_MAX_ROWS", 100)  # Hutchinson, through trtrs
     ref = KernelRidge(gamma=0.5, alpha=0.05, dtype=dtype).fit(X, Y)
     monkeypatch.setattr(lapack64, "LARGE_BYTES", 1024)
     monkeypatch.setattr(lapack64, "CHOLESKY_BLOCK", 64)  # several block columns

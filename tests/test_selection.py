@@ -9,7 +9,7 @@ from sklearn.metrics.pairwise import euclidean_distances
 
 from krrcli import selection
 from krrcli.errors import DataError, UsageError
-from krrcli.model import regression_scores
+from krrcli.metrics import regression_scores
 
 from .conftest import make_regression
 

@@ -34,6 +34,7 @@ def fit(
     output: Annotated[str, typer.Option("--output", "-o", help="Model file to write (atomically).")] = "model.joblib",
     sep: o.Sep = ",",
     dtype: o.Dtype = "float64",
+    solver: o.Solver = "auto",
     json: o.Json = False,
 ) -> None:
     """Fit kernel ridge regression on DATA and save the model.
@@ -47,16 +48,17 @@ def fit(
     summary = fit_csv(
         data,
         output,
-        target,
-        parse_features_option(features),
-        sep,
-        kernel,
-        gamma,
-        alpha,
-        degree,
-        coef0,
-        standardize,
-        dtype,
+        targets=target,
+        features=parse_features_option(features),
+        sep=sep,
+        kernel=kernel,
+        gamma=gamma,
+        alpha=alpha,
+        degree=degree,
+        coef0=coef0,
+        standardize=standardize,
+        dtype=dtype,
+        solver=solver,
     )
     with report_after_saving(output):
         if json:

@@ -39,3 +39,10 @@ Dtype = Annotated[
         help="Precision of the kernel work: float64, or float32 (half the memory, faster, less accurate).",
     ),
 ]
+Solver = Annotated[
+    str,
+    typer.Option(
+        "--solver",
+        help="auto (default: primal for the linear kernel, else cholesky), or a solver: cholesky, eigh, primal.",
+    ),
+]

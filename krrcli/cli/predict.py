@@ -48,4 +48,14 @@ def predict(
     """
     from ..api import predict_csv
 
-    predict_csv(model, data, output, sep, chunk_size, no_header, with_input, float_format, dtype=dtype)
+    predict_csv(
+        model,
+        data,
+        output,
+        sep=sep,
+        chunk_size=chunk_size,
+        no_header=no_header,
+        with_input=with_input,
+        float_format=float_format,
+        dtype=dtype,
+    )

@@ -26,10 +26,6 @@ from .output import atomic_write
 FORMAT_NAME = "krr-model"
 FORMAT_VERSION = 1
 
-# the names of solvers.SOLVERS, spelt out: loading a model must not import SciPy
-STORED_SOLVERS = ("cholesky", "eigh", "primal")
-# the kernels whose matrix is <x, y>: the only ones the primal solver serves
-PRIMAL_KERNELS = ("linear",)
 TRAIN_SCORES = ("rmse", "mae", "r2")
 
 
@@ -63,7 +59,7 @@ def model_to_dict(model: Any, **metadata: Any) -> dict[str, Any]:
         "degree": float(model.degree),
         "coef0": float(model.coef0),
         "solver": str(model.solver_),
-        "dtype": str(np.dtype(model.dtype)),
+        "dtype": str(np.dtype(getattr(model, "dtype_", model.dtype))),
         "standardize": bool(model.standardize),
         "mean": arr(model.mean_),
         "scale": arr(model.scale_),
@@ -162,6 +158,12 @@ def _iso_time(v: Any) -> bool:
     return True
 
 
+def _solver_names() -> list[str]:
+    from ..solvers import solver_names  # the registry imports no SciPy
+
+    return solver_names()
+
+
 def _kernel_names() -> tuple[str, ...]:
     from ..kernels import KERNELS
 
@@ -178,7 +180,7 @@ FIELDS: dict[str, tuple[bool, Any, str]] = {
     "alpha": (True, lambda v: _finite(v) and v >= 0, "a finite number >= 0"),
     "degree": (True, lambda v: _finite(v) and v >= 1, "a finite number >= 1"),
     "coef0": (True, _finite, "a finite number"),
-    "solver": (False, lambda v: type(v) is str and v in STORED_SOLVERS, "one of " + ", ".join(STORED_SOLVERS)),
+    "solver": (False, lambda v: type(v) is str and v in _solver_names(), "a registered solver's name"),
     "dtype": (False, lambda v: type(v) is str and v in ("float64", "float32"), "float64 or float32"),
     "standardize": (False, lambda v: type(v) is bool, "true or false"),
     "mean": (False, lambda v: v is None or _float_array(v), "an array of floats, or null"),
@@ -247,6 +249,8 @@ def check_record(record: Any, path: str, saving: bool = False) -> None:
         if not ok(value):
             if key == "kernel" and type(value) is str:
                 raise bad(f"entry 'kernel' is {_show(value)}, not one of {', '.join(_kernel_names())}")
+            if key == "solver" and type(value) is str:
+                raise bad(f"unknown solver {_show(value)}; this krr knows {', '.join(_solver_names())}")
             raise bad(f"entry {key!r} is {_show(value)}; it must be {expected}")
     _check_consistency(record, bad)
 
@@ -287,15 +291,19 @@ def _check_consistency(record: dict[str, Any], bad: Any) -> None:
     coef = record.get("coef")
     if coef is not None and coef.shape != ((d,) if y_1d else (d, t)):
         raise bad(f"the primal weights 'coef' (shape {coef.shape}) do not match the features and targets")
+    from ..solvers import get_solver
+
     kernel = record["kernel"]
-    solver = record.get("solver", "cholesky")
-    if solver == "primal" and kernel not in PRIMAL_KERNELS:
-        raise bad(f"entry 'solver' is 'primal', which serves only the linear kernel, not {kernel}")
-    if (solver == "primal") != (coef is not None):
+    solver = get_solver(record.get("solver", "cholesky"))
+    if solver.kernels is not None and kernel not in solver.kernels:
         raise bad(
-            "the primal solver's weights 'coef' are missing"
-            if solver == "primal"
-            else f"entry 'coef' is set but the {solver} solver has no primal weights"
+            f"entry 'solver' is {solver.name!r}, which serves only the {', '.join(solver.kernels)} kernel, not {kernel}"
+        )
+    if solver.primal != (coef is not None):
+        raise bad(
+            f"the {solver.name} solver's primal weights 'coef' are missing"
+            if solver.primal
+            else f"entry 'coef' is set but the {solver.name} solver has no primal weights"
         )
     standardize = record.get("standardize", False)
     mean, scale = record.get("mean"), record.get("scale")
@@ -322,8 +330,8 @@ def _check_consistency(record: dict[str, Any], bad: Any) -> None:
 
 
 def model_from_record(record: dict[str, Any], path: str = "the model file") -> Any:
-    """Rebuild a fitted :class:`~krrcli.model.KernelRidge` from a checked record."""
-    from ..model import KernelRidge, check_dtype, check_params
+    """Rebuild a fitted :class:`~krrcli.estimator.KernelRidge` from a checked record."""
+    from ..estimator import KernelRidge, check_dtype, check_params
 
     try:
         check_params(record["kernel"], record.get("gamma"), record["alpha"], record["degree"], record["coef0"])
@@ -342,7 +350,10 @@ def model_from_record(record: dict[str, Any], path: str = "the model file") -> A
     )
     m.gamma_ = record.get("gamma")
     m.solver_ = record.get("solver", "cholesky")
-    m.X_fit_ = record["X_fit"]
+    m.dtype_ = record.get("dtype", "float64")
+    m.fallbacks_ = []
+    m.X_fit_ = m.centers_ = record["X_fit"]
+    m.n_samples_fit_ = int(record["X_fit"].shape[0])
     m._y_1d = bool(record.get("y_1d", record["dual_coef"].ndim == 1))
     m.dual_coef_ = record["dual_coef"].ravel() if m._y_1d else record["dual_coef"]
     coef = record.get("coef")
@@ -359,5 +370,5 @@ def model_from_record(record: dict[str, Any], path: str = "the model file") -> A
 
 
 def load_model(path: str) -> Any:
-    """Load a fitted :class:`~krrcli.model.KernelRidge` from a krr model file, safely."""
+    """Load a fitted :class:`~krrcli.estimator.KernelRidge` from a krr model file, safely."""
     return model_from_record(read_model_record(path), path)

@@ -9,7 +9,13 @@ import numpy as np
 
 from .errors import DataError, UsageError
 from .kernels import KernelMap, KernelSpec, get_kernel, resolve_gamma
+from .metrics import regression_scores
+from .preprocess import Standardizer, standardize
 from .resources import check_memory, format_bytes
+
+__all__ = ["KernelRidge", "check_dtype", "check_params", "regression_scores"]
+
+PARAMS = ("kernel", "gamma", "alpha", "degree", "coef0", "standardize", "solver", "dtype")
 
 # Prediction computes K(X_new, X_fit) a block of rows at a time; one block of
 # kernel values takes at most this many bytes (at least one row).
@@ -56,8 +62,11 @@ def _as_2d_float(X: Any, what: str) -> tuple[np.ndarray, list[str] | None]:
     names = None
     if hasattr(X, "columns"):
         names = [str(c) for c in X.columns]
+    raw = np.asarray(X) if not isinstance(X, np.ndarray) else X
+    if np.iscomplexobj(raw):
+        raise DataError(f"{what} holds complex numbers; kernel ridge regression needs real values")
     try:
-        A = np.asarray(X, dtype=np.float64)
+        A = np.asarray(raw, dtype=np.float64)
     except (TypeError, ValueError) as exc:
         raise DataError(f"{what} must be numeric: {exc}") from None
     if A.ndim == 1 and what == "y":
@@ -67,21 +76,6 @@ def _as_2d_float(X: Any, what: str) -> tuple[np.ndarray, list[str] | None]:
     if not np.all(np.isfinite(A)):
         raise DataError(f"{what} contains NaN or infinite values")
     return A, names
-
-
-def regression_scores(y: np.ndarray, pred: np.ndarray) -> dict[str, float]:
-    """RMSE, MAE and R^2 per target, averaged over targets.
-
-    y, pred : ndarray of shape (n_samples, n_targets)
-    """
-    resid = y - pred
-    rmse = np.sqrt(np.mean(resid**2, axis=0))
-    mae = np.mean(np.abs(resid), axis=0)
-    ss_res = np.sum(resid**2, axis=0)
-    ss_tot = np.sum((y - y.mean(axis=0)) ** 2, axis=0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        r2 = np.where(ss_tot > 0, 1.0 - ss_res / np.where(ss_tot > 0, ss_tot, 1.0), np.where(ss_res > 0, 0.0, 1.0))
-    return {"rmse": float(np.mean(rmse)), "mae": float(np.mean(mae)), "r2": float(np.mean(r2))}
 
 
 class KernelRidge:
@@ -104,17 +98,28 @@ class KernelRidge:
     standardize : bool
         Scale features to zero mean and unit variance with the training data
         before the kernel (the scaler is kept and applied by ``predict``).
-    solver : {"auto", "cholesky", "eigh", "primal"}
+    solver : str
+        ``"auto"`` or the name of a registered solver (``krrcli.solvers.solver_names()``:
+        cholesky, eigh, primal). ``auto`` is resolved before any work and the
+        solver really used (after any fallback) is ``solver_``.
     dtype : {"float64", "float32"}
         Precision of the kernel matrix and its factorization. float32 halves
         the memory and roughly doubles the speed of the factorization, at a
         cost in accuracy; a float32 solve whose relative residual exceeds
-        ``solvers.FLOAT32_MAX_RESIDUAL`` is redone in float64 with a warning.
+        ``solvers.direct.FLOAT32_MAX_RESIDUAL`` is redone in float64 with a warning
+        (``dtype_`` then says float64).
 
     Attributes
     ----------
-    X_fit_ : ndarray of shape (n_samples, n_features)
-        Training rows, as the kernel sees them (standardized if asked).
+    X_fit_ : ndarray of shape (n_centers, n_features)
+        The rows the model predicts from, as the kernel sees them (standardized if
+        asked): for the exact solvers, the training rows. ``centers_`` is the same array.
+    n_samples_fit_ : int
+        The number of training rows.
+    dtype_ : str
+        The precision the solution was computed in.
+    fallbacks_ : list of str
+        What the fallback policy changed, and why.
     dual_coef_ : ndarray of shape (n_samples,) or (n_samples, n_targets)
     coef_ : ndarray of shape (n_features,) or (n_features, n_targets) or None
         Primal weights when the primal solver was used.
@@ -148,12 +153,13 @@ class KernelRidge:
         self.dtype = dtype
 
     def get_params(self, deep: bool = True) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in ("kernel", "gamma", "alpha", "degree", "coef0", "standardize", "solver")}
+        """The constructor's arguments, exactly (as scikit-learn's ``clone`` needs)."""
+        return {k: getattr(self, k) for k in PARAMS}
 
     def set_params(self, **params: Any) -> KernelRidge:
         for key, value in params.items():
-            if key not in self.get_params():
-                raise UsageError(f"unknown parameter {key!r}")
+            if key not in PARAMS:
+                raise UsageError(f"unknown parameter {key!r}; parameters are: {', '.join(PARAMS)}")
             setattr(self, key, value)
         return self
 
@@ -167,7 +173,7 @@ class KernelRidge:
 
     def fit(self, X: Any, y: Any) -> KernelRidge:
         """Fit on ``X`` of shape (n_samples, n_features) and ``y`` of shape (n_samples,) or (n_samples, n_targets)."""
-        from .solvers import SOLVERS, resolve_solver, solver_peak_bytes
+        from .solvers import get_solver, resolve_solver, solve
 
         check_params(self.kernel, self.gamma, self.alpha, self.degree, self.coef0)
         X, feature_names = _as_2d_float(X, "X")
@@ -183,16 +189,20 @@ class KernelRidge:
         if d < 1:
             raise DataError("need at least one feature column")
 
-        self.solver_ = resolve_solver(self.solver, self.kernel, n, d, float(self.alpha))
-
-        itemsize = check_dtype(self.dtype).itemsize
+        name = resolve_solver(self.solver, kernel=self.kernel, n_samples=n, n_features=d, alpha=float(self.alpha))
+        solver = get_solver(name)
+        options = solver.make_options(None)
+        dtype = str(check_dtype(self.dtype))
+        itemsize = np.dtype(dtype).itemsize
+        t = Y.shape[1]
 
         def need(rows: int, size: int = itemsize) -> int:
-            return solver_peak_bytes(self.solver_, rows, d, Y.shape[1], size) + 2 * 8 * rows * (d + Y.shape[1])
+            peak = solver.peak_bytes(n_samples=rows, n_features=d, n_targets=t, itemsize=size, options=options)
+            return peak + 2 * 8 * rows * (d + t)
 
         def advice(avail: int) -> str:
             text = _sample_advice(need, n, avail)
-            if itemsize == 8 and self.solver_ == "cholesky" and need(n, 4) <= avail:
+            if itemsize == 8 and "float32" in solver.precisions and need(n, 4) <= avail:
                 text = "use --dtype float32 (half the memory), or " + text
             return text
 
@@ -203,26 +213,27 @@ class KernelRidge:
         )
 
         if self.standardize:
-            self.mean_ = X.mean(axis=0)
-            scale = X.std(axis=0)
-            scale[scale == 0.0] = 1.0
-            self.scale_ = scale
-            X = (X - self.mean_) / self.scale_
+            scaler = Standardizer().fit(X)
+            self.mean_, self.scale_ = scaler.mean_, scaler.scale_
+            X = scaler.transform(X)
         else:
             self.mean_ = self.scale_ = None
         X = np.ascontiguousarray(X)
         self.gamma_ = resolve_gamma(self.kernel, self.gamma, d)
-        sol = SOLVERS[self.solver_](X, Y, float(self.alpha), self._kernel_spec(), str(np.dtype(self.dtype)))
+        sol = solve(name, X, Y, alpha=float(self.alpha), kernel=self._kernel_spec(), options=options, dtype=dtype)
 
         self.solver_ = sol.solver
-        self.X_fit_ = sol.centers
+        self.dtype_ = sol.dtype
+        self.fallbacks_ = list(sol.fallbacks)
+        self.X_fit_ = self.centers_ = sol.centers
+        self.n_samples_fit_ = sol.n_samples
         self.dual_coef_ = sol.dual_coef.ravel() if y_1d else sol.dual_coef
         self.coef_ = None if sol.coef is None else (sol.coef.ravel() if y_1d else sol.coef)
         self.effective_dof_ = sol.effective_dof
         self.effective_dof_exact_ = sol.dof_exact
         self.n_features_in_ = d
         self.feature_names_in_ = feature_names or [f"x{i}" for i in range(d)]
-        self.target_names_ = target_names or (["y"] if Y.shape[1] == 1 else [f"y{j}" for j in range(Y.shape[1])])
+        self.target_names_ = target_names or (["y"] if t == 1 else [f"y{j}" for j in range(t)])
         self.train_scores_ = regression_scores(Y, sol.fitted)
         self._y_1d = y_1d
         return self
@@ -234,9 +245,7 @@ class KernelRidge:
 
     def transform_features(self, X: np.ndarray) -> np.ndarray:
         """Apply the stored scaler (if any) to raw feature rows."""
-        if self.mean_ is None:
-            return X
-        return (X - self.mean_) / self.scale_
+        return standardize(X, self.mean_, self.scale_)
 
     def predict(self, X: Any, block_bytes: int = PREDICT_BLOCK_BYTES, dtype: str = "float64") -> np.ndarray:
         """Predict for ``X`` of shape (n_rows, n_features).

@@ -45,6 +45,35 @@ def available() -> bool:
     return _library() is not None
 
 
+def require(n_rows: int) -> None:
+    """Raise :class:`~krrcli.errors.ResourceError` when a matrix of LARGE_BYTES or more cannot be handled."""
+    if not available():
+        from ..errors import ResourceError
+
+        raise ResourceError(
+            f"a {n_rows:,} x {n_rows:,} matrix is over 2 GiB, which needs the 64-bit-integer OpenBLAS "
+            "bundled with numpy's wheels; it was not found: install numpy from PyPI wheels, or use fewer rows"
+        )
+
+
+def fits_lapack32(n_rows: int, itemsize: int = 8) -> bool:
+    """Whether an n_rows x n_rows matrix is within SciPy's 32-bit-integer LAPACK (under 2 GiB)."""
+    return itemsize * n_rows * n_rows < LARGE_BYTES
+
+
+def check_lapack32(n_rows: int, what: str, advice: str = "use fewer rows", subject: str = "this fit") -> None:
+    """The one statement of SciPy's LAPACK limit: 16,384 rows in float64 (a 2 GiB matrix).
+
+    Work that only SciPy's LAPACK does (eigendecompositions) is refused beyond it, before any allocation.
+    """
+    if not fits_lapack32(n_rows):
+        from ..errors import ResourceError
+
+        raise ResourceError(
+            f"{what} is limited to 16,384 rows (SciPy's LAPACK), and {subject} has {n_rows:,}; {advice}"
+        )
+
+
 def _fn(prefix: str, name: str) -> ctypes._CFuncPtr:
     return getattr(_library(), f"scipy_{prefix}{name}_64_")
 

@@ -1,0 +1,37 @@
+"""Regression scores, in one place: the training scores of a fit and the held-out scores of model selection."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def r2_from_sums(ss_res: np.ndarray, ss_tot: np.ndarray) -> np.ndarray:
+    """``R^2 = 1 - SS_res / SS_tot``; for a constant target (SS_tot = 0): 1 if fitted exactly, else 0."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(ss_tot > 0, 1.0 - ss_res / np.where(ss_tot > 0, ss_tot, 1.0), np.where(ss_res > 0, 0.0, 1.0))
+
+
+def residual_scores(Y: np.ndarray, E: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """RMSE, MAE and R^2 of residuals, each the mean over targets.
+
+    Y : ndarray of shape (n_samples, n_targets)
+        The targets (for R^2's total sum of squares).
+    E : ndarray of shape (..., n_samples, n_targets)
+        Residuals ``y - prediction``; leading axes (one per alpha, say) are kept.
+
+    Returns three arrays of shape ``E.shape[:-2]``.
+    """
+    ss_tot = np.sum((Y - Y.mean(axis=0)) ** 2, axis=0)  # (t,)
+    ss_res = np.sum(E**2, axis=-2)  # (..., t)
+    rmse = np.sqrt(ss_res / Y.shape[0]).mean(axis=-1)
+    mae = np.abs(E).mean(axis=-2).mean(axis=-1)
+    return rmse, mae, r2_from_sums(ss_res, ss_tot).mean(axis=-1)
+
+
+def regression_scores(y: np.ndarray, pred: np.ndarray) -> dict[str, float]:
+    """RMSE, MAE and R^2 per target, averaged over targets.
+
+    y, pred : ndarray of shape (n_samples, n_targets)
+    """
+    rmse, mae, r2 = residual_scores(y, y - pred)
+    return {"rmse": float(rmse), "mae": float(mae), "r2": float(r2)}
