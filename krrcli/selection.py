@@ -28,6 +28,7 @@ training block — are cheaper for short alpha lists or two folds; a cost model
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import warnings
@@ -38,6 +39,7 @@ import numpy as np
 from scipy import linalg
 
 from .errors import DataError, KrrWarning, UsageError
+from .execution import executor
 from .kernels import NonFiniteKernel, apply_kernel, base_matrix, get_kernel
 from .limits import MAX_GRID_POINTS, MAX_GRID_VALUES
 from .metrics import residual_scores
@@ -438,17 +440,13 @@ def _gamma_task(
 
 
 def _run_tasks(args: tuple, gammas: list[float | None], jobs: int):
-    """Results of :func:`_gamma_task` for each gamma, in order; with ``jobs > 1`` in worker processes
-    whose BLAS threads are capped so that workers x threads does not exceed the cores."""
-    if jobs <= 1 or len(gammas) <= 1:
-        for g in gammas:
-            yield _gamma_task(g, *args)
-        return
-    from joblib import Parallel, delayed, parallel_config
+    """Results of :func:`_gamma_task` for each gamma, in order, through the executor (worker processes
+    when ``jobs > 1``)."""
+    return executor().map_tasks(functools.partial(_gamma_of, args), gammas, jobs=jobs)
 
-    threads = max(1, (os.cpu_count() or 1) // jobs)
-    with parallel_config(backend="loky", inner_max_num_threads=threads):
-        yield from Parallel(n_jobs=jobs, return_as="generator")(delayed(_gamma_task)(g, *args) for g in gammas)
+
+def _gamma_of(args: tuple, gamma: float | None) -> tuple[dict, str | None]:
+    return _gamma_task(gamma, *args)
 
 
 def resolve_jobs(jobs: int | None) -> int:

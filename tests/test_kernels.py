@@ -48,7 +48,7 @@ def test_blockwise_build_equals_single_block(kernel, monkeypatch):
     rng = np.random.default_rng(3)
     X = rng.normal(size=(50, 5))
     whole = kernels.gram_matrix(X, kernel, 0.4)
-    monkeypatch.setattr(kernels, "BLOCK_BYTES", 8 * 50 * 3)  # 3 rows per block
+    monkeypatch.setattr(kernels.dense, "BLOCK_BYTES", 8 * 50 * 3)  # 3 rows per block
     blocked = kernels.gram_matrix(X, kernel, 0.4)
     np.testing.assert_allclose(blocked, whole, rtol=1e-14, atol=0)
 

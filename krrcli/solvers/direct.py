@@ -82,7 +82,8 @@ def _float32_check(
     X: np.ndarray, Y: np.ndarray, W: np.ndarray, alpha: float, kernel: KernelSpec
 ) -> tuple[float, np.ndarray]:
     """Relative residual ``||(K + alpha I) w - y|| / ||y||`` and ``K w``, with K rebuilt by blocks."""
-    from ..kernels import KernelMap, for_row_blocks
+    from ..execution import executor
+    from ..kernels import KernelMap
 
     kmap = KernelMap(kernel, X, dtype="float32")
     KW = np.empty_like(W)
@@ -91,7 +92,7 @@ def _float32_check(
     def work(a: int, b: int) -> None:
         KW[a:b] = kmap.block(X[a:b]) @ W32
 
-    for_row_blocks(X.shape[0], max(1, 2**21 // (4 * X.shape[0])), work)
+    executor().map_blocks(X.shape[0], max(1, 2**21 // (4 * X.shape[0])), work)
     resid = np.linalg.norm(KW + alpha * W - Y) / max(np.linalg.norm(Y), np.finfo(float).tiny)
     return float(resid), KW
 

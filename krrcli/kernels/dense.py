@@ -1,4 +1,4 @@
-"""Kernel functions, computed blockwise and in place.
+"""Dense kernel matrices, computed blockwise and in place.
 
 The formulas and parameter meanings are those of scikit-learn's pairwise kernels,
 so that a model fitted here predicts what ``sklearn.kernel_ridge.KernelRidge``
@@ -25,72 +25,13 @@ matrix.
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-
 import numpy as np
 
-from .errors import DataError, UsageError
+from ..execution import executor
+from .registry import Kernel, NonFiniteKernel, get_kernel, resolve_gamma
 
 # Temporaries made while building a kernel are capped at about this many bytes.
 BLOCK_BYTES = 32 * 2**20
-
-
-class NonFiniteKernel(DataError):
-    """The kernel overflowed or is undefined (NaN) for these parameters and data."""
-
-    def __init__(self, kernel: str, gamma: float | None, degree: float, coef0: float) -> None:
-        if kernel in ("rbf", "laplacian"):
-            params, advice = f" with gamma={gamma:g}", "use a smaller gamma or --standardize"
-        elif kernel in ("linear", "cosine"):
-            params, advice = "", "rescale the data, e.g. with --standardize"
-        else:
-            values = (("gamma", gamma), ("degree", degree), ("coef0", coef0))
-            params = " with " + ", ".join(f"{k}={v:g}" for k, v in values if v is not None)
-            advice = "use a smaller gamma, an integer degree, or --standardize"
-        super().__init__(f"the {kernel} kernel{params} gives infinite or undefined (NaN) values on this data; {advice}")
-        self.gamma = gamma
-
-
-@dataclass(frozen=True)
-class Kernel:
-    """What a kernel needs: which parameters it reads and how its matrix is built."""
-
-    name: str
-    uses_gamma: bool
-    uses_degree: bool
-    uses_coef0: bool
-    # "sqeuclidean" and "l1" kernels are functions of a distance; the others of <x, y>.
-    base: str
-
-
-KERNELS: dict[str, Kernel] = {
-    "rbf": Kernel("rbf", True, False, False, "sqeuclidean"),
-    "laplacian": Kernel("laplacian", True, False, False, "l1"),
-    "polynomial": Kernel("polynomial", True, True, True, "dot"),
-    "linear": Kernel("linear", False, False, False, "dot"),
-    "sigmoid": Kernel("sigmoid", True, False, True, "dot"),
-    "cosine": Kernel("cosine", False, False, False, "dot"),
-}
-
-
-def get_kernel(name: str) -> Kernel:
-    """Return the registry entry of ``name`` or raise a :class:`UsageError` listing the choices."""
-    try:
-        return KERNELS[name]
-    except KeyError:
-        raise UsageError(f"unknown kernel {name!r}; choose one of: {', '.join(KERNELS)}") from None
-
-
-def resolve_gamma(kernel: str, gamma: float | None, n_features: int) -> float | None:
-    """The gamma a kernel really uses: ``1 / n_features`` when not given, None when unused."""
-    if not get_kernel(kernel).uses_gamma:
-        return None
-    if gamma is None:
-        return 1.0 / n_features
-    return float(gamma)
 
 
 def _block_rows(n_cols: int, itemsize: int = 8) -> int:
@@ -129,33 +70,28 @@ def _to_sqdist(block: np.ndarray, x_sq: np.ndarray, y_sq: np.ndarray) -> None:
     np.maximum(block, 0.0, out=block)
 
 
-def apply_kernel(block: np.ndarray, kernel: str, gamma: float | None, degree: float, coef0: float) -> None:
-    """Turn a block of base values (see :func:`base_matrix`) into kernel values, in place."""
+def apply_kernel(
+    block: np.ndarray, kernel: str, gamma: float | None, degree: float, coef0: float, scaled: bool = False
+) -> None:
+    """Turn a block of base values (see :func:`base_matrix`) into kernel values, in place.
+
+    With ``scaled``, the block already holds the kernel's argument (``-gamma d`` for rbf,
+    ``gamma <x, y> + coef0`` for polynomial and sigmoid, as :class:`~.kmap.KernelMap`'s
+    augmented product gives it): only the outer function is applied.
+    """
     if kernel in ("rbf", "laplacian"):
-        block *= -gamma
+        if not scaled:
+            block *= -gamma
         np.exp(block, out=block)
-    elif kernel == "polynomial":
-        block *= gamma
-        block += coef0
-        block **= degree
-    elif kernel == "sigmoid":
-        block *= gamma
-        block += coef0
-        np.tanh(block, out=block)
+    elif kernel in ("polynomial", "sigmoid"):
+        if not scaled:
+            block *= gamma
+            block += coef0
+        if kernel == "polynomial":
+            block **= degree
+        else:
+            np.tanh(block, out=block)
     # linear and cosine: the inner product is the kernel.
-
-
-def for_row_blocks(n_rows: int, step: int, fn: Callable[[int, int], None]) -> None:
-    """Call ``fn(start, stop)`` over blocks of rows, on all cores (numpy releases the GIL)."""
-    spans = [(i, min(i + step, n_rows)) for i in range(0, n_rows, step)]
-    workers = min(len(spans), os.cpu_count() or 1)
-    if workers <= 1:
-        for a, b in spans:
-            fn(a, b)
-        return
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        for f in [pool.submit(fn, a, b) for a, b in spans]:
-            f.result()
 
 
 def _syrk_lower(Xp: np.ndarray, out: np.ndarray) -> None:
@@ -181,7 +117,7 @@ def _fill(
 ) -> None:
     n = X.shape[0]
     # Over 2 GiB, BLAS's one-call products crash (see lapack64): build by blocks of rows instead.
-    from .solvers.lapack64 import LARGE_BYTES
+    from ..solvers.lapack64 import LARGE_BYTES
 
     by_blocks = K.nbytes >= LARGE_BYTES
     Xp = prepare(X, spec.name) if spec.base != "l1" else X
@@ -213,7 +149,7 @@ def _fill(
 
     bad: list[int] = []
     with np.errstate(all="ignore"):  # the unused upper corner of a diagonal block holds garbage
-        for_row_blocks(n, _block_rows(n, K.itemsize), block)
+        executor().map_blocks(n, _block_rows(n, K.itemsize), block)
     if bad:
         raise NonFiniteKernel(spec.name, gamma, degree, coef0)
 
@@ -317,89 +253,3 @@ def cross_kernel(
             _to_sqdist(K, row_sq_norms(X), row_sq_norms(Y) if y_sq is None else y_sq)
     apply_kernel(K, kernel, gamma, degree, coef0)
     return K
-
-
-@dataclass(frozen=True)
-class KernelSpec:
-    """A kernel with its resolved parameters."""
-
-    kernel: str
-    gamma: float | None
-    degree: float
-    coef0: float
-
-    def gram(
-        self, X: np.ndarray, out: np.ndarray | None = None, triangle: bool = False, dtype: str = "float64"
-    ) -> np.ndarray:
-        """The training kernel of ``X`` (see :func:`gram_matrix`)."""
-        return gram_matrix(X, self.kernel, self.gamma, self.degree, self.coef0, out, triangle, dtype)
-
-
-class KernelMap:
-    """``x -> [k(x, c_1), ..., k(x, c_n)]`` against fixed centers, for many blocks of new rows.
-
-    What depends only on the centers is prepared once. For rbf the whole
-    exponent comes out of one matrix product of augmented rows,
-
-        -gamma ||x - c||^2 = [2 gamma x, -gamma ||x||^2, -gamma] . [c, 1, ||c||^2],
-
-    so a block costs one BLAS call and one in-place pass (exp);
-    polynomial and sigmoid fold gamma and coef0 into the product the same way.
-    """
-
-    def __init__(self, spec: KernelSpec, centers: np.ndarray, dtype: str = "float64") -> None:
-        self.spec = spec
-        self.kind = get_kernel(spec.kernel)
-        self.dtype = np.dtype(dtype)
-        C = np.ascontiguousarray(centers, dtype=np.float64)
-        self.centers = C
-        n = C.shape[0]
-        if spec.kernel == "rbf":
-            self.B = np.column_stack([C, np.ones(n), row_sq_norms(C)])
-        elif spec.kernel in ("polynomial", "sigmoid"):
-            self.B = np.column_stack([C, np.ones(n)])
-        elif spec.kernel == "cosine":
-            self.B = prepare(C, "cosine")
-        else:
-            self.B = C
-        self.B = np.ascontiguousarray(self.B, dtype=self.dtype)
-        self.centers = C.astype(self.dtype, copy=False)
-
-    @property
-    def n_centers(self) -> int:
-        return self.centers.shape[0]
-
-    def _augment(self, X: np.ndarray) -> np.ndarray:
-        s = self.spec
-        X = np.asarray(X, dtype=np.float64)
-        if s.kernel == "rbf":
-            A = np.empty((X.shape[0], X.shape[1] + 2))
-            np.multiply(X, 2.0 * s.gamma, out=A[:, :-2])
-            A[:, -2] = -s.gamma * row_sq_norms(X)
-            A[:, -1] = -s.gamma
-            return A.astype(self.dtype, copy=False)
-        if s.kernel in ("polynomial", "sigmoid"):
-            A = np.empty((X.shape[0], X.shape[1] + 1))
-            np.multiply(X, s.gamma, out=A[:, :-1])
-            A[:, -1] = s.coef0
-            return A.astype(self.dtype, copy=False)
-        return prepare(X, s.kernel).astype(self.dtype, copy=False)
-
-    def block(self, X: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-        """Kernel values of shape (n_rows, n_centers) for rows ``X`` of shape (n_rows, n_features)."""
-        s = self.spec
-        K = np.empty((X.shape[0], self.n_centers), dtype=self.dtype) if out is None else out
-        if self.kind.base == "l1":
-            _l1_block(np.asarray(X, dtype=self.dtype), self.centers, K)
-            apply_kernel(K, s.kernel, s.gamma, s.degree, s.coef0)
-            return K
-        np.matmul(self._augment(X), self.B.T, out=K)
-        if s.kernel == "rbf":
-            # The exponent is <= 0 up to rounding (a point at distance ~0 may give +1e-16,
-            # i.e. k = 1 + 2e-16); clipping would cost a pass over the block for nothing.
-            np.exp(K, out=K)
-        elif s.kernel == "polynomial":
-            K **= s.degree
-        elif s.kernel == "sigmoid":
-            np.tanh(K, out=K)
-        return K
