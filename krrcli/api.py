@@ -15,7 +15,15 @@ from typing import IO, Any
 
 import numpy as np
 
-from .data import DEFAULT_CHUNK_ROWS, format_header, format_rows, iter_feature_chunks, read_training_csv
+from .data import (
+    DEFAULT_CHUNK_ROWS,
+    ArrayRows,
+    CsvRows,
+    format_header,
+    format_rows,
+    iter_feature_chunks,
+    read_training_csv,
+)
 from .estimator import KernelRidge, check_dtype, check_params
 from .persist import FORMAT_VERSION, atomic_write, check_writable, model_from_record, read_model_record, save_model
 
@@ -73,7 +81,8 @@ def fit_csv(
     from .solvers import direct  # noqa: F401
 
     t0 = time.perf_counter()
-    table = read_training_csv(data, targets=targets, features=features, sep=sep)
+    rows = CsvRows(data, targets=targets, features=features, sep=sep)
+    table = ArrayRows(*rows.to_arrays(), features=rows.features, targets=rows.targets, name=rows.name)
     t1 = time.perf_counter()
     model = KernelRidge(
         kernel=kernel,
@@ -85,17 +94,15 @@ def fit_csv(
         solver=solver,
         dtype=dtype,
     )
-    model.fit(table.X, table.Y if table.Y.shape[1] > 1 else table.Y[:, 0])
-    model.feature_names_in_ = table.features
-    model.target_names_ = table.targets
+    model.fit_rows(table)
     seconds = time.perf_counter() - t1  # the model alone; reading the CSV is read_seconds
     save_model(
         model,
         output,
         fit_seconds=seconds,
         read_seconds=t1 - t0,
-        training_sha256=table.sha256,
-        training_source=table.source,
+        training_sha256=rows.sha256,
+        training_source=rows.name,
     )
     return _summary(model, output, seconds, t1 - t0)
 

@@ -238,6 +238,15 @@ class KernelRidge:
         self._y_1d = y_1d
         return self
 
+    def fit_rows(self, rows: Any) -> KernelRidge:
+        """Fit on a row source (:class:`krrcli.data.RowSource`: arrays, or a CSV file), keeping its
+        column names. One target is fitted as a 1-D ``y``, as ``krr fit`` does."""
+        X, Y = rows.to_arrays()  # the exact solvers hold every row
+        self.fit(X, Y[:, 0] if Y.shape[1] == 1 else Y)
+        self.feature_names_in_ = list(rows.features)
+        self.target_names_ = list(rows.targets)
+        return self
+
     # -- prediction -------------------------------------------------------
     def _check_fitted(self) -> None:
         if not hasattr(self, "dual_coef_"):

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import krrcli.data
+import krrcli.data.source
 from krrcli.errors import EXIT_DATA, EXIT_OUTPUT, EXIT_RESOURCES, EXIT_USAGE
 
 from .conftest import deny_open
@@ -107,7 +107,7 @@ def test_folder_as_input(krr, tmp_path, model_file, out, command):
 def test_unreadable_input_file(krr, tmp_path, model_file, out, monkeypatch, command):
     """chmod 000; as root that does not block reading, so opening is made to fail the same way."""
     secret = write(tmp_path / "secret.csv", HEADER + GOOD_ROWS)
-    deny_open(monkeypatch, krrcli.data, secret)
+    deny_open(monkeypatch, krrcli.data.source, secret)
     secret.chmod(0)
     try:
         args = ["fit", secret, "-o", out] if command == "fit" else ["predict", model_file, secret, "-o", out]

@@ -177,3 +177,70 @@ def test_header_only_file_with_an_unclosed_quote(tmp_path):
         list(iter_feature_chunks(str(path), ["x0", "x1"]))
     path.write_text("x0,x1,x2")  # a header-only file without a final newline is fine
     assert list(iter_feature_chunks(str(path), ["x0", "x1"]))[0][1].shape == (0, 2)
+
+
+# -- row sources: as many passes as asked ------------------------------------------
+def _passes(rows, n=2):
+    return [np.vstack([np.hstack(b) for b in rows.blocks()]) for _ in range(n)]
+
+
+def test_csv_rows_read_a_file_again_for_each_pass(tmp_path):
+    from krrcli.data import CsvRows
+
+    X = np.random.default_rng(0).normal(size=(130, 3))
+    path = tmp_path / "t.csv"
+    path.write_text("a,b,y\n" + "".join(f"{r[0]!r},{r[1]!r},{r[2]!r}\n" for r in X.tolist()))
+    rows = CsvRows(str(path), block_rows=50)
+    first, second = _passes(rows)
+    assert np.array_equal(first, X) and np.array_equal(second, X)
+    assert rows.n_rows == 130 and rows.features == ["a", "b"] and rows.targets == ["y"]
+    assert [b[0].shape[0] for b in rows.blocks()] == [50, 50, 30]
+
+
+def test_a_one_pass_input_is_spilled_once_and_replayed(tmp_path, monkeypatch):
+    """stdin cannot be read twice: the first pass keeps its parsed rows in an anonymous temporary file."""
+    import io
+    import sys
+
+    from krrcli.data import CsvRows
+
+    X = np.random.default_rng(1).normal(size=(75, 3))
+    text = "a,b,y\n" + "".join(f"{r[0]!r},{r[1]!r},{r[2]!r}\n" for r in X.tolist())
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(text.encode())))
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", None)
+    with CsvRows("-", block_rows=20) as rows:
+        first, second, third = _passes(rows, 3)
+        assert list(tmp_path.iterdir()) == []  # the spill has no name: the system removes it at exit
+    assert np.array_equal(first, X) and np.array_equal(second, X) and np.array_equal(third, X)
+
+
+def test_scaler_learned_from_blocks_agrees_with_the_whole(tmp_path):
+    from krrcli.data import CsvRows
+    from krrcli.preprocess import Standardizer
+
+    X = np.random.default_rng(2).normal(size=(333, 4)) * [1.0, 10.0, 1e3, 1e-3] + 5
+    path = tmp_path / "s.csv"
+    path.write_text("a,b,c,y\n" + "".join(",".join(repr(v) for v in r) + "\n" for r in X.tolist()))
+    scaler = Standardizer()
+    for Xb, _ in CsvRows(str(path), block_rows=100).blocks():
+        scaler.partial_fit(Xb)
+    whole = Standardizer().fit(X[:, :3])
+    np.testing.assert_allclose(scaler.mean_, whole.mean_, rtol=1e-13)
+    np.testing.assert_allclose(scaler.scale_, whole.scale_, rtol=1e-12)
+    np.testing.assert_array_equal(whole.scale_, X[:, :3].std(axis=0))  # one block: numpy's own
+
+
+def test_array_rows_and_csv_rows_fit_the_same_model(tmp_path):
+    from krrcli import KernelRidge
+    from krrcli.data import ArrayRows, CsvRows
+
+    X = np.random.default_rng(3).normal(size=(60, 3))
+    Y = np.sin(X[:, :1])
+    path = tmp_path / "f.csv"
+    path.write_text("a,b,c,y\n" + "".join(",".join(repr(v) for v in r) + "\n" for r in np.hstack([X, Y]).tolist()))
+    a = KernelRidge(gamma=0.5, alpha=0.1).fit_rows(ArrayRows(X, Y, features=["a", "b", "c"], targets=["y"]))
+    c = KernelRidge(gamma=0.5, alpha=0.1).fit_rows(CsvRows(str(path)))
+    assert np.array_equal(a.dual_coef_, c.dual_coef_) and a.feature_names_in_ == c.feature_names_in_

@@ -1,0 +1,271 @@
+"""Rows as re-iterable blocks: the protocol numerics take, in memory and over CSV files.
+
+A :class:`RowSource` knows its feature and target names and, when it can, its row count,
+and yields blocks of ``(X, Y)`` rows — as many times as asked. :class:`ArrayRows` holds
+arrays; :class:`CsvRows` reads a CSV file again for every pass, and spills a one-pass
+input (stdin, a pipe) once to an anonymous temporary file (removed by the system when
+krr exits, however it exits) when a second pass is needed.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import IO, Protocol
+
+import numpy as np
+
+from ..errors import DataError, UsageError
+from .columns import _column_index, choose_columns, read_header
+from .parse import parse_chunk
+from .source import CsvSource
+from .text import _name_list
+
+DEFAULT_CHUNK_ROWS = 10_000
+TRAINING_CHUNK_ROWS = 50_000
+
+# What the CSV parser reads as a number (Python's float() also takes "1_000" and non-ASCII digits).
+
+
+@dataclass
+class TrainingData:
+    """Training rows read from a CSV file."""
+
+    X: np.ndarray
+    Y: np.ndarray
+    features: list[str]
+    targets: list[str]
+    source: str
+    sha256: str
+
+
+class RowSource(Protocol):
+    """What numerics take: named columns, blocks of rows, as many passes as they need."""
+
+    features: list[str]
+    targets: list[str]
+    name: str
+
+    @property
+    def n_rows(self) -> int | None:
+        """The number of rows, when known (after a first pass for a CSV file)."""
+
+    def blocks(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """One pass: blocks ``(X, Y)`` of shapes (m, n_features) and (m, n_targets), in row order."""
+
+
+class ArrayRows:
+    """Rows held in memory."""
+
+    def __init__(
+        self,
+        X: np.ndarray,
+        Y: np.ndarray,
+        *,
+        features: list[str] | None = None,
+        targets: list[str] | None = None,
+        name: str = "<arrays>",
+        block_rows: int = 50_000,
+    ) -> None:
+        self.X, self.Y = X, Y
+        self.features = features or [f"x{i}" for i in range(X.shape[1])]
+        self.targets = targets or (["y"] if Y.shape[1] == 1 else [f"y{j}" for j in range(Y.shape[1])])
+        self.name = name
+        self.block_rows = block_rows
+
+    @property
+    def n_rows(self) -> int:
+        return self.X.shape[0]
+
+    def blocks(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        for a in range(0, self.X.shape[0], self.block_rows):
+            yield self.X[a : a + self.block_rows], self.Y[a : a + self.block_rows]
+
+    def to_arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        return self.X, self.Y
+
+
+def _rereadable(path: str) -> bool:
+    if path == "-":
+        return False
+    try:
+        return stat.S_ISREG(os.stat(path).st_mode)
+    except OSError:
+        return True  # let the first pass say what is wrong with it
+
+
+class CsvRows:
+    """The feature and target columns of a CSV file, every cell checked, as a re-iterable row source.
+
+    The first pass reads the header, resolves the columns (``features``, ``targets``),
+    checks every cell and hashes the input (``sha256``); a file is read again for each
+    later pass, and a one-pass input (stdin, a pipe) is replayed from its spill.
+    """
+
+    def __init__(
+        self,
+        path: str,
+        *,
+        targets: list[str] | None = None,
+        features: list[str] | None = None,
+        sep: str = ",",
+        min_rows: int = 2,
+        block_rows: int = TRAINING_CHUNK_ROWS,
+    ) -> None:
+        self.path = path
+        self.sep = sep
+        self.min_rows = min_rows
+        self.block_rows = block_rows
+        self._wanted = (targets, features)
+        self._rereadable = _rereadable(path)
+        self._spill: IO[bytes] | None = None
+        self._n_rows: int | None = None
+        self.name = "<stdin>" if path == "-" else path
+        self.features: list[str] = []
+        self.targets: list[str] = []
+        self.sha256: str | None = None
+
+    @property
+    def n_rows(self) -> int | None:
+        return self._n_rows
+
+    def blocks(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        if self._n_rows is not None and self._spill is not None:
+            yield from self._replay()
+            return
+        if self._n_rows is not None and not self._rereadable:
+            raise DataError(f"{self.name} can be read only once")  # pragma: no cover - the spill replays it
+        yield from self._read(spill=self._n_rows is None and not self._rereadable)
+
+    def to_arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        """All rows at once: ``X`` of shape (n, n_features) and ``Y`` of shape (n, n_targets)."""
+        parts = list(self.blocks())
+        nf = len(self.features)
+        A = np.concatenate([np.hstack(p) for p in parts]) if parts else np.empty((0, nf + len(self.targets)))
+        return np.ascontiguousarray(A[:, :nf]), np.ascontiguousarray(A[:, nf:])
+
+    def close(self) -> None:
+        if self._spill is not None:
+            self._spill.close()
+            self._spill = None
+
+    def _read(self, spill: bool) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        targets, features = self._wanted
+        with CsvSource(self.path, self.sep) as src:
+            names = read_header(src)
+            if names is None:
+                raise DataError(f"{src.name} is empty; expected a header line and data rows")
+            targets, features = choose_columns(names, targets, features, src.name)
+            f_idx = _column_index(names, features, src.name, "feature")
+            t_idx = _column_index(names, targets, src.name, "target")
+            self.features, self.targets = features, targets
+            idx, nf = f_idx + t_idx, len(f_idx)
+            out = tempfile.TemporaryFile(prefix="krr-rows-") if spill else None  # anonymous: gone at exit
+            rows = 0
+            line_no = 1 + src.header_lines
+            try:
+                while True:
+                    raw = src.read_rows(self.block_rows)
+                    if not raw:
+                        break
+                    A = parse_chunk(raw, line_no, names, idx, src.sep, src.name)[0]
+                    line_no += raw.count(b"\n")
+                    if A.shape[0] == 0:
+                        continue
+                    rows += A.shape[0]
+                    if out is not None:
+                        out.write(np.ascontiguousarray(A).tobytes())
+                    yield A[:, :nf], A[:, nf:]
+                sha = src.drain_hash()
+            except BaseException:
+                if out is not None:
+                    out.close()
+                raise
+        if rows == 0:
+            raise DataError(f"{src.name} has a header but no data rows")
+        if rows < self.min_rows:
+            raise DataError(f"{src.name} has {rows} data row(s); need at least {self.min_rows}")
+        self._n_rows, self.sha256, self._spill = rows, sha, out
+
+    def _replay(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        assert self._spill is not None and self._n_rows is not None
+        self._spill.flush()
+        nf, width = len(self.features), len(self.features) + len(self.targets)
+        A = np.memmap(self._spill, dtype=np.float64, mode="r", shape=(self._n_rows, width))
+        for a in range(0, self._n_rows, self.block_rows):
+            block = np.array(A[a : a + self.block_rows])
+            yield block[:, :nf], block[:, nf:]
+
+    def __enter__(self) -> CsvRows:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def read_training_csv(
+    path: str,
+    targets: list[str] | None = None,
+    features: list[str] | None = None,
+    sep: str = ",",
+    min_rows: int = 2,
+) -> TrainingData:
+    """Read the feature and target columns of a CSV file, checking every cell (one pass of :class:`CsvRows`)."""
+    with CsvRows(path, targets=targets, features=features, sep=sep, min_rows=min_rows) as rows:
+        X, Y = rows.to_arrays()
+        return TrainingData(X, Y, rows.features, rows.targets, rows.name, rows.sha256 or "")
+
+
+def iter_feature_chunks(
+    path: str,
+    features: list[str],
+    sep: str = ",",
+    chunk_rows: int = DEFAULT_CHUNK_ROWS,
+    no_header: bool = False,
+    keep_input: bool = False,
+) -> Iterator[tuple[list[str], np.ndarray, list[str] | None]]:
+    """Stream a CSV of new rows: yields ``(input_columns, X_chunk, input_lines, line_numbers)``.
+
+    ``X_chunk`` has the model's ``features`` in order, matched by name (any
+    order, extra columns ignored), or by position with ``no_header``.
+    ``input_lines`` are the chunk's raw lines when ``keep_input``, else None.
+    A header-only input yields one empty chunk.
+    """
+    if chunk_rows < 1:
+        raise UsageError(f"--chunk-size must be >= 1, got {chunk_rows}")
+    with CsvSource(path, sep) as src:
+        if no_header:
+            names = list(features)
+            line_no = 1
+        else:
+            header = read_header(src)
+            if header is None:
+                raise DataError(f"{src.name} is empty; expected a header line (or use --no-header)")
+            names = header
+            line_no = 1 + src.header_lines
+            position = {n: i for i, n in enumerate(names)}
+            missing = [f for f in features if f not in position]
+            if missing:
+                raise DataError(
+                    f"{src.name}: the model needs feature column(s) {_name_list([repr(m) for m in missing], 5)}, "
+                    f"which the input lacks; columns are: {_name_list(names)}"
+                )
+        position = {n: i for i, n in enumerate(names)}
+        idx = [position[f] for f in features]
+        what = "the model's feature list" if no_header else "the header"
+        yielded = False
+        while True:
+            raw = src.read_rows(chunk_rows)
+            if not raw:
+                break
+            X, lines, numbers = parse_chunk(raw, line_no, names, idx, src.sep, src.name, what, keep_input)
+            line_no += raw.count(b"\n")
+            if X.shape[0] == 0:
+                continue
+            yield names, X, lines, numbers
+            yielded = True
+        if not yielded:
+            yield names, np.empty((0, len(idx))), ([] if keep_input else None), []
