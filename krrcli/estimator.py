@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from typing import Any
 
@@ -225,6 +226,8 @@ class KernelRidge:
         self.solver_ = sol.solver
         self.dtype_ = sol.dtype
         self.fallbacks_ = list(sol.fallbacks)
+        self.solver_options_ = dataclasses.asdict(options)
+        self.solver_info_ = dict(sol.info)
         self.X_fit_ = self.centers_ = sol.centers
         self.n_samples_fit_ = sol.n_samples
         self.dual_coef_ = sol.dual_coef.ravel() if y_1d else sol.dual_coef

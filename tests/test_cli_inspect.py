@@ -8,6 +8,8 @@ import json
 import numpy as np
 import pytest
 
+from krrcli.persist import FORMAT_VERSION
+
 
 def test_inspect_json_has_fit_keys(krr, model_file, train_csv, tmp_path):
     info = json.loads(krr("inspect", model_file, "--json").stdout)
@@ -17,7 +19,7 @@ def test_inspect_json_has_fit_keys(krr, model_file, train_csv, tmp_path):
     for key in ("kernel", "gamma", "alpha", "n_samples", "features", "targets", "effective_dof"):
         assert info[key] == fit[key]
     assert info["train"] == fit["train"]
-    assert info["format_version"] == 1 and info["krr_version"]
+    assert info["format_version"] == FORMAT_VERSION and info["krr_version"]
     assert info["file_size"] == model_file.stat().st_size
     assert info["training_sha256"] == hashlib.sha256(train_csv.read_bytes()).hexdigest()
     assert info["created"].startswith("20")
@@ -30,7 +32,7 @@ def test_inspect_report(krr, model_file):
         "rbf kernel ridge on 60 rows",
         "gamma 0.5, alpha 0.1",
         "features       a, b, c",
-        "format         krr-model version 1",
+        f"format         krr-model version {FORMAT_VERSION}",
         "file size",
         "created",
     ):

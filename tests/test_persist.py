@@ -214,7 +214,7 @@ def _payload_files(tmp_path: Path, marker: Path, record: dict) -> dict[str, Path
     put("in_dict.joblib", lambda p: joblib.dump({"format": "krr-model", "format_version": 1, "x": Payload(cmd)}, p))
     put("in_model.joblib", lambda p: joblib.dump({**record, "kernel": Payload(cmd)}, p))
     put("compressed.joblib", lambda p: joblib.dump({**record, "evil": Payload(cmd)}, p, compress=3))
-    put("object_array.joblib", lambda p: joblib.dump({**record, "X_fit": np.array([Payload(cmd)], dtype=object)}, p))
+    put("object_array.joblib", lambda p: joblib.dump({**record, "centers": np.array([Payload(cmd)], dtype=object)}, p))
     put("eval.joblib", lambda p: joblib.dump({**record, "evil": EvalPayload(marker)}, p))
     for proto in (0, 2, pickle.HIGHEST_PROTOCOL):
 
@@ -226,7 +226,7 @@ def _payload_files(tmp_path: Path, marker: Path, record: dict) -> dict[str, Path
 
     def dump_obj_array(p):
         with open(p, "wb") as fh:
-            pickle.dump({**record, "X_fit": np.array([1.0, Payload(cmd)], dtype=object)}, fh)
+            pickle.dump({**record, "centers": np.array([1.0, Payload(cmd)], dtype=object)}, fh)
 
     put("plain_object_array.pkl", dump_obj_array)
     return files
@@ -278,7 +278,7 @@ def test_object_array_is_refused(krr, tmp_path, train_csv, record, how, fragment
     if how == "joblib-dict":
         joblib.dump({"format": "krr-model", "format_version": 1, "kernel": "rbf", "x": arr}, path)
     elif how == "joblib-in-model":
-        joblib.dump({**record, "X_fit": arr}, path)
+        joblib.dump({**record, "centers": arr}, path)
     else:
         with open(path, "wb") as fh:
             pickle.dump({**record, "mean": arr}, fh)
@@ -361,7 +361,7 @@ def test_invalid_format_version(krr, tmp_path, train_csv, record, value):
     assert_refused_everywhere(krr, path, train_csv, "format version")
 
 
-@pytest.mark.parametrize("key", ["kernel", "X_fit", "dual_coef", "features", "targets", "alpha"])
+@pytest.mark.parametrize("key", ["kernel", "centers", "dual_coef", "features", "targets", "alpha"])
 def test_missing_required_entry(krr, tmp_path, train_csv, record, key):
     del record[key]
     path = tmp_path / "partial.joblib"
@@ -370,7 +370,7 @@ def test_missing_required_entry(krr, tmp_path, train_csv, record, key):
 
 
 def test_arrays_that_do_not_match(krr, tmp_path, train_csv, record):
-    record["X_fit"] = record["X_fit"][:, :2]
+    record["centers"] = record["centers"][:, :2]
     path = tmp_path / "mismatch.joblib"
     joblib.dump(record, path)
     assert_refused_everywhere(krr, path, train_csv, "damaged")
@@ -386,12 +386,12 @@ def test_unknown_kernel_in_file(krr, tmp_path, train_csv, record):
 @pytest.mark.parametrize(
     "damage",
     [
-        "X_fit-strings",
+        "centers-strings",
         "scaler-wrong-length",
         "dual_coef-extra-column",
         "mean-text",
         "dual_coef-nan",
-        "X_fit-inf",
+        "centers-inf",
         "solver-unknown",
         "dtype-unknown",
     ],
@@ -401,19 +401,19 @@ def test_inconsistent_record_is_a_model_file_error(krr, tmp_path, train_csv, rec
     if damage == "dual_coef-nan":
         record["dual_coef"] = record["dual_coef"].copy()
         record["dual_coef"].flat[3] = np.nan
-    elif damage == "X_fit-inf":
-        record["X_fit"] = record["X_fit"].copy()
-        record["X_fit"][0, 0] = np.inf
+    elif damage == "centers-inf":
+        record["centers"] = record["centers"].copy()
+        record["centers"][0, 0] = np.inf
     elif damage == "solver-unknown":
         record["solver"] = "magic"
     elif damage == "dtype-unknown":
         record["dtype"] = "float16"
-    elif damage == "X_fit-strings":
-        record["X_fit"] = record["X_fit"].astype(str)
+    elif damage == "centers-strings":
+        record["centers"] = record["centers"].astype(str)
     elif damage == "scaler-wrong-length":
         record.update(standardize=True, mean=np.zeros(2), scale=np.ones(2))
     elif damage == "dual_coef-extra-column":
-        record.update(dual_coef=np.zeros((record["X_fit"].shape[0], 2)), y_1d=False)
+        record.update(dual_coef=np.zeros((record["centers"].shape[0], 2)), y_1d=False)
     else:
         record.update(standardize=True, mean="abc", scale=None)
     path = tmp_path / "inconsistent.joblib"
@@ -492,7 +492,7 @@ def test_tiny_pickle_building_a_huge_list_is_refused_at_once(krr, tmp_path, trai
 def test_compressed_file_that_expands_is_refused_before_expanding(krr, tmp_path, train_csv, record, monkeypatch):
     """A zlib-compressed joblib file whose array expands to 48 MiB, under a 10 MiB memory limit."""
     path = tmp_path / "zbomb.joblib"
-    joblib.dump({**record, "X_fit": np.zeros((2_000_000, 3))}, path, compress=("zlib", 3))
+    joblib.dump({**record, "centers": np.zeros((2_000_000, 3))}, path, compress=("zlib", 3))
     assert path.stat().st_size < 2**20
     monkeypatch.setenv("KRR_MEMORY_LIMIT", "10M")
     error, peak = _load_cost(path)
@@ -521,12 +521,12 @@ def _dump_with_declared_shape(path: Path, record: dict, key: str, shape: tuple[i
 
 def test_array_declaring_more_than_the_file_holds_is_refused_before_allocating(krr, tmp_path, train_csv, record):
     path = tmp_path / "forged.joblib"
-    _dump_with_declared_shape(path, record, "X_fit", (10**6, 10**4))  # 75 GiB declared, 1.4 KiB stored
+    _dump_with_declared_shape(path, record, "centers", (10**6, 10**4))  # 75 GiB declared, 1.4 KiB stored
     error, peak = _load_cost(path)
     assert isinstance(error, ModelFileError), error
-    assert "'X_fit' declares shape (1000000, 10000)" in str(error)
+    assert "'centers' declares shape (1000000, 10000)" in str(error)
     assert peak < 2**20
-    assert_refused_everywhere(krr, path, train_csv, "cannot load", "X_fit", "74.5 GiB")
+    assert_refused_everywhere(krr, path, train_csv, "cannot load", "centers", "74.5 GiB")
 
 
 def test_array_larger_than_the_memory_available_is_refused_before_allocating(krr, tmp_path, record, monkeypatch):
@@ -534,11 +534,11 @@ def test_array_larger_than_the_memory_available_is_refused_before_allocating(krr
 
     path = tmp_path / "big.joblib"
     X = np.random.default_rng(0).normal(size=(20_000, 3))
-    joblib.dump({**record, "X_fit": X, "dual_coef": np.zeros(20_000)}, path)
+    joblib.dump({**record, "centers": X, "n_samples_fit": 20_000, "dual_coef": np.zeros(20_000)}, path)
     monkeypatch.setenv("KRR_MEMORY_LIMIT", "100K")
     res = krr("inspect", path)
     monkeypatch.delenv("KRR_MEMORY_LIMIT")
-    assert_error(res, EXIT_RESOURCES, "array 'X_fit'", "big.joblib", "468.8 KiB")
+    assert_error(res, EXIT_RESOURCES, "array 'centers'", "big.joblib", "468.8 KiB")
     assert res.stdout == ""
     # with the memory there, the same file loads
     assert krr("inspect", path).exit_code == 0
@@ -625,7 +625,7 @@ def test_damaged_bytes_never_crash(tmp_path, model_file):
 # -- every field is checked ----------------------------------------------------------
 def _damage(record: dict, how: str) -> str:
     """Damage ``record`` in place; return the field name the error must mention."""
-    n = record["X_fit"].shape[0]
+    n = record["centers"].shape[0]
     if how == "train-list":
         record["train"] = [1.0, 2.0]
         return "'train'"
@@ -642,11 +642,11 @@ def _damage(record: dict, how: str) -> str:
         record.update(dual_coef=np.zeros((n, 2)), targets=["y", "z"], y_1d=True)
         return "'y_1d'"
     if how == "scale-zeros":
-        d = record["X_fit"].shape[1]
+        d = record["centers"].shape[1]
         record.update(standardize=True, mean=np.zeros(d), scale=np.zeros(d))
         return "'scale'"
     if how == "rbf-primal":
-        record.update(solver="primal", coef=np.zeros(record["X_fit"].shape[1]))
+        record.update(solver="primal", coef=np.zeros(record["centers"].shape[1]))
         return "'solver'"
     if how == "format_version-negative":
         record["format_version"] = -5
@@ -671,10 +671,10 @@ def _damage(record: dict, how: str) -> str:
         record["features"] = ["a", "a", "c"]
         return "'features'"
     if how == "coef-with-cholesky":
-        record["coef"] = np.zeros(record["X_fit"].shape[1])
+        record["coef"] = np.zeros(record["centers"].shape[1])
         return "'coef'"
     if how == "scaler-without-standardize":
-        d = record["X_fit"].shape[1]
+        d = record["centers"].shape[1]
         record.update(mean=np.zeros(d), scale=np.ones(d))
         return "'standardize'"
     if how == "r2-above-one":
@@ -765,7 +765,7 @@ def test_an_array_cannot_be_referred_back_to(krr, tmp_path, train_csv, record, w
     """An array stored once, then fetched by back-reference into a place compared with == (was a ValueError)."""
     raw = bytearray()
     path = tmp_path / "src.joblib"
-    joblib.dump({"X_fit": record["X_fit"]}, path)
+    joblib.dump({"centers": record["centers"]}, path)
     raw = path.read_bytes()
     assert raw.endswith(b"u.") or raw.endswith(b"s.")
     body = raw[:-2] + (b"s" if raw.endswith(b"s.") else b"u")
@@ -788,5 +788,52 @@ def test_an_array_cannot_be_referred_back_to(krr, tmp_path, train_csv, record, w
 
 def test_a_zero_length_dimension_cannot_hide_a_huge_one(krr, tmp_path, train_csv, record):
     path = tmp_path / "zero.joblib"
-    _dump_with_declared_shape(path, record, "X_fit", (0, 2**62))
-    assert_refused_everywhere(krr, path, train_csv, "cannot load", "'X_fit' declares shape (0, 4611686018427387904)")
+    _dump_with_declared_shape(path, record, "centers", (0, 2**62))
+    assert_refused_everywhere(krr, path, train_csv, "cannot load", "'centers' declares shape (0, 4611686018427387904)")
+
+
+# -- format versions ----------------------------------------------------------------------
+DATA = Path(__file__).resolve().parent / "data"
+
+
+def test_a_version_1_file_still_loads_and_predicts(krr, tmp_path):
+    """tests/data/model_v1.joblib: written by format 1 (`krr fit v1_train.csv --standardize -g 0.5 -a 0.01`)."""
+    old = krrcli.load_model(str(DATA / "model_v1.joblib"))
+    assert old.n_samples_fit_ == 30 and old.centers_.shape == (30, 3) and old.X_fit_ is old.centers_
+    train = np.loadtxt(DATA / "v1_train.csv", delimiter=",", skiprows=1)
+    new = KernelRidge(gamma=0.5, alpha=0.01, standardize=True).fit(train[:, :3], train[:, 3])
+    X_new = np.random.default_rng(9).normal(size=(15, 3))
+    np.testing.assert_allclose(old.predict(X_new), new.predict(X_new), rtol=1e-12, atol=1e-14)
+    info = krr("inspect", DATA / "model_v1.joblib", "--json")
+    assert info.exit_code == 0, info.stderr
+    assert '"format_version": 1' in info.stdout and '"n_samples": 30' in info.stdout
+    res = krr("predict", DATA / "model_v1.joblib", DATA / "v1_train.csv")
+    assert res.exit_code == 0 and res.stdout.startswith("y_pred\n")
+
+
+def test_a_version_1_file_is_checked_as_strictly(tmp_path):
+    record = joblib.load(DATA / "model_v1.joblib")
+    assert record["format_version"] == 1 and "X_fit" in record and "centers" not in record
+    path = tmp_path / "v1.joblib"
+    joblib.dump({**record, "n_samples_fit": 30}, path)  # a version-2 entry in a version-1 file
+    with pytest.raises(ModelFileError, match="entry 'n_samples_fit' is not part of the krr model format"):
+        krrcli.load_model(str(path))
+    joblib.dump({**record, "X_fit": record["X_fit"][:, :2]}, path)
+    with pytest.raises(ModelFileError, match="do not match the 3 feature"):
+        krrcli.load_model(str(path))
+
+
+def test_version_2_records_centers_rows_and_what_the_solver_did(tmp_path, monkeypatch):
+    monkeypatch.setattr(krrcli.solvers.direct, "FLOAT32_MAX_RESIDUAL", 0.0)
+    X, y = regression()
+    with pytest.warns(krrcli.solvers.KrrWarning):
+        model = KernelRidge(gamma=0.5, alpha=0.1, dtype="float32").fit(X, y)
+    path = tmp_path / "v2.joblib"
+    save_model(model, str(path))
+    record = safe_load(str(path))
+    assert record["format_version"] == 2 and "X_fit" not in record
+    assert record["centers"].shape == (40, 3) and record["n_samples_fit"] == 40
+    assert record["dtype"] == "float64" and record["fallbacks"][0].startswith("float32 -> float64")
+    assert record["solver_options"] == {} and record["solver_info"] == {}
+    loaded = krrcli.load_model(str(path))
+    assert loaded.fallbacks_ == model.fallbacks_ and loaded.dtype_ == "float64"

@@ -46,7 +46,7 @@ MAX_OPERATIONS = 3 * MAX_ITEMS + 10_000
 MAX_STACK = 10_000
 MAX_MARKS = 100
 # The arrays of a model, each stored at most once, as a value of the record.
-ARRAY_KEYS = ("X_fit", "dual_coef", "coef", "mean", "scale")
+ARRAY_KEYS = ("centers", "dual_coef", "coef", "mean", "scale", "X_fit")  # X_fit: format version 1
 
 _COMPRESSED = {
     b"\x78": "zlib",

@@ -24,7 +24,11 @@ from .joblib_reader import CorruptModelFile, ForeignFile, UnsafeModelFile, read_
 from .output import atomic_write
 
 FORMAT_NAME = "krr-model"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+# Format history:
+#   1  the rows the model predicts from are "X_fit" (the training rows)
+#   2  "centers" and "n_samples_fit" apart (a model may keep fewer rows than it was trained on),
+#      and what the solver was given and did: "solver_options", "solver_info", "fallbacks"
 
 TRAIN_SCORES = ("rmse", "mae", "r2")
 
@@ -63,7 +67,8 @@ def model_to_dict(model: Any, **metadata: Any) -> dict[str, Any]:
         "standardize": bool(model.standardize),
         "mean": arr(model.mean_),
         "scale": arr(model.scale_),
-        "X_fit": arr(model.X_fit_),
+        "centers": arr(model.centers_),
+        "n_samples_fit": int(model.n_samples_fit_),
         "dual_coef": arr(model.dual_coef_),
         "coef": arr(model.coef_),
         "y_1d": bool(model._y_1d),
@@ -72,6 +77,9 @@ def model_to_dict(model: Any, **metadata: Any) -> dict[str, Any]:
         "train": {k: float(v) for k, v in model.train_scores_.items()},
         "effective_dof": float(model.effective_dof_),
         "effective_dof_exact": bool(model.effective_dof_exact_),
+        "solver_options": dict(getattr(model, "solver_options_", {})),
+        "solver_info": dict(getattr(model, "solver_info_", {})),
+        "fallbacks": list(getattr(model, "fallbacks_", [])),
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "versions": _versions(),
         "fit_seconds": float(metadata.get("fit_seconds", float("nan"))),
@@ -170,7 +178,17 @@ def _kernel_names() -> tuple[str, ...]:
     return tuple(KERNELS)
 
 
-# Every entry of the record: (required, check of the value alone, what it must be).
+def _facts(v: Any) -> bool:
+    """A small dict of text keys and plain values (a solver's options, its convergence facts)."""
+    return (
+        type(v) is dict
+        and len(v) <= 64
+        and all(type(k) is str and (v[k] is None or type(v[k]) in (bool, int, float, str)) for k in v)
+        and all(len(x) <= 256 for x in v.values() if type(x) is str)
+    )
+
+
+# Every entry of the record (format version 2): (required, check of the value alone, what it must be).
 # Checks between entries follow in check_record.
 FIELDS: dict[str, tuple[bool, Any, str]] = {
     "format": (True, lambda v: type(v) is str and v == FORMAT_NAME, f"{FORMAT_NAME!r}"),
@@ -185,7 +203,8 @@ FIELDS: dict[str, tuple[bool, Any, str]] = {
     "standardize": (False, lambda v: type(v) is bool, "true or false"),
     "mean": (False, lambda v: v is None or _float_array(v), "an array of floats, or null"),
     "scale": (False, lambda v: v is None or _float_array(v), "an array of floats, or null"),
-    "X_fit": (True, _float_array, "an array of floats"),
+    "centers": (True, _float_array, "an array of floats"),
+    "n_samples_fit": (True, lambda v: type(v) is int and v >= 1, "an integer >= 1"),
     "dual_coef": (True, _float_array, "an array of floats"),
     "coef": (False, lambda v: v is None or _float_array(v), "an array of floats, or null"),
     "y_1d": (False, lambda v: type(v) is bool, "true or false"),
@@ -212,6 +231,18 @@ FIELDS: dict[str, tuple[bool, Any, str]] = {
         "a SHA-256 in hex, or null",
     ),
     "training_source": (False, lambda v: v is None or type(v) is str, "a text, or null"),
+    "solver_options": (False, _facts, "a dict of the solver's options"),
+    "solver_info": (False, _facts, "a dict of facts about the solve"),
+    "fallbacks": (False, lambda v: type(v) is list and len(v) <= 16 and all(type(x) is str for x in v), "a list"),
+}
+# Version 1 had the centers as "X_fit", and none of the version-2 entries.
+FIELDS_V1: dict[str, tuple[bool, Any, str]] = {
+    **{
+        k: v
+        for k, v in FIELDS.items()
+        if k not in ("centers", "n_samples_fit", "solver_options", "solver_info", "fallbacks")
+    },
+    "X_fit": (True, _float_array, "an array of floats"),
 }
 
 
@@ -237,10 +268,11 @@ def check_record(record: Any, path: str, saving: bool = False) -> None:
             f"{path!r} uses model format version {version}, newer than this krr reads "
             f"(up to {FORMAT_VERSION}); upgrade krr"
         )
-    unknown = [k for k in record if k not in FIELDS]
+    fields = FIELDS if version >= 2 else FIELDS_V1
+    unknown = [k for k in record if k not in fields]
     if unknown:
-        raise bad(f"entry {_show(unknown[0])} is not part of the krr model format")
-    for key, (required, ok, expected) in FIELDS.items():
+        raise bad(f"entry {_show(unknown[0])} is not part of the krr model format (version {version})")
+    for key, (required, ok, expected) in fields.items():
         if key not in record:
             if required:
                 raise bad(f"entry {key!r} is missing")
@@ -252,6 +284,9 @@ def check_record(record: Any, path: str, saving: bool = False) -> None:
             if key == "solver" and type(value) is str:
                 raise bad(f"unknown solver {_show(value)}; this krr knows {', '.join(_solver_names())}")
             raise bad(f"entry {key!r} is {_show(value)}; it must be {expected}")
+    if version == 1:  # the same model in version 2's terms
+        record["centers"] = record.pop("X_fit")
+        record["n_samples_fit"] = int(record["centers"].shape[0])
     _check_consistency(record, bad)
 
 
@@ -270,9 +305,9 @@ def _check_consistency(record: dict[str, Any], bad: Any) -> None:
     """Entries that must agree: shapes, names, the solver and its weights, the scaler, gamma."""
     from ..kernels import KERNELS
 
-    X, W = record["X_fit"], record["dual_coef"]
+    X, W = record["centers"], record["dual_coef"]
     features, targets = record["features"], record["targets"]
-    for key in ("X_fit", "dual_coef", "coef", "mean", "scale"):
+    for key in ("centers", "dual_coef", "coef", "mean", "scale"):
         a = record.get(key)
         if a is not None and not np.all(np.isfinite(a)):
             raise bad(f"entry {key!r} holds NaN or infinite values")
@@ -282,7 +317,7 @@ def _check_consistency(record: dict[str, Any], bad: Any) -> None:
         raise bad(f"it names more than {MAX_COLUMNS:,} columns")
     n, d, t = X.shape[0] if X.ndim == 2 else -1, len(features), len(targets)
     if X.ndim != 2 or X.shape[1] != d or n < 1:
-        raise bad(f"the training rows 'X_fit' (shape {X.shape}) do not match the {d} feature name(s)")
+        raise bad(f"the centers (shape {X.shape}) do not match the {d} feature name(s)")
     y_1d = record.get("y_1d", W.ndim == 1)
     if W.shape not in {(n,), (n, t)} or (W.ndim == 1 and t != 1):
         raise bad(f"the dual weights 'dual_coef' (shape {W.shape}) do not match the {n} rows and {t} target(s)")
@@ -298,6 +333,11 @@ def _check_consistency(record: dict[str, Any], bad: Any) -> None:
     if solver.kernels is not None and kernel not in solver.kernels:
         raise bad(
             f"entry 'solver' is {solver.name!r}, which serves only the {', '.join(solver.kernels)} kernel, not {kernel}"
+        )
+    if solver.centers_are_rows and record["n_samples_fit"] != n:
+        raise bad(
+            f"entry 'n_samples_fit' is {record['n_samples_fit']}, but the {solver.name} solver keeps every "
+            f"training row and the model holds {n}"
         )
     if solver.primal != (coef is not None):
         raise bad(
@@ -351,16 +391,18 @@ def model_from_record(record: dict[str, Any], path: str = "the model file") -> A
     m.gamma_ = record.get("gamma")
     m.solver_ = record.get("solver", "cholesky")
     m.dtype_ = record.get("dtype", "float64")
-    m.fallbacks_ = []
-    m.X_fit_ = m.centers_ = record["X_fit"]
-    m.n_samples_fit_ = int(record["X_fit"].shape[0])
+    m.X_fit_ = m.centers_ = record["centers"]
+    m.n_samples_fit_ = int(record["n_samples_fit"])
+    m.solver_options_ = dict(record.get("solver_options") or {})
+    m.solver_info_ = dict(record.get("solver_info") or {})
+    m.fallbacks_ = list(record.get("fallbacks") or [])
     m._y_1d = bool(record.get("y_1d", record["dual_coef"].ndim == 1))
     m.dual_coef_ = record["dual_coef"].ravel() if m._y_1d else record["dual_coef"]
     coef = record.get("coef")
     m.coef_ = None if coef is None else (coef.ravel() if m._y_1d else coef)
     m.mean_ = record.get("mean")
     m.scale_ = record.get("scale")
-    m.n_features_in_ = record["X_fit"].shape[1]
+    m.n_features_in_ = record["centers"].shape[1]
     m.feature_names_in_ = [str(f) for f in record["features"]]
     m.target_names_ = [str(t) for t in record["targets"]]
     m.effective_dof_ = float(record.get("effective_dof", float("nan")))

@@ -110,6 +110,8 @@ class Solver:
     kernels: ClassVar[tuple[str, ...] | None] = None
     # whether its models predict with primal weights (``coef``) rather than the centers
     primal: ClassVar[bool] = False
+    # whether the centers it keeps are all the training rows (the exact solvers), or fewer
+    centers_are_rows: ClassVar[bool] = True
 
     def check(self, *, kernel: str, alpha: float) -> None:
         """Raise :class:`UsageError` when this solver cannot serve ``kernel`` and ``alpha``."""
