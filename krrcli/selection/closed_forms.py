@@ -1,0 +1,215 @@
+"""Choosing gamma and alpha: exact leave-one-out, GCV and k-fold, in closed form.
+
+The base matrix (distances or inner products) is computed once for the whole
+grid and each gamma's kernel is derived from it in place.
+
+Leave-one-out and GCV use one symmetric eigendecomposition ``K = Q diag(d) Q^T``
+per gamma. For every alpha, with ``G = K + alpha I``:
+
+    c = G^-1 y = Q diag(1 / (d + alpha)) Q^T y
+    diag(G^-1) = (Q * Q) @ (1 / (d + alpha))
+    e_i = c_i / (G^-1)_ii                       exact leave-one-out residual
+    y - y_hat = alpha c,  df = sum_j d_j / (d_j + alpha)
+    GCV = (||y - y_hat||^2 / n) / (1 - df / n)^2
+
+so all alphas cost a few n x n products together, and no model is refitted.
+
+k-fold uses the block form of the same identity (An, Liu & Venkatesh, 2007):
+the residuals of fold B, when the model is fitted on the other rows, are
+
+    e_B = ((G^-1)_BB)^-1 (G^-1 y)_B,   (G^-1)_BB = Q_B diag(1 / (d + alpha)) Q_B^T
+
+so with one eigendecomposition of the full kernel per gamma every (alpha, fold)
+costs two thin products and a small solve. The alternatives — one Cholesky of
+each fold's training block per alpha, or one eigendecomposition of each fold's
+training block — are cheaper for short alpha lists or two folds; a cost model
+(constants measured on a 2-core machine) picks the cheapest per grid.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..kernels import NonFiniteKernel, apply_kernel
+from ..metrics import residual_scores
+from ..solvers.direct import eigh_kernel, eigvals_kernel, spd_solve
+from .report import CVResult, _sign
+
+# k-fold cost model, in seconds per unit of work, measured on a 2-core OpenBLAS
+# machine by benchmarks/cv_costs.py: a divide-and-conquer eigendecomposition
+# costs COST_EIGH * n^3; refitting one fold of m training rows (copy, Cholesky,
+# solve, held-out product) COST_CHOLESKY * m^3; one fold of b rows in the block
+# identity (its (G^-1)_BB product, factorization and solve) COST_GEMM * n * b^2.
+COST_EIGH = 1.55e-10
+COST_CHOLESKY = 2.0e-11
+COST_GEMM = 6.0e-11
+
+
+def _closed_form(d: np.ndarray, Q: np.ndarray, Y: np.ndarray, alphas: np.ndarray) -> dict:
+    """Leave-one-out residuals, GCV and dof for every alpha from ``K = Q diag(d) Q^T``."""
+    n, t = Y.shape
+    inv = 1.0 / (d[:, None] + alphas[None, :])  # (n, A)
+    diag_ginv = (Q * Q) @ inv  # (n, A): diag(G^-1) for every alpha
+    QtY = Q.T @ Y  # (n, t)
+    C = Q @ (inv[:, :, None] * QtY[:, None, :]).reshape(n, -1)  # (n, A*t): G^-1 y for every alpha
+    C = C.reshape(n, len(alphas), t).transpose(1, 0, 2)  # (A, n, t)
+    E = C / diag_ginv.T[:, :, None]  # leave-one-out residuals
+    dof = np.sum(d[:, None] * inv, axis=0)  # (A,)
+    rss = (alphas[:, None] ** 2) * np.sum(C**2, axis=1)  # ||y - y_hat||^2 = alpha^2 ||c||^2, (A, t)
+    with np.errstate(divide="ignore", invalid="ignore"):  # dof = n (interpolation): GCV is infinite
+        gcv = (rss / n).mean(axis=1) / (1.0 - dof / n) ** 2
+    return {"E": E, "dof": dof, "gcv": gcv}
+
+
+def kfold_strategy(n: int, k: int, n_alphas: int) -> str:
+    """The cheapest way to score k folds x n_alphas for one kernel (see the module docstring)."""
+    b = n / k
+    costs = {
+        "full-eigh": COST_EIGH * n**3 + n_alphas * k * COST_GEMM * n * b * b,
+        "fold-cholesky": k * n_alphas * COST_CHOLESKY * (n - b) ** 3,
+        "fold-eigh": k * COST_EIGH * (n - b) ** 3,
+    }
+    return min(costs, key=costs.get)
+
+
+def _kfold_full_eigh(K: np.ndarray, Y: np.ndarray, alphas: np.ndarray, folds: list[np.ndarray]):
+    """Held-out residuals (A, n, t) from one eigendecomposition, by the block identity; and dof."""
+    d, Q = eigh_kernel(K)
+    n, t = Y.shape
+    E = np.empty((len(alphas), n, t))
+    QtY = Q.T @ Y
+    QBs = [np.ascontiguousarray(Q[B]) for B in folds]
+    for a, alpha in enumerate(alphas):
+        inv = 1.0 / (d + alpha)
+        C = Q @ (inv[:, None] * QtY)  # G^-1 y
+        root = np.sqrt(inv) if np.all(inv > 0) else None
+        for B, QB in zip(folds, QBs, strict=True):
+            if root is not None:  # S S^T with S = Q_B diag(1/(d + alpha))^(1/2): a symmetric product
+                S = QB * root
+                H = S @ S.T
+            else:
+                H = (QB * inv) @ QB.T  # (G^-1)_BB
+            E[a, B] = spd_solve(H, C[B], lambda QB=QB, inv=inv: (QB * inv) @ QB.T)
+    return E, np.sum(d[:, None] / (d[:, None] + alphas[None, :]), axis=0)
+
+
+def _kfold_per_fold(K: np.ndarray, Y: np.ndarray, alphas: np.ndarray, folds: list[np.ndarray], eigh: bool):
+    """Held-out residuals (A, n, t) by refitting each fold's training block."""
+    n, t = Y.shape
+    E = np.empty((len(alphas), n, t))
+    all_rows = np.arange(n)
+    for test in folds:
+        train = np.setdiff1d(all_rows, test, assume_unique=True)
+        Ktr = K[np.ix_(train, train)]
+        Kte = K[np.ix_(test, train)]
+        Ytr = Y[train]
+        if eigh:
+            d, Q = eigh_kernel(Ktr)
+            QtY = Q.T @ Ytr
+            KQ = Kte @ Q
+            for a, alpha in enumerate(alphas):
+                E[a, test] = Y[test] - KQ @ (QtY / (d + alpha)[:, None])
+            continue
+        for a, alpha in enumerate(alphas):
+            G = Ktr.copy() if a < len(alphas) - 1 else Ktr
+            G.flat[:: G.shape[0] + 1] += alpha
+            W = spd_solve(G, Ytr, lambda train=train, alpha=alpha: K[np.ix_(train, train)] + alpha * np.eye(len(train)))
+            E[a, test] = Y[test] - Kte @ W
+    return E
+
+
+def _score_gamma(
+    K: np.ndarray, Y: np.ndarray, alphas: np.ndarray, method: str, folds: list[np.ndarray] | None, strategy: str | None
+) -> dict:
+    """Every alpha's scores for one kernel matrix (K is destroyed)."""
+    if method in ("loo", "gcv"):
+        d, Q = eigh_kernel(K)
+        out = _closed_form(d, Q, Y, alphas)
+    elif strategy == "full-eigh":
+        E, dof = _kfold_full_eigh(K, Y, alphas, folds)
+        out = {"E": E, "dof": dof, "gcv": None}
+    else:
+        d = eigvals_kernel(K, overwrite=False)
+        E = _kfold_per_fold(K, Y, alphas, folds, eigh=strategy == "fold-eigh")
+        out = {"E": E, "dof": np.sum(d[:, None] / (d[:, None] + alphas[None, :]), axis=0), "gcv": None}
+    rmse, mae, r2 = residual_scores(Y, out["E"])
+    out.update(rmse=rmse, mae=mae, r2=r2)
+    if folds is not None:
+        out["rmse_folds"] = [
+            [float(np.sqrt(np.mean(out["E"][a, B] ** 2, axis=0)).mean()) for B in folds] for a in range(len(alphas))
+        ]
+    del out["E"]
+    return out
+
+
+def _kernel_for(base: np.ndarray, kernel: str, gamma: float | None, degree: float, coef0: float) -> np.ndarray:
+    K = base.copy()
+    with np.errstate(all="ignore"):
+        apply_kernel(K, kernel, gamma, degree, coef0)
+    if not np.isfinite(K).all():
+        raise NonFiniteKernel(kernel, gamma, degree, coef0)
+    return K
+
+
+def refine_alpha(
+    base: np.ndarray,
+    Y: np.ndarray,
+    *,
+    kernel: str,
+    gamma: float | None,
+    degree: float,
+    coef0: float,
+    alphas: list[float],
+    best_alpha: float,
+    metric: str,
+) -> CVResult:
+    """Continuous alpha for one gamma: a bounded search on log10(alpha) between the grid neighbours of
+    ``best_alpha``, each evaluation O(n^2) from one eigendecomposition; returns the optimum's scores.
+
+    A best alpha at the edge of the grid has one neighbour; the search then also reaches one grid step
+    beyond the edge (a step of the same log size as the one inside), so it can move off the edge.
+    """
+    from scipy.optimize import minimize_scalar
+
+    d, Q = eigh_kernel(_kernel_for(base, kernel, gamma, degree, coef0))
+    grid = sorted(alphas)
+    i = grid.index(best_alpha)
+    lo, hi = grid[max(i - 1, 0)], grid[min(i + 1, len(grid) - 1)]
+    if i == 0 and len(grid) > 1:
+        lo = best_alpha**2 / hi
+    elif i == len(grid) - 1 and len(grid) > 1:
+        hi = best_alpha**2 / lo
+
+    def evaluate(log_alpha: float, alpha: float | None = None) -> dict:
+        a = np.array([10.0**log_alpha if alpha is None else alpha])
+        out = _closed_form(d, Q, Y, a)
+        rmse, mae, r2 = residual_scores(Y, out["E"])
+        return {"rmse": rmse[0], "mae": mae[0], "r2": r2[0], "gcv": out["gcv"][0], "dof": out["dof"][0]}
+
+    def objective(log_alpha: float) -> float:
+        v = evaluate(log_alpha)[metric]
+        return _sign(metric) * v if np.isfinite(v) else np.inf
+
+    if lo == hi:
+        x = math.log10(best_alpha)
+    else:
+        res = minimize_scalar(
+            objective, bounds=(math.log10(lo), math.log10(hi)), method="bounded", options={"xatol": 1e-4}
+        )
+        x = float(res.x)
+        if objective(x) > objective(math.log10(best_alpha)):
+            x = math.log10(best_alpha)
+    # report (and let -o refit with) a readable alpha, and the scores of exactly that alpha
+    alpha = float(f"{10.0**x:.6g}") if x != math.log10(best_alpha) else best_alpha
+    v = evaluate(x, alpha)
+    return CVResult(
+        gamma,
+        alpha,
+        float(v["rmse"]),
+        float(v["mae"]),
+        float(v["r2"]),
+        float(v["dof"]),
+        float(v["gcv"]),
+    )
