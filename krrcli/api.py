@@ -25,7 +25,7 @@ from .data import (
     read_training_csv,
 )
 from .estimator import KernelRidge, check_dtype, check_params
-from .persist import FORMAT_VERSION, atomic_write, check_writable, model_from_record, read_model_record, save_model
+from .persist import FORMAT_VERSION, atomic_write, check_writable, read_model_record, save_model
 
 
 def _summary(model: KernelRidge, path: str | None, seconds: float, read_seconds: float | None) -> dict[str, Any]:
@@ -326,13 +326,13 @@ def cv_csv(
 
 def load_model(path: str) -> KernelRidge:
     """Load a fitted model from a krr model file (safely: see :mod:`krrcli.persist`)."""
-    return model_from_record(read_model_record(path), path)
+    return KernelRidge.from_record(read_model_record(path), path)
 
 
 def inspect_model(path: str) -> dict[str, Any]:
     """Everything stored in a model file, with the key names of ``krr fit --json``."""
     record = read_model_record(path)
-    model = model_from_record(record, path)
+    model = KernelRidge.from_record(record, path)
     fit_seconds = record.get("fit_seconds")
     info = _summary(model, path, math.nan if fit_seconds is None else float(fit_seconds), record.get("read_seconds"))
     versions = record.get("versions") or {}

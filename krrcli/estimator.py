@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import DataError, UsageError
+from .errors import DataError, KrrError, ModelFileError, UsageError
 from .kernels import KernelMap, KernelSpec, get_kernel, resolve_gamma
 from .metrics import regression_scores
 from .preprocess import Standardizer, standardize
@@ -300,6 +300,46 @@ class KernelRidge:
         return out.astype(np.float64, copy=False)
 
     # -- persistence ------------------------------------------------------
+    @classmethod
+    def from_record(cls, record: dict[str, Any], path: str = "the model file") -> KernelRidge:
+        """A fitted model from a model file's record, checked by :func:`krrcli.persist.read_model_record`."""
+        try:
+            check_params(record["kernel"], record.get("gamma"), record["alpha"], record["degree"], record["coef0"])
+            check_dtype(record.get("dtype", "float64"))
+        except KrrError as exc:
+            raise ModelFileError(f"{path!r} is damaged: {exc}") from None
+        m = cls(
+            kernel=record["kernel"],
+            gamma=record.get("gamma"),
+            alpha=record["alpha"],
+            degree=record["degree"],
+            coef0=record["coef0"],
+            standardize=bool(record.get("standardize")),
+            solver=record.get("solver", "auto"),
+            dtype=record.get("dtype", "float64"),
+        )
+        m.gamma_ = record.get("gamma")
+        m.solver_ = record.get("solver", "cholesky")
+        m.dtype_ = record.get("dtype", "float64")
+        m.X_fit_ = m.centers_ = record["centers"]
+        m.n_samples_fit_ = int(record["n_samples_fit"])
+        m.solver_options_ = dict(record.get("solver_options") or {})
+        m.solver_info_ = dict(record.get("solver_info") or {})
+        m.fallbacks_ = list(record.get("fallbacks") or [])
+        m._y_1d = bool(record.get("y_1d", record["dual_coef"].ndim == 1))
+        m.dual_coef_ = record["dual_coef"].ravel() if m._y_1d else record["dual_coef"]
+        coef = record.get("coef")
+        m.coef_ = None if coef is None else (coef.ravel() if m._y_1d else coef)
+        m.mean_ = record.get("mean")
+        m.scale_ = record.get("scale")
+        m.n_features_in_ = record["centers"].shape[1]
+        m.feature_names_in_ = [str(f) for f in record["features"]]
+        m.target_names_ = [str(t) for t in record["targets"]]
+        m.effective_dof_ = float(record.get("effective_dof", float("nan")))
+        m.effective_dof_exact_ = bool(record.get("effective_dof_exact", True))
+        m.train_scores_ = {k: float(v) for k, v in (record.get("train") or {}).items()}
+        return m
+
     def save(self, path: str, **metadata: Any) -> None:
         """Write the fitted model to ``path`` atomically (see :mod:`krrcli.persist`)."""
         from .persist import save_model

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from .dense import (
     BLOCK_BYTES,
+    KernelSpec,
     apply_kernel,
     base_matrix,
     cross_kernel,
@@ -16,7 +17,7 @@ from .dense import (
     row_sq_norms,
 )
 from .kmap import KernelMap
-from .registry import KERNELS, Kernel, KernelSpec, NonFiniteKernel, get_kernel, resolve_gamma
+from .registry import KERNELS, Kernel, NonFiniteKernel, get_kernel, resolve_gamma
 
 __all__ = [
     "BLOCK_BYTES",

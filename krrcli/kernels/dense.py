@@ -25,6 +25,8 @@ matrix.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from ..execution import executor
@@ -253,3 +255,19 @@ def cross_kernel(
             _to_sqdist(K, row_sq_norms(X), row_sq_norms(Y) if y_sq is None else y_sq)
     apply_kernel(K, kernel, gamma, degree, coef0)
     return K
+
+
+@dataclass(frozen=True)
+class KernelSpec:
+    """A kernel with its resolved parameters."""
+
+    kernel: str
+    gamma: float | None
+    degree: float
+    coef0: float
+
+    def gram(
+        self, X: np.ndarray, out: np.ndarray | None = None, triangle: bool = False, dtype: str = "float64"
+    ) -> np.ndarray:
+        """The training kernel of ``X`` (see :func:`gram_matrix`)."""
+        return gram_matrix(X, self.kernel, self.gamma, self.degree, self.coef0, out, triangle, dtype)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .dense import _l1_block, apply_kernel, prepare, row_sq_norms
-from .registry import KernelSpec, get_kernel
+from .dense import KernelSpec, _l1_block, apply_kernel, prepare, row_sq_norms
+from .registry import get_kernel
 
 
 class KernelMap:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
-
 from ..errors import DataError, UsageError
 
 
@@ -62,21 +60,3 @@ def resolve_gamma(kernel: str, gamma: float | None, n_features: int) -> float | 
     if gamma is None:
         return 1.0 / n_features
     return float(gamma)
-
-
-@dataclass(frozen=True)
-class KernelSpec:
-    """A kernel with its resolved parameters."""
-
-    kernel: str
-    gamma: float | None
-    degree: float
-    coef0: float
-
-    def gram(
-        self, X: np.ndarray, out: np.ndarray | None = None, triangle: bool = False, dtype: str = "float64"
-    ) -> np.ndarray:
-        """The training kernel of ``X`` (see :func:`~krrcli.kernels.dense.gram_matrix`)."""
-        from .dense import gram_matrix
-
-        return gram_matrix(X, self.kernel, self.gamma, self.degree, self.coef0, out, triangle, dtype)

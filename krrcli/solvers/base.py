@@ -164,13 +164,11 @@ def register(solver: Solver) -> Solver:
 
 def solver_names() -> list[str]:
     """The names of the registered solvers, in registration order."""
-    _load()
     return list(SOLVERS)
 
 
 def get_solver(name: str) -> Solver:
     """The registered solver ``name``; a :class:`UsageError` listing the choices otherwise."""
-    _load()
     try:
         return SOLVERS[name]
     except (KeyError, TypeError):
@@ -180,7 +178,6 @@ def get_solver(name: str) -> Solver:
 def resolve_solver(name: str, *, kernel: str, n_samples: int, n_features: int, alpha: float) -> str:
     """Turn ``"auto"`` into a concrete solver name (the registered solver that ranks highest for
     this problem); check that an explicit name exists and serves this kernel."""
-    _load()
     if name == "auto":
         ranked = []
         for solver in SOLVERS.values():
@@ -191,9 +188,3 @@ def resolve_solver(name: str, *, kernel: str, n_samples: int, n_features: int, a
     solver = get_solver(name)
     solver.check(kernel=kernel, alpha=alpha)
     return solver.name
-
-
-def _load() -> None:
-    """The built-in solvers register themselves when their module is imported."""
-    if "cholesky" not in SOLVERS:
-        from . import direct  # noqa: F401
