@@ -65,7 +65,9 @@ def _as_2d_float(X: Any, what: str) -> tuple[np.ndarray, list[str] | None]:
         names = [str(c) for c in X.columns]
     raw = np.asarray(X) if not isinstance(X, np.ndarray) else X
     if np.iscomplexobj(raw):
-        raise DataError(f"{what} holds complex numbers; kernel ridge regression needs real values")
+        raise DataError(
+            f"Complex data not supported: {what} holds complex numbers; kernel ridge regression needs real values"
+        )
     try:
         A = np.asarray(raw, dtype=np.float64)
     except (TypeError, ValueError) as exc:

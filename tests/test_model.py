@@ -258,3 +258,37 @@ def test_large_matrix_path_gives_the_same_fit(monkeypatch, dtype):
     X_new = np.random.default_rng(72).normal(size=(30, 3))
     assert _rel_err(big.predict(X_new), ref.predict(X_new)) < (1e-10 if dtype == "float64" else 1e-3)
     assert big.effective_dof_ == pytest.approx(ref.effective_dof_, rel=1e-10 if dtype == "float64" else 1e-4)
+
+
+# -- the estimator's contract -----------------------------------------------------------
+def test_get_params_is_exactly_the_constructor_and_clone_works():
+    import inspect
+
+    from sklearn.base import clone
+
+    m = KernelRidge(kernel="laplacian", gamma=0.2, alpha=0.5, standardize=True, solver="eigh", dtype="float32")
+    assert list(m.get_params()) == list(inspect.signature(KernelRidge.__init__).parameters)[1:]
+    c = clone(m)
+    assert c.get_params() == m.get_params() and c is not m
+    assert m.set_params(dtype="float64").dtype == "float64"
+    with pytest.raises(UsageError, match="unknown parameter 'beta'"):
+        m.set_params(beta=1)
+
+
+@pytest.mark.parametrize(
+    "check",
+    ["check_parameters_default_constructible", "check_do_not_raise_errors_in_init_or_set_params", "check_complex_data"],
+)
+def test_scikit_learn_estimator_checks(check):
+    from sklearn.utils import estimator_checks
+
+    getattr(estimator_checks, check)("KernelRidge", KernelRidge())
+
+
+def test_complex_input_is_refused():
+    X, Y = make_regression(20, 2)
+    with pytest.raises(DataError, match="complex numbers"):
+        KernelRidge().fit(X + 1j, Y[:, 0])
+    model = KernelRidge().fit(X, Y[:, 0])
+    with pytest.raises(DataError, match="complex numbers"):
+        model.predict(X.astype(complex))
