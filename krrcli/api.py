@@ -6,6 +6,7 @@ exactly what the command line does.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import sys
@@ -46,6 +47,7 @@ def _summary(model: KernelRidge, path: str | None, seconds: float, read_seconds:
         "train": dict(model.train_scores_),
         "effective_dof": float(model.effective_dof_),
         "effective_dof_exact": bool(model.effective_dof_exact_),
+        "solver_info": dict(getattr(model, "solver_info_", {})),
         "seconds": None if not math.isfinite(seconds) else round(seconds, 6),
         "read_seconds": None if read_seconds is None or read_seconds != read_seconds else round(read_seconds, 6),
     }
@@ -66,6 +68,10 @@ def fit_csv(
     standardize: bool = False,
     dtype: str = "float64",
     solver: str = "auto",
+    n_centers: int | None = None,
+    tol: float | None = None,
+    max_iter: int | None = None,
+    seed: int = 0,
 ) -> dict[str, Any]:
     """Fit a model on a CSV file and save it; return the summary (the keys of ``krr fit --json``)."""
     from .solvers import get_solver
@@ -73,7 +79,11 @@ def fit_csv(
     check_params(kernel, gamma, alpha, degree, coef0)
     check_dtype(dtype)
     if solver != "auto":
-        get_solver(solver).check(kernel=kernel, alpha=alpha)
+        chosen = get_solver(solver)
+        chosen.check(kernel=kernel, alpha=alpha)
+        given = {"n_centers": n_centers, "tol": tol, "max_iter": max_iter, "seed": seed}
+        fields = {f.name for f in dataclasses.fields(chosen.options_class)}
+        chosen.make_options({k: v for k, v in given.items() if v is not None and k in fields})  # checked before work
     check_writable(output, "model file", inputs=(data,))
     import pandas  # noqa: F401  the modules a fit needs are loaded before the clocks start
     import scipy.linalg  # noqa: F401
@@ -93,6 +103,10 @@ def fit_csv(
         standardize=standardize,
         solver=solver,
         dtype=dtype,
+        n_centers=n_centers,
+        tol=tol,
+        max_iter=max_iter,
+        seed=seed,
     )
     model.fit_rows(table)
     seconds = time.perf_counter() - t1  # the model alone; reading the CSV is read_seconds

@@ -12,11 +12,24 @@ from .errors import DataError, KrrError, ModelFileError, UsageError
 from .kernels import KernelMap, KernelSpec, get_kernel, resolve_gamma
 from .metrics import regression_scores
 from .preprocess import Standardizer, standardize
-from .resources import check_memory, format_bytes
+from .resources import check_memory
 
 __all__ = ["KernelRidge", "check_dtype", "check_params", "regression_scores"]
 
-PARAMS = ("kernel", "gamma", "alpha", "degree", "coef0", "standardize", "solver", "dtype")
+PARAMS = (
+    "kernel",
+    "gamma",
+    "alpha",
+    "degree",
+    "coef0",
+    "standardize",
+    "solver",
+    "dtype",
+    "n_centers",
+    "tol",
+    "max_iter",
+    "seed",
+)
 
 # Prediction computes K(X_new, X_fit) a block of rows at a time; one block of
 # kernel values takes at most this many bytes (at least one row).
@@ -105,6 +118,9 @@ class KernelRidge:
         ``"auto"`` or the name of a registered solver (``krrcli.solvers.solver_names()``:
         cholesky, eigh, primal). ``auto`` is resolved before any work and the
         solver really used (after any fallback) is ``solver_``.
+    n_centers, tol, max_iter, seed :
+        Options of the nystrom solver (see :class:`krrcli.solvers.nystrom.NystromOptions`): the number
+        of centers M, the CG tolerance and iteration limit, the seed of the center sample. None: the default.
     dtype : {"float64", "float32"}
         Precision of the kernel matrix and its factorization. float32 halves
         the memory and roughly doubles the speed of the factorization, at a
@@ -145,6 +161,10 @@ class KernelRidge:
         standardize: bool = False,
         solver: str = "auto",
         dtype: str = "float64",
+        n_centers: int | None = None,
+        tol: float | None = None,
+        max_iter: int | None = None,
+        seed: int = 0,
     ) -> None:
         self.kernel = kernel
         self.gamma = gamma
@@ -154,6 +174,10 @@ class KernelRidge:
         self.standardize = standardize
         self.solver = solver
         self.dtype = dtype
+        self.n_centers = n_centers
+        self.tol = tol
+        self.max_iter = max_iter
+        self.seed = seed
 
     def get_params(self, deep: bool = True) -> dict[str, Any]:
         """The constructor's arguments, exactly (as scikit-learn's ``clone`` needs)."""
@@ -194,7 +218,9 @@ class KernelRidge:
 
         name = resolve_solver(self.solver, kernel=self.kernel, n_samples=n, n_features=d, alpha=float(self.alpha))
         solver = get_solver(name)
-        options = solver.make_options(None)
+        # the solver's own options, from the parameters of the same names (None: its default)
+        given = {f.name: getattr(self, f.name, None) for f in dataclasses.fields(solver.options_class)}
+        options = solver.make_options({k: v for k, v in given.items() if v is not None})
         dtype = str(check_dtype(self.dtype))
         itemsize = np.dtype(dtype).itemsize
         t = Y.shape[1]
@@ -211,7 +237,7 @@ class KernelRidge:
 
         check_memory(
             need(n),
-            f"fitting {n:,} rows (a {n:,} x {n:,} kernel matrix, {format_bytes(itemsize * n * n)})",
+            f"fitting {n:,} rows ({solver.memory_note(n_samples=n, itemsize=itemsize, options=options)})",
             advice,
         )
 

@@ -35,6 +35,17 @@ def fit(
     sep: o.Sep = ",",
     dtype: o.Dtype = "float64",
     solver: o.Solver = "auto",
+    centers: Annotated[
+        int | None,
+        typer.Option("--centers", help="nystrom: the number of centers M (default: min(n, max(1000, 10 sqrt(n))))."),
+    ] = None,
+    max_iter: Annotated[
+        int | None, typer.Option("--max-iter", help="nystrom: at most this many CG iterations (default 200).")
+    ] = None,
+    tol: Annotated[
+        float | None, typer.Option("--tol", help="nystrom: CG stops at this relative residual (default 1e-8).")
+    ] = None,
+    seed: Annotated[int, typer.Option("--seed", help="nystrom: seed of the center sample.")] = 0,
     json: o.Json = False,
 ) -> None:
     """Fit kernel ridge regression on DATA and save the model.
@@ -59,6 +70,10 @@ def fit(
         standardize=standardize,
         dtype=dtype,
         solver=solver,
+        n_centers=centers,
+        tol=tol,
+        max_iter=max_iter,
+        seed=seed,
     )
     with report_after_saving(output):
         if json:
@@ -88,7 +103,7 @@ def render_summary(s: dict[str, Any], verb: str) -> None:
         ("features", printable(", ".join(s["features"]))),
         ("targets", printable(", ".join(s["targets"]))),
         ("standardize", "yes" if s["standardize"] else "no"),
-        ("solver", f"{s.get('solver') or '-'} ({s.get('dtype', 'float64')})"),
+        ("solver", f"{s.get('solver') or '-'} ({s.get('dtype', 'float64')})" + _solver_facts(s)),
         (
             "training fit",
             f"rmse {fmt_num(s['train'].get('rmse'))}, mae {fmt_num(s['train'].get('mae'))}, "
@@ -110,3 +125,15 @@ def _fit_time(s: dict[str, Any]) -> str:
         return "-"
     read = s.get("read_seconds")
     return f"{s['seconds']:.3g} s" + ("" if read is None else f" (and {read:.3g} s reading the CSV)")
+
+
+def _solver_facts(s: dict[str, Any]) -> str:
+    """An approximate solver's facts: centers, iterations, residual."""
+    info = s.get("solver_info") or {}
+    if "n_centers" not in info:
+        return ""
+    state = "converged" if info.get("converged") else "NOT converged"
+    return (
+        f", {info['n_centers']:,} centers ({info.get('centers_rule', '-')}), {info.get('iterations')} CG iterations, "
+        f"residual {fmt_num(info.get('residual'), 2)} ({state})"
+    )

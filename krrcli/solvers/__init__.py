@@ -13,7 +13,7 @@ Adding a solver is one module that subclasses :class:`Solver` and calls :func:`r
 from __future__ import annotations
 
 from ..errors import KrrWarning
-from . import direct  # noqa: F401  (registers cholesky, eigh and primal)
+from . import direct, nystrom  # noqa: F401  (they register cholesky, eigh, primal and nystrom)
 from .base import (
     SOLVERS,
     Float32Inadequate,

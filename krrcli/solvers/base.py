@@ -128,6 +128,13 @@ class Solver:
         """Bytes the solver holds at its peak beyond its inputs (the preflight refuses work that would not fit)."""
         raise NotImplementedError
 
+    def memory_note(self, *, n_samples: int, itemsize: int, options: SolverOptions) -> str:
+        """What the preflight's message says the memory is for."""
+        from ..resources import format_bytes
+
+        n = n_samples
+        return f"a {n:,} x {n:,} kernel matrix, {format_bytes(itemsize * n * n)}"
+
     def fit(
         self, X: np.ndarray, Y: np.ndarray, *, alpha: float, kernel: KernelSpec, options: SolverOptions, dtype: str
     ) -> Solution:

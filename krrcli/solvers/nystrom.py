@@ -1,0 +1,274 @@
+"""Nyström kernel ridge regression, solved by Falkon's preconditioned conjugate gradient.
+
+The model keeps M centers ``C`` (training rows drawn uniformly without replacement) and
+minimizes ``||y - K_nM b||^2 + alpha b^T K_MM b``; with M = n it is exact KRR, and with the
+same centers it is scikit-learn's ``make_pipeline(Nystroem(...), Ridge(alpha, fit_intercept=False))``.
+
+The normal equations ``(K_Mn K_nM + alpha K_MM) b = K_Mn y`` are solved as Falkon does
+(Rudi, Carratino & Rosasco, 2017), with ``lambda = alpha / n``:
+
+    T = chol(K_MM + jitter I)              (upper: T^T T = K_MM)
+    A = chol(T T^T / M + lambda I)         (upper)
+    b = T^-1 A^-1 beta / sqrt(n),  where beta solves the preconditioned system
+    A^-T [ T^-T K_Mn K_nM T^-1 / n + lambda I ] A^-1 beta = A^-T T^-T K_Mn y / sqrt(n)
+
+by conjugate gradient. Each iteration is one pass over the rows computing
+``K_bM^T (K_bM v)`` block by block, so ``K_nM`` is never stored unless it fits
+``KNM_CACHE_BYTES``. Only M x M matrices and one block live at a time.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import KrrWarning, UsageError
+from ..kernels import KernelMap, KernelSpec
+from .base import Solution, Solver, SolverOptions, register
+
+# The default number of centers: min(n, max(1000, 10 sqrt(n))), and at most this many
+# (a few M x M float64 matrices: 5 of 20,000 x 20,000 are 16 GB).
+MAX_DEFAULT_CENTERS = 10_000
+# K_nM is kept in memory between iterations when it takes at most this many bytes
+# (each iteration is then two products instead of rebuilding the kernel blocks).
+KNM_CACHE_BYTES = 2**30
+# Rows per block when K_nM is not kept: a block of K_bM of about this many bytes.
+BLOCK_BYTES = 32 * 2**20
+# The exact effective degrees of freedom need K_Mn K_nM: computed when n M^2 is at most this.
+DOF_EXACT_MAX_FLOPS = 2e10
+# ... on the directions of K_MM whose eigenvalue is above this fraction of the largest.
+DOF_EIGEN_CUTOFF = 1e-10
+
+
+def default_centers(n_samples: int) -> int:
+    """The documented rule: ``min(n, max(1000, round(10 sqrt(n))), MAX_DEFAULT_CENTERS)``."""
+    return min(n_samples, max(1000, round(10 * math.sqrt(n_samples))), MAX_DEFAULT_CENTERS)
+
+
+@dataclass(frozen=True)
+class NystromOptions(SolverOptions):
+    """n_centers: M (None: :func:`default_centers`); seed: of the center sample; tol: relative residual
+    of the preconditioned system at which CG stops; max_iter: at most this many CG iterations."""
+
+    n_centers: int | None = None
+    seed: int = 0
+    tol: float = 1e-8
+    max_iter: int = 200
+
+    def validate(self) -> None:
+        if self.n_centers is not None and (type(self.n_centers) is not int or self.n_centers < 1):
+            raise UsageError(f"--centers must be an integer >= 1, got {self.n_centers!r}")
+        if type(self.seed) is not int or self.seed < 0:
+            raise UsageError(f"--seed must be >= 0, got {self.seed!r}")
+        if not (isinstance(self.tol, (int, float)) and 0 < self.tol < 1):
+            raise UsageError(f"--tol must be between 0 and 1 (exclusive), got {self.tol!r}")
+        if type(self.max_iter) is not int or self.max_iter < 1:
+            raise UsageError(f"--max-iter must be an integer >= 1, got {self.max_iter!r}")
+
+
+def _triangular(U: np.ndarray, B: np.ndarray, trans: bool) -> np.ndarray:
+    from scipy.linalg import solve_triangular
+
+    return solve_triangular(U, B, lower=False, trans="T" if trans else "N", check_finite=False)
+
+
+def _cholesky_upper(S: np.ndarray, what: str) -> np.ndarray:
+    from scipy import linalg
+
+    try:
+        return linalg.cholesky(S, lower=False, check_finite=False)
+    except linalg.LinAlgError:
+        raise UsageError(f"the {what} is not positive definite; use a larger alpha or fewer centers") from None
+
+
+class _Products:
+    """``v -> K_Mn (K_nM v)`` over the rows, a block at a time (or from a kept K_nM)."""
+
+    def __init__(self, X: np.ndarray, kmap: KernelMap) -> None:
+        self.X, self.kmap = X, kmap
+        n, M = X.shape[0], kmap.n_centers
+        self.step = max(1, BLOCK_BYTES // (8 * M))
+        self.K = None
+        if 8 * n * M <= KNM_CACHE_BYTES:
+            self.K = np.empty((n, M))
+            for a in range(0, n, self.step):
+                kmap.block(X[a : a + self.step], out=self.K[a : a + self.step])
+
+    def blocks(self):
+        if self.K is not None:
+            yield 0, self.K
+            return
+        for a in range(0, self.X.shape[0], self.step):
+            yield a, self.kmap.block(self.X[a : a + self.step])
+
+    def KtKv(self, V: np.ndarray) -> np.ndarray:
+        out = np.zeros_like(V)
+        for _, Kb in self.blocks():
+            out += Kb.T @ (Kb @ V)
+        return out
+
+    def Kt(self, Y: np.ndarray) -> np.ndarray:
+        out = np.zeros((self.kmap.n_centers, Y.shape[1]))
+        for a, Kb in self.blocks():
+            out += Kb.T @ Y[a : a + Kb.shape[0]]
+        return out
+
+    def K_times(self, B: np.ndarray) -> np.ndarray:
+        return np.vstack([Kb @ B for _, Kb in self.blocks()])
+
+    def gram(self) -> np.ndarray:
+        G = np.zeros((self.kmap.n_centers, self.kmap.n_centers))
+        for _, Kb in self.blocks():
+            G += Kb.T @ Kb
+        return G
+
+
+def solve_nystrom(X: np.ndarray, Y: np.ndarray, alpha: float, kernel: KernelSpec, options: NystromOptions) -> Solution:
+    n = X.shape[0]
+    M = options.n_centers if options.n_centers is not None else default_centers(n)
+    if M > n:
+        raise UsageError(f"--centers {M:,} is more than the {n:,} training rows")
+    rule = "given" if options.n_centers is not None else "min(n, max(1000, 10 sqrt(n)), 10,000)"
+    idx = np.arange(n) if M == n else np.sort(np.random.default_rng(options.seed).choice(n, M, replace=False))
+    C = np.ascontiguousarray(X[idx])
+    kmap = KernelMap(kernel, C)
+    K_MM = kernel.gram(C)
+    jitter = M * np.finfo(float).eps * max(1.0, float(np.max(np.abs(np.diag(K_MM)))))
+    K_MM.flat[:: M + 1] += jitter
+    try:
+        T = _cholesky_upper(K_MM, "kernel matrix of the centers")
+    except UsageError:  # an indefinite kernel (sigmoid): no Falkon preconditioner; solve directly
+        K_MM.flat[:: M + 1] -= jitter
+        return _solve_direct(X, Y, alpha, kmap, K_MM, C, rule)
+    lam = alpha / n
+    S = T @ T.T / M
+    S.flat[:: M + 1] += lam
+    A = _cholesky_upper(S, "preconditioner")
+    prod = _Products(X, kmap)
+
+    def precond_apply(beta: np.ndarray) -> np.ndarray:  # b = T^-1 A^-1 beta / sqrt(n)
+        return _triangular(T, _triangular(A, beta, trans=False), trans=False) / math.sqrt(n)
+
+    def operator(beta: np.ndarray) -> np.ndarray:
+        v = precond_apply(beta)  # T^-1 A^-1 beta / sqrt(n)
+        w = _triangular(T, prod.KtKv(v), trans=True) / math.sqrt(n)  # T^-T K_Mn K_nM v / sqrt(n)
+        return _triangular(A, w + lam * _triangular(A, beta, trans=False), trans=True)
+
+    rhs = _triangular(A, _triangular(T, prod.Kt(Y), trans=True), trans=True) / math.sqrt(n)
+    # conjugate gradient, one column per target:
+    #   r = rhs - W x; p = r; repeat: a = r.r / p.Wp; x += a p; r -= a Wp; p = r + (r.r / old r.r) p
+    beta = np.zeros_like(rhs)
+    r = rhs.copy()
+    p = r.copy()
+    rr = np.sum(r * r, axis=0)
+    norm_rhs = np.sqrt(np.sum(rhs * rhs, axis=0))
+    norm_rhs[norm_rhs == 0] = 1.0
+    it = 0
+    residual = float(np.max(np.sqrt(rr) / norm_rhs))
+    while residual > options.tol and it < options.max_iter:
+        Wp = operator(p)
+        pWp = np.sum(p * Wp, axis=0)
+        step = np.where(pWp > 0, rr / np.where(pWp > 0, pWp, 1.0), 0.0)
+        beta += step * p
+        r -= step * Wp
+        rr_new = np.sum(r * r, axis=0)
+        p = r + (rr_new / np.where(rr > 0, rr, 1.0)) * p
+        rr = rr_new
+        it += 1
+        residual = float(np.max(np.sqrt(rr) / norm_rhs))
+    converged = residual <= options.tol
+    if not converged:
+        warnings.warn(
+            f"the nystrom solve stopped after {it} iterations at relative residual {residual:.1e} "
+            f"(tolerance {options.tol:g}); use a larger alpha or more iterations (--max-iter)",
+            KrrWarning,
+            stacklevel=3,
+        )
+    W = precond_apply(beta)
+    fitted = prod.K_times(W)
+    dof, exact = math.nan, False
+    if n * M * M <= DOF_EXACT_MAX_FLOPS:
+        # tr(K_nM (K_Mn K_nM + alpha K_MM)^-1 K_Mn) = sum s / (s + alpha), s the eigenvalues of
+        # P^T K_Mn K_nM P with P = U e^-1/2 on the directions of K_MM = U diag(e) U^T above rounding
+        # (a rank-deficient K_MM, as the linear kernel's, is handled; no ill-conditioned solve)
+        from scipy import linalg
+
+        e, U = linalg.eigh(K_MM - jitter * np.eye(M), check_finite=False)
+        keep = e > DOF_EIGEN_CUTOFF * max(float(e[-1]), np.finfo(float).tiny)
+        P = U[:, keep] / np.sqrt(e[keep])
+        s = np.clip(linalg.eigvalsh(P.T @ prod.gram() @ P, check_finite=False), 0.0, None)
+        dof, exact = float(np.sum(s / (s + alpha))), True
+    info = {
+        "n_centers": M,
+        "centers_rule": rule,
+        "iterations": it,
+        "residual": residual,
+        "converged": bool(converged),
+        "tol": float(options.tol),
+        "knm_kept": prod.K is not None,
+    }
+    return Solution(C, W, None, fitted, dof, exact, "nystrom", n_samples=n, info=info)
+
+
+# (K_Mn K_nM + alpha K_MM) b = K_Mn y with H = Q diag(h) Q^T: b = Q diag(1/h) Q^T K_Mn y, 1/h := 0 where
+# h is zero to working precision (the minimum-norm least-squares solution, as the exact eigh solver's).
+def _solve_direct(
+    X: np.ndarray, Y: np.ndarray, alpha: float, kmap: KernelMap, K_MM: np.ndarray, C: np.ndarray, rule: str
+) -> Solution:
+    from scipy import linalg
+
+    from .direct import spectral_inverse
+
+    prod = _Products(X, kmap)
+    G = prod.gram()
+    h, Q = linalg.eigh(G + alpha * K_MM, check_finite=False)
+    inv = spectral_inverse(h, 0.0)
+    W = Q @ (inv[:, None] * (Q.T @ prod.Kt(Y)))
+    dof = float(np.trace(Q @ (inv[:, None] * (Q.T @ G))))
+    info = {
+        "n_centers": C.shape[0],
+        "centers_rule": rule,
+        "iterations": 0,
+        "residual": 0.0,
+        "converged": True,
+        "method": "direct: the centers' kernel matrix is indefinite",
+        "knm_kept": prod.K is not None,
+    }
+    return Solution(C, W, None, prod.K_times(W), dof, True, "nystrom", n_samples=X.shape[0], info=info)
+
+
+class Nystrom(Solver):
+    name = "nystrom"
+    summary = "M centers, (K_Mn K_nM + alpha K_MM) b = K_Mn y by Falkon's preconditioned conjugate gradient"
+    options_class = NystromOptions
+    centers_are_rows = False
+
+    def peak_bytes(
+        self, *, n_samples: int, n_features: int, n_targets: int, itemsize: int, options: SolverOptions
+    ) -> int:
+        M = options.n_centers or default_centers(n_samples)  # type: ignore[attr-defined]
+        knm = 8 * n_samples * M
+        kept = knm if knm <= KNM_CACHE_BYTES else min(knm, BLOCK_BYTES)
+        # K_MM, T, S, A and the gram for the dof: five M x M; K_nM or one block; the fitted values
+        return 5 * 8 * M * M + kept + 8 * 4 * n_samples * n_targets
+
+    def check(self, *, kernel: str, alpha: float) -> None:
+        super().check(kernel=kernel, alpha=alpha)
+        if alpha <= 0:
+            raise UsageError("the nystrom solver needs alpha > 0")
+
+    def memory_note(self, *, n_samples: int, itemsize: int, options: SolverOptions) -> str:
+        M = options.n_centers or default_centers(n_samples)  # type: ignore[attr-defined]
+        return f"{M:,} centers, {M:,} x {M:,} matrices"
+
+    def fit(
+        self, X: np.ndarray, Y: np.ndarray, *, alpha: float, kernel: KernelSpec, options: SolverOptions, dtype: str
+    ) -> Solution:
+        self.check(kernel=kernel.kernel, alpha=alpha)
+        return solve_nystrom(X, Y, alpha, kernel, options)  # type: ignore[arg-type]
+
+
+NYSTROM = register(Nystrom())

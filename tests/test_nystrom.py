@@ -1,0 +1,107 @@
+"""The nystrom solver: exact at M = n, scikit-learn's Nystroem pipeline with the same centers,
+convergence reported, bad options refused before any work."""
+
+from __future__ import annotations
+
+import json
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.kernel_approximation import Nystroem
+from sklearn.linear_model import Ridge
+
+import krrcli
+from krrcli import KernelRidge
+from krrcli.errors import EXIT_USAGE, KrrWarning
+from krrcli.solvers.nystrom import default_centers
+
+from .conftest import make_regression, write_csv
+
+
+@pytest.mark.parametrize("kernel, params", [("rbf", dict(gamma=0.3)), ("laplacian", dict(gamma=0.2)), ("linear", {})])
+@pytest.mark.parametrize("targets", [1, 2])
+def test_with_every_row_a_center_it_is_exact_krr(kernel, params, targets):
+    X, Y = make_regression(120, 3, targets, seed=4)
+    y = Y[:, 0] if targets == 1 else Y
+    ny = KernelRidge(kernel=kernel, alpha=0.05, solver="nystrom", n_centers=120, tol=1e-12, **params).fit(X, y)
+    ex = KernelRidge(kernel=kernel, alpha=0.05, solver="cholesky", **params).fit(X, y)
+    X_new = np.random.default_rng(5).normal(size=(30, 3))
+    np.testing.assert_allclose(ny.predict(X_new), ex.predict(X_new), rtol=1e-8, atol=1e-10)
+    assert ny.solver_info_["converged"] and ny.n_samples_fit_ == 120
+
+
+def test_same_centers_as_scikit_learns_nystroem_pipeline():
+    X, Y = make_regression(400, 4, seed=6)
+    model = KernelRidge(gamma=0.4, alpha=0.1, solver="nystrom", n_centers=80, tol=1e-12, seed=3).fit(X, Y[:, 0])
+    idx = np.sort(np.random.default_rng(3).choice(400, 80, replace=False))
+    assert np.array_equal(model.centers_, X[idx])
+    features = Nystroem(gamma=0.4, n_components=80).fit(X[idx])  # all 80 rows as components
+    ridge = Ridge(alpha=0.1, fit_intercept=False).fit(features.transform(X), Y[:, 0])
+    X_new = np.random.default_rng(7).normal(size=(40, 4))
+    np.testing.assert_allclose(model.predict(X_new), ridge.predict(features.transform(X_new)), rtol=1e-6, atol=1e-8)
+    assert model.n_samples_fit_ == 400 and model.centers_.shape == (80, 4)
+
+
+def test_default_number_of_centers():
+    assert default_centers(500) == 500
+    assert default_centers(50_000) == 2236
+    assert default_centers(10**9) == 10_000
+    X, Y = make_regression(300, 2)
+    assert KernelRidge(solver="nystrom", alpha=0.1).fit(X, Y[:, 0]).solver_info_["n_centers"] == 300
+
+
+def test_not_converging_is_a_warning_and_is_recorded():
+    X, Y = make_regression(300, 3)
+    with pytest.warns(KrrWarning, match="stopped after 2 iterations"):
+        model = KernelRidge(gamma=1.0, alpha=1e-6, solver="nystrom", n_centers=100, max_iter=2).fit(X, Y[:, 0])
+    info = model.solver_info_
+    assert info["iterations"] == 2 and not info["converged"] and info["residual"] > info["tol"]
+
+
+def test_duplicated_rows_as_centers_give_a_finite_model():
+    """Repeated rows make K_MM singular: the jitter keeps the factorization going, no NaN is saved."""
+    X = np.repeat(np.random.default_rng(0).normal(size=(20, 2)), 5, axis=0)
+    y = np.sin(X[:, 0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", KrrWarning)
+        model = KernelRidge(gamma=0.5, alpha=0.01, solver="nystrom", n_centers=60).fit(X, y)
+    assert np.all(np.isfinite(model.dual_coef_)) and np.all(np.isfinite(model.predict(X)))
+
+
+def test_through_the_cli_model_file_and_inspect(krr, tmp_path):
+    X, Y = make_regression(500, 3, seed=8)
+    data = write_csv(tmp_path / "d.csv", ["a", "b", "c", "y"], np.column_stack([X, Y]))
+    dest = tmp_path / "ny.joblib"
+    res = krr("fit", data, "--solver", "nystrom", "--centers", "50", "--alpha", "0.1", "-o", dest, "--json")
+    assert res.exit_code == 0, res.stderr
+    summary = json.loads(res.stdout)
+    assert summary["solver"] == "nystrom" and summary["n_samples"] == 500
+    assert summary["solver_info"]["n_centers"] == 50 and summary["solver_info"]["converged"] is True
+    model = krrcli.load_model(str(dest))
+    assert model.centers_.shape == (50, 3) and model.n_samples_fit_ == 500
+    report = krr("inspect", dest)
+    assert "nystrom (float64), 50 centers (given)" in report.stdout and "CG iterations" in report.stdout
+    pred = krr("predict", dest, data)
+    assert pred.exit_code == 0 and len(pred.stdout.splitlines()) == 501
+
+
+@pytest.mark.parametrize(
+    "args, fragment",
+    [
+        (["--centers", "0"], "--centers must be an integer >= 1"),
+        (["--centers", "501"], "more than the 500 training rows"),
+        (["--tol", "0"], "--tol must be between 0 and 1"),
+        (["--tol", "1.5"], "--tol must be between 0 and 1"),
+        (["--max-iter", "0"], "--max-iter must be an integer >= 1"),
+        (["--alpha", "0"], "the nystrom solver needs alpha > 0"),
+    ],
+)
+def test_bad_options_are_usage_errors_and_write_nothing(krr, tmp_path, args, fragment):
+    X, Y = make_regression(500, 3, seed=9)
+    data = write_csv(tmp_path / "d.csv", ["a", "b", "c", "y"], np.column_stack([X, Y]))
+    dest = tmp_path / "ny.joblib"
+    res = krr("fit", data, "--solver", "nystrom", *args, "-o", dest)
+    assert res.exit_code == EXIT_USAGE, res.stderr
+    assert fragment in res.stderr and "Traceback" not in res.stderr
+    assert not dest.exists()
