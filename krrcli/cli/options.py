@@ -43,6 +43,6 @@ Solver = Annotated[
     str,
     typer.Option(
         "--solver",
-        help="auto (default: primal for the linear kernel, else cholesky), or a solver: cholesky, eigh, primal, nystrom.",
+        help="auto (default: primal for the linear kernel, else cholesky), or cholesky, eigh, primal, nystrom.",
     ),
 ]
