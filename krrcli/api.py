@@ -91,8 +91,8 @@ def fit_csv(
     from .solvers import direct  # noqa: F401
 
     t0 = time.perf_counter()
-    rows = CsvRows(data, targets=targets, features=features, sep=sep)
-    table = ArrayRows(*rows.to_arrays(), features=rows.features, targets=rows.targets, name=rows.name)
+    with CsvRows(data, targets=targets, features=features, sep=sep) as rows:  # one pass: no spill
+        table = ArrayRows(*rows.to_arrays(), features=rows.features, targets=rows.targets, name=rows.name)
     t1 = time.perf_counter()
     model = KernelRidge(
         kernel=kernel,

@@ -211,7 +211,7 @@ def test_a_one_pass_input_is_spilled_once_and_replayed(tmp_path, monkeypatch):
     import tempfile
 
     monkeypatch.setattr(tempfile, "tempdir", None)
-    with CsvRows("-", block_rows=20) as rows:
+    with CsvRows("-", block_rows=20, replay=True) as rows:
         first, second, third = _passes(rows, 3)
         assert list(tmp_path.iterdir()) == []  # the spill has no name: the system removes it at exit
     assert np.array_equal(first, X) and np.array_equal(second, X) and np.array_equal(third, X)
@@ -244,3 +244,20 @@ def test_array_rows_and_csv_rows_fit_the_same_model(tmp_path):
     a = KernelRidge(gamma=0.5, alpha=0.1).fit_rows(ArrayRows(X, Y, features=["a", "b", "c"], targets=["y"]))
     c = KernelRidge(gamma=0.5, alpha=0.1).fit_rows(CsvRows(str(path)))
     assert np.array_equal(a.dual_coef_, c.dual_coef_) and a.feature_names_in_ == c.feature_names_in_
+
+
+def test_a_one_pass_input_without_replay_is_read_once_and_never_copied(tmp_path, monkeypatch):
+    import io
+    import sys
+    import tempfile
+
+    from krrcli.data import CsvRows
+
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"a,y\n1,2\n3,4\n")))
+    made = []
+    monkeypatch.setattr(tempfile, "TemporaryFile", lambda *a, **k: made.append(1))
+    rows = CsvRows("-")
+    assert rows.to_arrays()[0].tolist() == [[1.0], [3.0]]
+    assert made == []  # nothing written for a single pass
+    with pytest.raises(DataError, match="can be read only once"):
+        rows.to_arrays()

@@ -18,7 +18,7 @@ from typing import IO, Protocol
 
 import numpy as np
 
-from ..errors import DataError, UsageError
+from ..errors import DataError, ResourceError, UsageError
 from .columns import _column_index, choose_columns, read_header
 from .parse import parse_chunk
 from .source import CsvSource
@@ -102,7 +102,9 @@ class CsvRows:
 
     The first pass reads the header, resolves the columns (``features``, ``targets``),
     checks every cell and hashes the input (``sha256``); a file is read again for each
-    later pass, and a one-pass input (stdin, a pipe) is replayed from its spill.
+    later pass. A one-pass input (stdin, a pipe) is spilled during the first pass and
+    replayed from the spill when ``replay`` is asked for (by a consumer that needs several
+    passes); otherwise it can be read once, and nothing is written.
     """
 
     def __init__(
@@ -114,8 +116,11 @@ class CsvRows:
         sep: str = ",",
         min_rows: int = 2,
         block_rows: int = TRAINING_CHUNK_ROWS,
+        replay: bool = False,
     ) -> None:
         self.path = path
+        self.replay = replay
+        self._started = False
         self.sep = sep
         self.min_rows = min_rows
         self.block_rows = block_rows
@@ -136,9 +141,10 @@ class CsvRows:
         if self._n_rows is not None and self._spill is not None:
             yield from self._replay()
             return
-        if self._n_rows is not None and not self._rereadable:
-            raise DataError(f"{self.name} can be read only once")  # pragma: no cover - the spill replays it
-        yield from self._read(spill=self._n_rows is None and not self._rereadable)
+        if self._started and not self._rereadable:
+            raise DataError(f"{self.name} can be read only once; read it from a file, or ask for replay=True (a spill)")
+        self._started = True
+        yield from self._read(spill=self.replay and not self._rereadable)
 
     def to_arrays(self) -> tuple[np.ndarray, np.ndarray]:
         """All rows at once: ``X`` of shape (n, n_features) and ``Y`` of shape (n, n_targets)."""
@@ -177,7 +183,13 @@ class CsvRows:
                         continue
                     rows += A.shape[0]
                     if out is not None:
-                        out.write(np.ascontiguousarray(A).tobytes())
+                        try:
+                            out.write(np.ascontiguousarray(A).tobytes())
+                        except OSError as exc:
+                            raise ResourceError(
+                                f"cannot keep {src.name}'s rows for a second pass in the temporary folder "
+                                f"({exc.strerror or exc}); set TMPDIR to a folder with more room"
+                            ) from None
                     yield A[:, :nf], A[:, nf:]
                 sha = src.drain_hash()
             except BaseException:

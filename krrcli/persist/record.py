@@ -271,7 +271,7 @@ def check_record(record: Any, path: str, saving: bool = False) -> None:
     fields = FIELDS if version >= 2 else FIELDS_V1
     unknown = [k for k in record if k not in fields]
     if unknown:
-        raise bad(f"entry {_show(unknown[0])} is not part of the krr model format (version {version})")
+        raise bad(f"entry {_show(unknown[0])} is not part of the krr model format")
     for key, (required, ok, expected) in fields.items():
         if key not in record:
             if required:
@@ -281,13 +281,13 @@ def check_record(record: Any, path: str, saving: bool = False) -> None:
         if not ok(value):
             if key == "kernel" and type(value) is str:
                 raise bad(f"entry 'kernel' is {_show(value)}, not one of {', '.join(_kernel_names())}")
-            if key == "solver" and type(value) is str:
-                raise bad(f"unknown solver {_show(value)}; this krr knows {', '.join(_solver_names())}")
+            if key == "solver":
+                expected = "one of " + ", ".join(_solver_names())
             raise bad(f"entry {key!r} is {_show(value)}; it must be {expected}")
     if version == 1:  # the same model in version 2's terms
         record["centers"] = record.pop("X_fit")
         record["n_samples_fit"] = int(record["centers"].shape[0])
-    _check_consistency(record, bad)
+    _check_consistency(record, bad, centers="X_fit" if version == 1 else "centers")
 
 
 def _show(value: Any) -> str:
@@ -301,7 +301,7 @@ def _show(value: Any) -> str:
     return f"a {type(value).__name__}"
 
 
-def _check_consistency(record: dict[str, Any], bad: Any) -> None:
+def _check_consistency(record: dict[str, Any], bad: Any, centers: str = "centers") -> None:
     """Entries that must agree: shapes, names, the solver and its weights, the scaler, gamma."""
     from ..kernels import KERNELS
 
@@ -310,14 +310,15 @@ def _check_consistency(record: dict[str, Any], bad: Any) -> None:
     for key in ("centers", "dual_coef", "coef", "mean", "scale"):
         a = record.get(key)
         if a is not None and not np.all(np.isfinite(a)):
-            raise bad(f"entry {key!r} holds NaN or infinite values")
+            raise bad(f"entry {centers if key == 'centers' else key!r} holds NaN or infinite values")
     if len(set(features)) != len(features) or len(set(targets)) != len(targets):
         raise bad("a column name appears twice in 'features' or 'targets'")
     if len(features) + len(targets) > MAX_COLUMNS:
         raise bad(f"it names more than {MAX_COLUMNS:,} columns")
     n, d, t = X.shape[0] if X.ndim == 2 else -1, len(features), len(targets)
     if X.ndim != 2 or X.shape[1] != d or n < 1:
-        raise bad(f"the centers (shape {X.shape}) do not match the {d} feature name(s)")
+        what = "the training rows" if centers == "X_fit" else "the centers"
+        raise bad(f"{what} {centers!r} (shape {X.shape}) do not match the {d} feature name(s)")
     y_1d = record.get("y_1d", W.ndim == 1)
     if W.shape not in {(n,), (n, t)} or (W.ndim == 1 and t != 1):
         raise bad(f"the dual weights 'dual_coef' (shape {W.shape}) do not match the {n} rows and {t} target(s)")
@@ -341,7 +342,7 @@ def _check_consistency(record: dict[str, Any], bad: Any) -> None:
         )
     if solver.primal != (coef is not None):
         raise bad(
-            f"the {solver.name} solver's primal weights 'coef' are missing"
+            f"the {solver.name} solver's weights 'coef' are missing"
             if solver.primal
             else f"entry 'coef' is set but the {solver.name} solver has no primal weights"
         )

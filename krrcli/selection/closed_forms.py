@@ -76,7 +76,7 @@ def kfold_strategy(n: int, k: int, n_alphas: int) -> str:
 
 def _kfold_full_eigh(K: np.ndarray, Y: np.ndarray, alphas: np.ndarray, folds: list[np.ndarray]):
     """Held-out residuals (A, n, t) from one eigendecomposition, by the block identity; and dof."""
-    d, Q = eigh_kernel(K)
+    d, Q = eigh_kernel(K, triangle=False)
     n, t = Y.shape
     E = np.empty((len(alphas), n, t))
     QtY = Q.T @ Y
@@ -106,7 +106,7 @@ def _kfold_per_fold(K: np.ndarray, Y: np.ndarray, alphas: np.ndarray, folds: lis
         Kte = K[np.ix_(test, train)]
         Ytr = Y[train]
         if eigh:
-            d, Q = eigh_kernel(Ktr)
+            d, Q = eigh_kernel(Ktr, triangle=False)
             QtY = Q.T @ Ytr
             KQ = Kte @ Q
             for a, alpha in enumerate(alphas):
@@ -115,7 +115,12 @@ def _kfold_per_fold(K: np.ndarray, Y: np.ndarray, alphas: np.ndarray, folds: lis
         for a, alpha in enumerate(alphas):
             G = Ktr.copy() if a < len(alphas) - 1 else Ktr
             G.flat[:: G.shape[0] + 1] += alpha
-            W = spd_solve(G, Ytr, lambda train=train, alpha=alpha: K[np.ix_(train, train)] + alpha * np.eye(len(train)))
+            W = spd_solve(
+                G,
+                Ytr,
+                lambda train=train, alpha=alpha: K[np.ix_(train, train)] + alpha * np.eye(len(train)),
+                triangle=False,
+            )
             E[a, test] = Y[test] - Kte @ W
     return E
 
@@ -125,13 +130,13 @@ def _score_gamma(
 ) -> dict:
     """Every alpha's scores for one kernel matrix (K is destroyed)."""
     if method in ("loo", "gcv"):
-        d, Q = eigh_kernel(K)
+        d, Q = eigh_kernel(K, triangle=False)
         out = _closed_form(d, Q, Y, alphas)
     elif strategy == "full-eigh":
         E, dof = _kfold_full_eigh(K, Y, alphas, folds)
         out = {"E": E, "dof": dof, "gcv": None}
     else:
-        d = eigvals_kernel(K, overwrite=False)
+        d = eigvals_kernel(K, triangle=False, overwrite=False)
         E = _kfold_per_fold(K, Y, alphas, folds, eigh=strategy == "fold-eigh")
         out = {"E": E, "dof": np.sum(d[:, None] / (d[:, None] + alphas[None, :]), axis=0), "gcv": None}
     rmse, mae, r2 = residual_scores(Y, out["E"])
@@ -173,7 +178,7 @@ def refine_alpha(
     """
     from scipy.optimize import minimize_scalar
 
-    d, Q = eigh_kernel(_kernel_for(base, kernel, gamma, degree, coef0))
+    d, Q = eigh_kernel(_kernel_for(base, kernel, gamma, degree, coef0), triangle=False)
     grid = sorted(alphas)
     i = grid.index(best_alpha)
     lo, hi = grid[max(i - 1, 0)], grid[min(i + 1, len(grid) - 1)]

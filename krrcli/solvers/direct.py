@@ -144,25 +144,31 @@ def solve_cholesky(X: np.ndarray, Y: np.ndarray, alpha: float, kernel: KernelSpe
     return Solution(X, W, None, fitted, dof, exact, "cholesky", dtype=str(np.dtype(dtype)))
 
 
-def eigh_kernel(K: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``K = Q diag(d) Q^T`` for a symmetric kernel whose lower triangle is filled (K is destroyed).
+def eigh_kernel(K: np.ndarray, triangle: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """``K = Q diag(d) Q^T`` for a symmetric kernel matrix (K is destroyed).
 
     Returns ``d`` (ascending) and ``Q``; this is the one eigendecomposition of a kernel
-    matrix (fit, model selection and the spectrum call it).
+    matrix (fit, model selection and the spectrum call it). With ``triangle`` only the
+    lower triangle is filled, and LAPACK reads it in place through the Fortran view;
+    otherwise the whole matrix is (as model selection builds it) and its lower triangle is read.
     """
     from scipy import linalg
 
     lapack64.check_lapack32(K.shape[0], "an eigendecomposition")
-    return linalg.eigh(K.T, lower=False, overwrite_a=True, check_finite=False, driver="evd")
+    if triangle:
+        return linalg.eigh(K.T, lower=False, overwrite_a=True, check_finite=False, driver="evd")
+    return linalg.eigh(K, overwrite_a=True, check_finite=False, driver="evd")
 
 
-def eigvals_kernel(K: np.ndarray, overwrite: bool = True) -> np.ndarray:
-    """The eigenvalues (ascending) of a symmetric kernel whose lower triangle is filled
+def eigvals_kernel(K: np.ndarray, triangle: bool = True, overwrite: bool = True) -> np.ndarray:
+    """The eigenvalues (ascending) of a symmetric kernel matrix; see :func:`eigh_kernel` for ``triangle``
     (K is destroyed unless ``overwrite`` is False)."""
     from scipy import linalg
 
     lapack64.check_lapack32(K.shape[0], "an eigendecomposition")
-    return linalg.eigvalsh(K.T, lower=False, overwrite_a=overwrite, check_finite=False, driver="evd")
+    if triangle:
+        return linalg.eigvalsh(K.T, lower=False, overwrite_a=overwrite, check_finite=False, driver="evd")
+    return linalg.eigvalsh(K, overwrite_a=overwrite, check_finite=False, driver="evd")
 
 
 # K = Q diag(d) Q^T;  w = Q diag(1 / (d + alpha)) Q^T y, with 1/(d + alpha) := 0
@@ -190,19 +196,27 @@ def solve_eigh(X: np.ndarray, Y: np.ndarray, alpha: float, kernel: KernelSpec, d
 
 # A x = B for a symmetric A: Cholesky A = U^T U in place; if A is not positive definite to
 # working precision, the least-squares solution of the rebuilt matrix instead.
-def spd_solve(A: np.ndarray, B: np.ndarray, rebuild: Callable[[], np.ndarray]) -> np.ndarray:
-    """Solve with ``A`` (C order, lower triangle filled; destroyed) for ``B`` of shape (m, k).
+def spd_solve(A: np.ndarray, B: np.ndarray, rebuild: Callable[[], np.ndarray], triangle: bool = True) -> np.ndarray:
+    """Solve with ``A`` (C order; destroyed) for ``B`` of shape (m, k).
 
+    With ``triangle`` the lower triangle of ``A`` is read in place through its Fortran view;
+    otherwise ``A`` is a whole symmetric matrix, factored as SciPy's ``cho_factor`` does.
     ``rebuild()`` gives ``A`` again for the least-squares fallback. Model selection uses this
     for each fold's system, so its solves are the fit's.
     """
     from scipy import linalg
 
+    if not triangle:
+        try:
+            factor = linalg.cho_factor(A, lower=True, overwrite_a=True, check_finite=False)
+            return linalg.cho_solve(factor, B, check_finite=False)
+        except linalg.LinAlgError:
+            return linalg.lstsq(rebuild(), B)[0]
     (potrf, potrs) = linalg.lapack.get_lapack_funcs(("potrf", "potrs"), (A,))
     U, info = potrf(A.T, lower=0, clean=0, overwrite_a=1)
     if info == 0:
         X, info = potrs(U, B, lower=0)
-        if info == 0 and np.all(np.isfinite(X)):
+        if info == 0:
             return X
     return linalg.lstsq(rebuild(), B)[0]
 
