@@ -36,7 +36,7 @@ def main() -> None:
     if tool == "krr":
         from krrcli import KernelRidge
 
-        model = KernelRidge(kernel="rbf", gamma=GAMMA, alpha=ALPHA, dtype=dtype)
+        model = KernelRidge(kernel="rbf", gamma=GAMMA, alpha=ALPHA, dtype=dtype, solver="cholesky")  # exact vs exact
     elif tool == "sklearn":
         from sklearn.kernel_ridge import KernelRidge
 

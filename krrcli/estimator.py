@@ -4,17 +4,22 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import warnings
 from typing import Any
 
 import numpy as np
 
-from .errors import DataError, KrrError, ModelFileError, UsageError
+from .errors import DataError, KrrError, KrrWarning, ModelFileError, UsageError
 from .kernels import KernelMap, KernelSpec, get_kernel, resolve_gamma
 from .metrics import regression_scores
 from .preprocess import Standardizer, standardize
-from .resources import check_memory
+from .resources import check_memory, format_bytes
 
 __all__ = ["KernelRidge", "check_dtype", "check_params", "regression_scores"]
+
+# solver="auto" keeps the exact solver up to this many rows (a 24,000-row Cholesky takes about a
+# minute on a 2-core machine: 36 s at 20,000 rows, measured), and while it fits in memory.
+EXACT_AUTO_MAX_ROWS = 24_000
 
 PARAMS = (
     "kernel",
@@ -217,17 +222,16 @@ class KernelRidge:
             raise DataError("need at least one feature column")
 
         name = resolve_solver(self.solver, kernel=self.kernel, n_samples=n, n_features=d, alpha=float(self.alpha))
-        solver = get_solver(name)
-        # the solver's own options, from the parameters of the same names (None: its default)
-        given = {f.name: getattr(self, f.name, None) for f in dataclasses.fields(solver.options_class)}
-        options = solver.make_options({k: v for k, v in given.items() if v is not None})
         dtype = str(check_dtype(self.dtype))
         itemsize = np.dtype(dtype).itemsize
         t = Y.shape[1]
+        if self.solver == "auto":
+            name = self._beyond_exact(name, n, d, t, itemsize)
+        solver = get_solver(name)
+        options = self._options_for(solver)
 
         def need(rows: int, size: int = itemsize) -> int:
-            peak = solver.peak_bytes(n_samples=rows, n_features=d, n_targets=t, itemsize=size, options=options)
-            return peak + 2 * 8 * rows * (d + t)
+            return _peak(solver, options, rows, d, t, size)
 
         def advice(avail: int) -> str:
             text = _sample_advice(need, n, avail)
@@ -268,6 +272,41 @@ class KernelRidge:
         self.train_scores_ = regression_scores(Y, sol.fitted)
         self._y_1d = y_1d
         return self
+
+    def _options_for(self, solver: Any) -> Any:
+        """The solver's own options, from the parameters of the same names (None: its default)."""
+        given = {f.name: getattr(self, f.name, None) for f in dataclasses.fields(solver.options_class)}
+        return solver.make_options({k: v for k, v in given.items() if v is not None})
+
+    def _beyond_exact(self, name: str, n: int, d: int, t: int, itemsize: int) -> str:
+        """``auto``: the exact solver while it fits in memory and takes about a minute at most
+        (``EXACT_AUTO_MAX_ROWS``), else nystrom with its default centers, said in one warning line."""
+        from .resources import available_memory
+        from .solvers import get_solver
+        from .solvers.nystrom import default_centers
+
+        exact = get_solver(name)
+        if not exact.centers_are_rows or exact.primal or float(self.alpha) <= 0:
+            return name
+        nystrom = get_solver("nystrom")
+        options = self._options_for(nystrom)
+        M = options.n_centers or default_centers(n)
+        if M >= n:
+            return name
+        available = available_memory()
+        exact_need = _peak(exact, exact.make_options(None), n, d, t, itemsize)
+        too_big = available is not None and exact_need > available
+        if not too_big and n <= EXACT_AUTO_MAX_ROWS:
+            return name
+        if available is not None and _peak(nystrom, options, n, d, t, 8) > available:
+            return name  # neither fits: the exact solver's refusal says what would
+        why = (
+            f"the exact fit needs {format_bytes(exact_need)}"
+            if too_big
+            else f"the exact fit would take over a minute (more than {EXACT_AUTO_MAX_ROWS:,} rows)"
+        )
+        warnings.warn(f"{n:,} rows: {why}; using nystrom with {M:,} centers", KrrWarning, stacklevel=3)
+        return "nystrom"
 
     def fit_rows(self, rows: Any) -> KernelRidge:
         """Fit on a row source (:class:`krrcli.data.RowSource`: arrays, or a CSV file), keeping its
@@ -374,6 +413,12 @@ class KernelRidge:
 
         self._check_fitted()
         save_model(self, path, **metadata)
+
+
+def _peak(solver: Any, options: Any, rows: int, d: int, t: int, itemsize: int) -> int:
+    """A fit's peak bytes: the solver's own, plus the rows and targets (and their standardized copy)."""
+    peak = solver.peak_bytes(n_samples=rows, n_features=d, n_targets=t, itemsize=itemsize, options=options)
+    return peak + 2 * 8 * rows * (d + t)
 
 
 def _sample_advice(need: Any, n: int, available: int) -> str:

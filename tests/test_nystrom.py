@@ -105,3 +105,41 @@ def test_bad_options_are_usage_errors_and_write_nothing(krr, tmp_path, args, fra
     assert res.exit_code == EXIT_USAGE, res.stderr
     assert fragment in res.stderr and "Traceback" not in res.stderr
     assert not dest.exists()
+
+
+# -- auto: exact while it fits and is quick, else nystrom ------------------------------------
+def test_auto_stays_exact_under_the_bound():
+    X, Y = make_regression(1500, 3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert KernelRidge(alpha=0.1).fit(X, Y[:, 0]).solver_ == "cholesky"
+
+
+def test_auto_uses_nystrom_beyond_the_row_bound(monkeypatch):
+    import krrcli.estimator
+
+    monkeypatch.setattr(krrcli.estimator, "EXACT_AUTO_MAX_ROWS", 1000)
+    X, Y = make_regression(1500, 3)
+    with pytest.warns(
+        KrrWarning, match=r"1,500 rows: the exact fit would take over a minute .*using nystrom with 1,000 centers"
+    ):
+        model = KernelRidge(alpha=0.1).fit(X, Y[:, 0])
+    assert model.solver_ == "nystrom" and model.solver_info_["n_centers"] == 1000
+    # an explicit solver is never switched
+    assert KernelRidge(alpha=0.1, solver="cholesky").fit(X, Y[:, 0]).solver_ == "cholesky"
+
+
+def test_auto_uses_nystrom_when_the_exact_fit_does_not_fit_in_memory(krr, tmp_path, monkeypatch):
+    X, Y = make_regression(3000, 3, seed=2)
+    data = write_csv(tmp_path / "d.csv", ["a", "b", "c", "y"], np.column_stack([X, Y]))
+    monkeypatch.setenv("KRR_MEMORY_LIMIT", "100M")  # the exact fit needs 134 MiB, nystrom about 70
+    dest = tmp_path / "m.joblib"
+    res = krr("fit", data, "--alpha", "0.1", "-o", dest)
+    assert res.exit_code == 0, res.stderr
+    assert res.stderr.strip().splitlines() == [
+        "krr: warning: 3,000 rows: the exact fit needs 133.7 MiB; using nystrom with 1,000 centers"
+    ]
+    assert "nystrom (float64), 1,000 centers" in res.stdout
+    # with an explicit exact solver the preflight refuses, as before
+    res = krr("fit", data, "--alpha", "0.1", "--solver", "cholesky", "-o", tmp_path / "e.joblib")
+    assert res.exit_code == 6 and "random sample of at most" in res.stderr
