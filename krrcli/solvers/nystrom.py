@@ -37,13 +37,14 @@ MAX_DEFAULT_CENTERS = 10_000
 KNM_CACHE_BYTES = 2**30
 # Rows per block when K_nM is not kept: a block of K_bM of about this many bytes.
 BLOCK_BYTES = 32 * 2**20
-# The exact effective degrees of freedom need K_Mn K_nM: computed when n M^2 is at most this.
+# The exact effective degrees of freedom need K_Mn K_nM: computed when n M^2 is at most this,
+# on the directions of K_MM whose eigenvalue is above DOF_EIGEN_CUTOFF times the largest.
 DOF_EXACT_MAX_FLOPS = 2e10
 # When K_nM is not kept (each CG iteration would rebuild it), CG starts from one pass of whitened
-# normal equations if n M^2 is at most this (on 2 cores about a minute of products). Measured at n = 400,000, M = 1,000, alpha/n = 2.5e-6: CG from zero took 147
-# iterations (181 s) to a relative residual of 1e-8; the start brings that down to a few.
+# normal equations if n M^2 is at most this (on 2 cores about a minute of products). Measured at
+# n = 400,000, M = 1,000, alpha/n = 2.5e-6: CG from zero took 147 iterations (181 s) to a relative
+# residual of 1e-8; from the normal equations' solution it needed none (10 s in all).
 NORMAL_EQ_MAX_FLOPS = 2e12
-# ... on the directions of K_MM whose eigenvalue is above this fraction of the largest.
 DOF_EIGEN_CUTOFF = 1e-10
 
 
@@ -182,8 +183,9 @@ def solve_nystrom(X: np.ndarray, Y: np.ndarray, alpha: float, kernel: KernelSpec
     method = "preconditioned conjugate gradient"
     G = None
     if prod.K is None and n * M * M <= NORMAL_EQ_MAX_FLOPS:
-        # K_nM is streamed, so each CG iteration rebuilds it; instead, one pass: G = K_Mn K_nM, then (T^-T G T^-1 + alpha I) c = T^-T K_Mn y, b = T^-1 c;
-        # CG starts from it, and stops at once when it is already within the tolerance
+        # K_nM is streamed, so each CG iteration rebuilds it; instead one pass: G = K_Mn K_nM, then
+        # (T^-T G T^-1 + alpha I) c = T^-T K_Mn y, b = T^-1 c; CG starts from b, and stops at once
+        # when b is already within the tolerance
         G = prod.gram()
         start_b = _normal_equations(G, KtY, T, alpha)
         if start_b is not None:
