@@ -146,3 +146,22 @@ def test_auto_uses_nystrom_when_the_exact_fit_does_not_fit_in_memory(krr, tmp_pa
     # with an explicit exact solver the preflight refuses, as before
     res = krr("fit", data, "--alpha", "0.1", "--solver", "cholesky", "-o", tmp_path / "e.joblib")
     assert res.exit_code == 6 and "random sample of at most" in res.stderr
+
+
+@pytest.mark.parametrize("start", ["normal equations", "zero"])
+def test_streamed_rows_give_the_same_model(monkeypatch, start):
+    """K_nM not kept (several blocks per pass): CG from zero or from the one-pass normal equations."""
+    import krrcli.solvers.nystrom as ny
+
+    X, Y = make_regression(400, 3, 2, seed=11)
+    kept = KernelRidge(gamma=0.3, alpha=0.05, solver="nystrom", n_centers=60, tol=1e-12).fit(X, Y)
+    monkeypatch.setattr(ny, "KNM_CACHE_BYTES", 0)
+    monkeypatch.setattr(ny, "BLOCK_BYTES", 8 * 60 * 70)  # 70 rows a block
+    if start == "zero":
+        monkeypatch.setattr(ny, "NORMAL_EQ_MAX_FLOPS", 0)
+    streamed = KernelRidge(gamma=0.3, alpha=0.05, solver="nystrom", n_centers=60, tol=1e-12).fit(X, Y)
+    assert streamed.solver_info_["knm_kept"] is False
+    assert streamed.solver_info_["method"].startswith("normal" if start != "zero" else "preconditioned")
+    X_new = np.random.default_rng(12).normal(size=(25, 3))
+    np.testing.assert_allclose(streamed.predict(X_new), kept.predict(X_new), rtol=1e-7, atol=1e-9)
+    np.testing.assert_allclose(streamed.effective_dof_, kept.effective_dof_, rtol=1e-8)
