@@ -10,6 +10,9 @@ import numpy as np
 def kernel_spectrum(model: Any) -> dict[str, Any]:
     """The eigenvalues ``d_j`` of a fitted model's kernel on its centers and the shrinkage ``d_j / (d_j + alpha)``.
 
+    For the exact solvers the centers are the training rows; for nystrom they are its M centers
+    (``n_samples`` is then M, and ``n_samples_fit`` the training rows): the spectrum is that of K_MM.
+
     Returns a dict with ``alpha``, ``gamma``, ``eigenvalues`` and ``shrinkage`` (largest eigenvalue
     first), ``effective_dof`` (their sum, as the fit computes it), counts of directions kept (> 0.9),
     shrunk and suppressed (< 0.1), and ``negative``: eigenvalues below zero beyond rounding, which an
@@ -34,6 +37,7 @@ def kernel_spectrum(model: Any) -> dict[str, Any]:
         "gamma": None if model.gamma_ is None else float(model.gamma_),
         "alpha": alpha,
         "n_samples": n,
+        "n_samples_fit": int(getattr(model, "n_samples_fit_", n)),
         "eigenvalues": [float(v) for v in d],
         "shrinkage": [float(v) for v in shrink],
         "effective_dof": float(np.sum(shrink)),

@@ -165,3 +165,14 @@ def test_streamed_rows_give_the_same_model(monkeypatch, start):
     X_new = np.random.default_rng(12).normal(size=(25, 3))
     np.testing.assert_allclose(streamed.predict(X_new), kept.predict(X_new), rtol=1e-7, atol=1e-9)
     np.testing.assert_allclose(streamed.effective_dof_, kept.effective_dof_, rtol=1e-8)
+
+
+def test_spectrum_of_a_nystrom_model_says_what_it_shows(krr, tmp_path):
+    X, Y = make_regression(300, 3, seed=13)
+    data = write_csv(tmp_path / "d.csv", ["a", "b", "c", "y"], np.column_stack([X, Y]))
+    dest = tmp_path / "ny.joblib"
+    assert krr("fit", data, "--solver", "nystrom", "--centers", "40", "--alpha", "0.1", "-o", dest).exit_code == 0
+    res = krr("inspect", dest, "--spectrum")
+    assert res.exit_code == 0 and "on the model's 40 centers (K_MM; of 300 training rows)" in res.stdout
+    spec = json.loads(krr("inspect", dest, "--spectrum", "--json").stdout)
+    assert spec["n_samples"] == 40 and spec["n_samples_fit"] == 300 and len(spec["eigenvalues"]) == 40

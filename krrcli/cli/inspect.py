@@ -77,11 +77,10 @@ def _spectrum(model: str, json: bool, plot: str | None) -> None:
     d, s = spec["eigenvalues"], spec["shrinkage"]
     con = out()
     gamma = "" if spec["gamma"] is None else f", gamma {spec['gamma']:.4g}"
-    con.print(
-        f"Spectrum of the {spec['kernel']} kernel on {spec['n_samples']:,} training rows"
-        f"{gamma}, alpha {spec['alpha']:g}",
-        markup=False,
-    )
+    rows = f"{spec['n_samples']:,} training rows"
+    if spec.get("n_samples_fit", spec["n_samples"]) != spec["n_samples"]:
+        rows = f"the model's {spec['n_samples']:,} centers (K_MM; of {spec['n_samples_fit']:,} training rows)"
+    con.print(f"Spectrum of the {spec['kernel']} kernel on {rows}{gamma}, alpha {spec['alpha']:g}", markup=False)
     con.print(f"  eigenvalues    largest {d[0]:.4g}, median {d[len(d) // 2]:.4g}, smallest {d[-1]:.4g}", markup=False)
     con.print(
         f"  directions     {spec['kept']:,} kept (shrinkage > 0.9), {spec['shrunk']:,} shrunk, "
