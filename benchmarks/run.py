@@ -24,6 +24,9 @@ What is measured
   single fits (running it would take hours).
 - start-up: ``krr --version``, ``krr --help`` against ``python -c "import typer"``;
   ``krr predict`` of a 10-row file against importing numpy, pandas and scipy.linalg.
+- large (full suite): the nystrom solver against krr's exact fit at n = 20,000 (M = 2,000) and
+  against scikit-learn's Nystroem + Ridge pipeline at n = 400,000 (M = 1,000): time, peak memory,
+  test rmse (benchmarks/nystrom_worker.py; rbf, gamma 0.05, alpha 1, d = 10).
 """
 
 from __future__ import annotations
@@ -302,6 +305,25 @@ def startup_bench(reps: int) -> dict:
     return res
 
 
+def large_bench(n: int, m: int, reference: str) -> dict:
+    """krr's nystrom against ``reference`` (the scikit-learn Nystroem pipeline, or krr's exact fit), one fresh
+    process each, alternating: fit time, peak memory above baseline, test rmse."""
+    out = {"n": n, "m": m, "reference": reference}
+    for tool in ("krr-nystrom", reference):
+        log(f"large: {tool}, n={n:,}, M={m:,}")
+        proc = __import__("subprocess").run(
+            [PY, str(HERE / "nystrom_worker.py"), tool, str(n), str(m)], capture_output=True, text=True, check=True
+        )
+        res = json.loads(proc.stdout.strip().splitlines()[-1])
+        key = "krr" if tool == "krr-nystrom" else "ref"
+        out.update(
+            {f"{key}_seconds": res["seconds"], f"{key}_peak": res["peak_above_base"], f"{key}_rmse": res["rmse"]}
+        )
+        if key == "krr":
+            out["iterations"] = res["iterations"]
+    return out
+
+
 def table(results: dict) -> str:
     lines = [f"{'figure':<44} {'krr':>12} {'reference':>12} {'ratio':>7}  reference is", "-" * 96]
 
@@ -361,6 +383,15 @@ def table(results: dict) -> str:
         "s",
         "LeaveOneOut search (extrapolated)",
     )
+    for row in results.get("large", []):
+        what = "sklearn Nystroem+Ridge pipeline" if row["reference"] == "sklearn-pipeline" else "krr exact fit"
+        label = f"n={row['n']:,}, M={row['m']:,}"
+        add(f"nystrom fit time, {label}", row["krr_seconds"], row["ref_seconds"], "s", what)
+        add(f"  peak memory above baseline, {label}", row["krr_peak"], row["ref_peak"], "GiB", what)
+        lines.append(
+            f"{'  test rmse, ' + label:<44} {row['krr_rmse']:>12.4f} {row['ref_rmse']:>12.4f} "
+            f"{row['krr_rmse'] / row['ref_rmse']:>7.3f}  {what} ({row['iterations']} CG iterations)"
+        )
     s = results["startup"]
     add("krr --version", s["krr --version"], s["import typer"], "ms", 'python -c "import typer"')
     add("krr --help", s["krr --help"], s["import typer"], "ms", 'python -c "import typer"')
@@ -448,6 +479,7 @@ def main() -> None:
             "predict_e2e": lambda: predict_e2e_bench(2000, [250_000, 1_000_000], reps=2),
             "predict_stages": lambda: predict_stages_bench(2000, 1_000_000),
             "startup": lambda: startup_bench(reps=7),
+            "large": lambda: [large_bench(20_000, 2000, "krr-exact"), large_bench(400_000, 1000, "sklearn-pipeline")],
         }
         results[args.only] = runners[args.only]()
         path.write_text(json.dumps(results, indent=2) + "\n")
@@ -482,6 +514,7 @@ def main() -> None:
             "cv": [cv_bench(1500, 5, "1e-6:1e2:9", 5, reps=2), cv_bench(1500, 5, "1e-6:1e2:30", 5, reps=1)],
             "loo": loo_bench(1500, 5, "1e-6:1e2:9", sample_fits=30),
             "startup": startup_bench(reps=7),
+            "large": [large_bench(20_000, 2000, "krr-exact"), large_bench(400_000, 1000, "sklearn-pipeline")],
         }
     results["machine"] = machine()
     name = "quick" if args.quick else "full"

@@ -124,11 +124,16 @@ class _Products:
     def K_times(self, B: np.ndarray) -> np.ndarray:
         return np.vstack([Kb @ B for _, Kb in self.blocks()])
 
-    def gram(self) -> np.ndarray:
-        G = np.zeros((self.kmap.n_centers, self.kmap.n_centers))
-        for _, Kb in self.blocks():
+    def gram(self, Y: np.ndarray | None = None) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+        """``K_Mn K_nM`` (and ``K_Mn Y`` in the same pass when ``Y`` is given)."""
+        M = self.kmap.n_centers
+        G = np.zeros((M, M))
+        KtY = None if Y is None else np.zeros((M, Y.shape[1]))
+        for a, Kb in self.blocks():
             G += Kb.T @ Kb
-        return G
+            if KtY is not None:
+                KtY += Kb.T @ Y[a : a + Kb.shape[0]]
+        return G if Y is None else (G, KtY)
 
 
 def _normal_equations(G: np.ndarray, KtY: np.ndarray, T: np.ndarray, alpha: float) -> np.ndarray | None:
@@ -177,16 +182,19 @@ def solve_nystrom(X: np.ndarray, Y: np.ndarray, alpha: float, kernel: KernelSpec
         w = _triangular(T, prod.KtKv(v), trans=True) / math.sqrt(n)  # T^-T K_Mn K_nM v / sqrt(n)
         return _triangular(A, w + lam * _triangular(A, beta, trans=False), trans=True)
 
-    KtY = prod.Kt(Y)
+    G = None
+    one_pass = prod.K is None and n * M * M <= NORMAL_EQ_MAX_FLOPS
+    if one_pass:  # K_Mn K_nM and K_Mn y in one pass over the rows
+        G, KtY = prod.gram(Y)
+    else:
+        KtY = prod.Kt(Y)
     rhs = _triangular(A, _triangular(T, KtY, trans=True), trans=True) / math.sqrt(n)
     beta = np.zeros_like(rhs)
     method = "preconditioned conjugate gradient"
-    G = None
-    if prod.K is None and n * M * M <= NORMAL_EQ_MAX_FLOPS:
+    if one_pass:
         # K_nM is streamed, so each CG iteration rebuilds it; instead one pass: G = K_Mn K_nM, then
         # (T^-T G T^-1 + alpha I) c = T^-T K_Mn y, b = T^-1 c; CG starts from b, and stops at once
         # when b is already within the tolerance
-        G = prod.gram()
         start_b = _normal_equations(G, KtY, T, alpha)
         if start_b is not None:
             beta = (A @ (T @ start_b)) * math.sqrt(n)  # the CG variable of b: beta = sqrt(n) A T b
