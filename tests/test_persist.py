@@ -837,3 +837,20 @@ def test_version_2_records_centers_rows_and_what_the_solver_did(tmp_path, monkey
     assert record["solver_options"] == {} and record["solver_info"] == {}
     loaded = krrcli.load_model(str(path))
     assert loaded.fallbacks_ == model.fallbacks_ and loaded.dtype_ == "float64"
+
+
+def test_a_csv_given_as_the_model_says_so(krr, tmp_path, train_csv):
+    """`krr predict data.csv model.joblib` (the arguments swapped): a CSV is text, not a compressed file,
+    even when its first letter is 'x' (the first byte of a zlib stream)."""
+    for header in ("x0,x1,y\n1,2,3\n", "a,b,c,y\n1,2,3,4\n"):
+        path = tmp_path / "data.csv"
+        path.write_text(header)
+        res = krr("predict", path, train_csv)
+        assert_error(
+            res, EXIT_MODEL_FILE, "cannot load", "it is a text file, not a krr model", "krr predict MODEL DATA"
+        )
+    raw = tmp_path / "real.zlib.joblib"
+    import zlib
+
+    raw.write_bytes(zlib.compress(b"\x80\x04N."))
+    assert_error(krr("inspect", raw), EXIT_MODEL_FILE, "compressed (zlib)")

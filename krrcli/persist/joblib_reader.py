@@ -34,6 +34,13 @@ class CorruptModelFile(Exception):
     """The file is not a readable pickle stream: truncated, garbled, or not a pickle at all."""
 
 
+class TextFile(CorruptModelFile):
+    """The file starts as plain text (a CSV given where the model was expected, say)."""
+
+
+_TEXT_BYTES = frozenset(range(0x20, 0x7F)) | {0x09, 0x0A, 0x0D}
+
+
 class ForeignFile(Exception):
     """A joblib file of something other than a krr model record (a bare array, say)."""
 
@@ -49,7 +56,6 @@ MAX_MARKS = 100
 ARRAY_KEYS = ("centers", "dual_coef", "coef", "mean", "scale", "X_fit")  # X_fit: format version 1
 
 _COMPRESSED = {
-    b"\x78": "zlib",
     b"\x1f\x8b": "gzip",
     b"BZh": "bz2",
     b"\xfd7zXZ": "xz",
@@ -250,12 +256,22 @@ def read_joblib(path: str, memory_check: Any = None) -> Any:
         size = os.fstat(fh.fileno()).st_size
         head = fh.read(8)
         fh.seek(0)
-        for magic, kind in _COMPRESSED.items():
-            if head.startswith(magic):
-                raise UnsafeModelFile(
-                    f"it is compressed ({kind}); krr writes model files uncompressed and reads only those"
-                )
-        return _Machine(_Stream(fh, size), memory_check).run()
+        kind = next((kind for magic, kind in _COMPRESSED.items() if head.startswith(magic)), None)
+        # a zlib stream: CMF 0x78 and a header whose two bytes, big-endian, are a multiple of 31
+        if kind is None and len(head) >= 2 and head[0] == 0x78 and (head[0] * 256 + head[1]) % 31 == 0:
+            kind = "zlib"
+        if kind is not None:
+            raise UnsafeModelFile(
+                f"it is compressed ({kind}); krr writes model files uncompressed and reads only those"
+            )
+        try:
+            return _Machine(_Stream(fh, size), memory_check).run()
+        except (CorruptModelFile, EOFError):
+            if head and all(c in _TEXT_BYTES for c in head):  # not a pickle, and it reads as text
+                raise TextFile(
+                    "it is a text file, not a krr model (a CSV? the model comes first: krr predict MODEL DATA)"
+                ) from None
+            raise
 
 
 class _Machine:

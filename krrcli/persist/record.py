@@ -20,7 +20,7 @@ import numpy as np
 
 from ..errors import DataError, KrrError, ModelFileError
 from ..limits import MAX_COLUMNS
-from .joblib_reader import CorruptModelFile, ForeignFile, UnsafeModelFile, read_joblib
+from .joblib_reader import CorruptModelFile, ForeignFile, TextFile, UnsafeModelFile, read_joblib
 from .output import atomic_write
 
 FORMAT_NAME = "krr-model"
@@ -121,6 +121,8 @@ def read_model_record(path: str) -> dict[str, Any]:
         raise ModelFileError(f"refusing to load {path!r}: {exc}") from None
     except EOFError:
         raise ModelFileError(f"cannot load {path!r}: it is truncated or not a joblib file") from None
+    except TextFile as exc:
+        raise ModelFileError(f"cannot load {path!r}: {exc}") from None
     except CorruptModelFile as exc:
         raise ModelFileError(f"cannot load {path!r}: it is truncated, corrupt or not a joblib file ({exc})") from None
     except ForeignFile:
