@@ -6,7 +6,6 @@ exactly what the command line does.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import os
 import sys
@@ -78,22 +77,6 @@ def fit_csv(
 
     check_params(kernel, gamma, alpha, degree, coef0)
     check_dtype(dtype)
-    if solver != "auto":
-        chosen = get_solver(solver)
-        chosen.check(kernel=kernel, alpha=alpha)
-        given = {"n_centers": n_centers, "tol": tol, "max_iter": max_iter, "seed": seed}
-        fields = {f.name for f in dataclasses.fields(chosen.options_class)}
-        chosen.make_options({k: v for k, v in given.items() if v is not None and k in fields})  # checked before work
-    check_writable(output, "model file", inputs=(data,))
-    import pandas  # noqa: F401  the modules a fit needs are loaded before the clocks start
-    import scipy.linalg  # noqa: F401
-
-    from .solvers import direct  # noqa: F401
-
-    t0 = time.perf_counter()
-    with CsvRows(data, targets=targets, features=features, sep=sep) as rows:  # one pass: no spill
-        table = ArrayRows(*rows.to_arrays(), features=rows.features, targets=rows.targets, name=rows.name)
-    t1 = time.perf_counter()
     model = KernelRidge(
         kernel=kernel,
         gamma=gamma,
@@ -108,6 +91,20 @@ def fit_csv(
         max_iter=max_iter,
         seed=seed,
     )
+    if solver != "auto":  # an explicit solver and its options are checked before any work
+        chosen = get_solver(solver)
+        chosen.check(kernel=kernel, alpha=alpha)
+        model._options_for(chosen)
+    check_writable(output, "model file", inputs=(data,))
+    import pandas  # noqa: F401  the modules a fit needs are loaded before the clocks start
+    import scipy.linalg  # noqa: F401
+
+    from .solvers import direct  # noqa: F401
+
+    t0 = time.perf_counter()
+    with CsvRows(data, targets=targets, features=features, sep=sep) as rows:  # one pass: no spill
+        table = ArrayRows(*rows.to_arrays(), features=rows.features, targets=rows.targets, name=rows.name)
+    t1 = time.perf_counter()
     model.fit_rows(table)
     seconds = time.perf_counter() - t1  # the model alone; reading the CSV is read_seconds
     save_model(

@@ -149,9 +149,13 @@ class CsvRows:
     def to_arrays(self) -> tuple[np.ndarray, np.ndarray]:
         """All rows at once: ``X`` of shape (n, n_features) and ``Y`` of shape (n, n_targets)."""
         parts = list(self.blocks())
-        nf = len(self.features)
-        A = np.concatenate([np.hstack(p) for p in parts]) if parts else np.empty((0, nf + len(self.targets)))
-        return np.ascontiguousarray(A[:, :nf]), np.ascontiguousarray(A[:, nf:])
+        if not parts:
+            return np.empty((0, len(self.features))), np.empty((0, len(self.targets)))
+        # one copy each: the blocks' column slices go straight into C-ordered X and Y
+        n = sum(x.shape[0] for x, _ in parts)
+        X = np.concatenate([x for x, _ in parts], out=np.empty((n, parts[0][0].shape[1])))
+        Y = np.concatenate([y for _, y in parts], out=np.empty((n, parts[0][1].shape[1])))
+        return X, Y
 
     def close(self) -> None:
         if self._spill is not None:
