@@ -54,7 +54,7 @@ def test_default_number_of_centers():
 def test_not_converging_is_a_warning_and_is_recorded(monkeypatch):
     import krrcli.solvers.nystrom
 
-    monkeypatch.setattr(krrcli.solvers.nystrom, "NORMAL_EQ_MAX_FLOPS", 0)  # CG from zero
+    monkeypatch.setattr(krrcli.solvers.nystrom, "NORMAL_EQ_MAX_CENTERS", 0)  # CG from zero
     X, Y = make_regression(300, 3)
     with pytest.warns(KrrWarning, match="stopped after 2 iterations"):
         model = KernelRidge(gamma=1.0, alpha=1e-6, solver="nystrom", n_centers=100, max_iter=2).fit(X, Y[:, 0])
@@ -156,9 +156,10 @@ def test_streamed_rows_give_the_same_model(monkeypatch, start):
     X, Y = make_regression(400, 3, 2, seed=11)
     kept = KernelRidge(gamma=0.3, alpha=0.05, solver="nystrom", n_centers=60, tol=1e-12).fit(X, Y)
     monkeypatch.setattr(ny, "KNM_CACHE_BYTES", 0)
-    monkeypatch.setattr(ny, "BLOCK_BYTES", 8 * 60 * 70)  # 70 rows a block
+    monkeypatch.setattr(ny, "BLOCK_BYTES", 8 * 60 * 70)  # 70 rows a block for K_Mn K_nM
+    monkeypatch.setattr(ny, "PASS_BLOCK_BYTES", 8 * 60 * 33)  # 33 for the passes of CG
     if start == "zero":
-        monkeypatch.setattr(ny, "NORMAL_EQ_MAX_FLOPS", 0)
+        monkeypatch.setattr(ny, "NORMAL_EQ_MAX_CENTERS", 0)
     streamed = KernelRidge(gamma=0.3, alpha=0.05, solver="nystrom", n_centers=60, tol=1e-12).fit(X, Y)
     assert streamed.solver_info_["knm_kept"] is False
     assert streamed.solver_info_["method"].startswith("normal" if start != "zero" else "preconditioned")
@@ -176,3 +177,43 @@ def test_spectrum_of_a_nystrom_model_says_what_it_shows(krr, tmp_path):
     assert res.exit_code == 0 and "on the model's 40 centers (K_MM; of 300 training rows)" in res.stdout
     spec = json.loads(krr("inspect", dest, "--spectrum", "--json").stdout)
     assert spec["n_samples"] == 40 and spec["n_samples_fit"] == 300 and len(spec["eigenvalues"]) == 40
+
+
+@pytest.mark.parametrize("kept", [True, False])
+def test_training_scores_are_those_of_the_final_model(monkeypatch, kept):
+    """CG carries the fitted values along its steps instead of a last pass: they must be the model's."""
+    import krrcli.solvers.nystrom as ny
+    from krrcli.metrics import regression_scores
+
+    monkeypatch.setattr(ny, "NORMAL_EQ_MAX_CENTERS", 0)  # CG from zero: many steps to add up
+    if not kept:
+        monkeypatch.setattr(ny, "KNM_CACHE_BYTES", 0)
+        monkeypatch.setattr(ny, "PASS_BLOCK_BYTES", 8 * 50 * 17)
+    X, Y = make_regression(300, 3, 2, seed=21)
+    model = KernelRidge(gamma=0.5, alpha=0.01, solver="nystrom", n_centers=50, tol=1e-10).fit(X, Y)
+    assert model.solver_info_["iterations"] > 10
+    direct = regression_scores(Y, model.predict(X))
+    for key in ("rmse", "mae", "r2"):
+        np.testing.assert_allclose(model.train_scores_[key], direct[key], rtol=1e-9)
+
+
+def test_progress_of_reading_and_iterations_reaches_a_listener(tmp_path):
+    from krrcli import progress
+    from krrcli.api import fit_csv
+
+    X, Y = make_regression(500, 3, seed=22)
+    data = write_csv(tmp_path / "d.csv", ["a", "b", "c", "y"], np.column_stack([X, Y]))
+    events = []
+    with progress.listening(lambda *event: events.append(event)):
+        summary = fit_csv(str(data), str(tmp_path / "m.joblib"), solver="nystrom", n_centers=40, alpha=0.1)
+    reading = [e for e in events if e[0] == f"reading {data}"]
+    assert reading[-2][1:3] == (500, None) and reading[-2][3] == "500 rows" and reading[-1][1] == -1
+    cg = [e for e in events if e[0] == "nystrom: conjugate gradient"]
+    iterations = summary["solver_info"]["iterations"]
+    assert [e[1] for e in cg] == list(range(iterations + 1)) + [-1]
+    assert cg[0][2] == 200 and cg[-2][3].startswith("residual ")
+    gram = [e for e in events if e[0] == "nystrom: K_Mn K_nM"]
+    assert gram[-2][1:4] == (500, 500, "500 of 500 rows") and gram[-1][1] == -1
+    # nothing listens outside the block
+    fit_csv(str(data), str(tmp_path / "m2.joblib"), solver="nystrom", n_centers=40, alpha=0.1)
+    assert len(events) == len(reading) + len(cg) + len(gram)

@@ -87,3 +87,41 @@ def report_after_saving(model_path: str | None) -> Iterator[None]:
             f"the model was saved to {model_path!r}, but the report could not be written to stdout: "
             f"{exc.strerror or exc}"
         ) from None
+
+
+@contextmanager
+def progress_bars() -> Iterator[None]:
+    """Draw the library's progress (:mod:`krrcli.progress`) as bars on stderr while the block runs,
+    when stderr is a terminal; otherwise show nothing (logs stay clean)."""
+    try:
+        tty = sys.stderr.isatty()
+    except (AttributeError, ValueError):
+        tty = False
+    if not tty:
+        yield
+        return
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from ..progress import listening
+
+    bar = Progress(
+        TextColumn("{task.fields[label]}"),
+        BarColumn(),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        console=err(),
+        transient=True,
+    )
+    tasks: dict[str, Any] = {}
+
+    def listen(label: str, done: int, total: int | None, text: str) -> None:
+        if done < 0:
+            if label in tasks:
+                bar.remove_task(tasks.pop(label))
+            return
+        if label not in tasks:
+            tasks[label] = bar.add_task("", total=total, label=printable(label))
+        bar.update(tasks[label], completed=done, total=total, description=printable(text))
+
+    with bar, listening(listen):
+        yield

@@ -8,7 +8,7 @@ import typer
 
 from . import options as o
 from .app import app
-from .console import fmt_num, out, print_json, printable, report_after_saving
+from .console import fmt_num, out, print_json, printable, progress_bars, report_after_saving
 
 
 @app.command(
@@ -56,25 +56,26 @@ def fit(
     from ..api import fit_csv
     from ..data import parse_features_option
 
-    summary = fit_csv(
-        data,
-        output,
-        targets=target,
-        features=parse_features_option(features),
-        sep=sep,
-        kernel=kernel,
-        gamma=gamma,
-        alpha=alpha,
-        degree=degree,
-        coef0=coef0,
-        standardize=standardize,
-        dtype=dtype,
-        solver=solver,
-        n_centers=centers,
-        tol=tol,
-        max_iter=max_iter,
-        seed=seed,
-    )
+    with progress_bars():
+        summary = fit_csv(
+            data,
+            output,
+            targets=target,
+            features=parse_features_option(features),
+            sep=sep,
+            kernel=kernel,
+            gamma=gamma,
+            alpha=alpha,
+            degree=degree,
+            coef0=coef0,
+            standardize=standardize,
+            dtype=dtype,
+            solver=solver,
+            n_centers=centers,
+            tol=tol,
+            max_iter=max_iter,
+            seed=seed,
+        )
     with report_after_saving(output):
         if json:
             print_json(summary)

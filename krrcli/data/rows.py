@@ -13,11 +13,13 @@ import os
 import stat
 import tempfile
 from collections.abc import Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import IO, Protocol
 
 import numpy as np
 
+from .. import progress
 from ..errors import DataError, ResourceError, UsageError
 from .columns import _column_index, choose_columns, read_header
 from .parse import parse_chunk
@@ -164,7 +166,8 @@ class CsvRows:
 
     def _read(self, spill: bool) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         targets, features = self._wanted
-        with CsvSource(self.path, self.sep) as src:
+        with ExitStack() as stack:
+            src = stack.enter_context(CsvSource(self.path, self.sep))
             names = read_header(src)
             if names is None:
                 raise DataError(f"{src.name} is empty; expected a header line and data rows")
@@ -176,6 +179,7 @@ class CsvRows:
             out = tempfile.TemporaryFile(prefix="krr-rows-") if spill else None  # anonymous: gone at exit
             rows = 0
             line_no = 1 + src.header_lines
+            reading = stack.enter_context(progress.task(f"reading {src.name}"))
             try:
                 while True:
                     raw = src.read_rows(self.block_rows)
@@ -186,6 +190,7 @@ class CsvRows:
                     if A.shape[0] == 0:
                         continue
                     rows += A.shape[0]
+                    reading.update(rows, f"{rows:,} rows")
                     if out is not None:
                         try:
                             out.write(np.ascontiguousarray(A).tobytes())

@@ -20,11 +20,13 @@ by conjugate gradient. Each iteration is one pass over the rows computing
 from __future__ import annotations
 
 import math
+import time
 import warnings
 from dataclasses import dataclass
 
 import numpy as np
 
+from .. import progress
 from ..errors import KrrWarning, UsageError
 from ..kernels import KernelMap, KernelSpec
 from .base import Solution, Solver, SolverOptions, register
@@ -35,16 +37,25 @@ MAX_DEFAULT_CENTERS = 10_000
 # K_nM is kept in memory between iterations when it takes at most this many bytes
 # (each iteration is then two products instead of rebuilding the kernel blocks).
 KNM_CACHE_BYTES = 2**30
-# Rows per block when K_nM is not kept: a block of K_bM of about this many bytes.
+# Rows per block when K_nM is not kept: a block of K_bM of about this many bytes for K_Mn K_nM
+# (a product over the block's rows, faster on big blocks), ...
 BLOCK_BYTES = 32 * 2**20
+# ... and of this many for the passes K_Mn (K_nM v), whose block stays in cache between the kernel,
+# its exponential and the two products: measured at n = 200,000, M = 2,000, rbf, a pass took
+# 0.82-0.87 s with blocks of 0.5-1 MiB against 1.27 s with 32 MiB blocks.
+PASS_BLOCK_BYTES = 2**20
 # The exact effective degrees of freedom need K_Mn K_nM: computed when n M^2 is at most this,
 # on the directions of K_MM whose eigenvalue is above DOF_EIGEN_CUTOFF times the largest.
 DOF_EXACT_MAX_FLOPS = 2e10
-# When K_nM is not kept (each CG iteration would rebuild it), CG starts from one pass of whitened
-# normal equations if n M^2 is at most this (on 2 cores about a minute of products). Measured at
-# n = 400,000, M = 1,000, alpha/n = 2.5e-6: CG from zero took 147 iterations (181 s) to a relative
-# residual of 1e-8; from the normal equations' solution it needed none (10 s in all).
-NORMAL_EQ_MAX_FLOPS = 2e12
+# CG starts from the solution of the whitened normal equations, one pass computing K_Mn K_nM and
+# K_Mn y, when M is at most this. Measured on 2 cores (rbf, d = 10): that pass costs about as much
+# as 6 CG iterations at M = 1,000 and 12 at M = 2,000 (it grows with M), while CG from zero needs
+# 80-200 iterations to reach the default tolerance (n = 100,000, M = 1,000: 104 iterations, 8.3 s,
+# against 4.3 s from the normal equations and 11 refining iterations to 1e-10; n = 400,000: 147
+# iterations, 181 s, against 10 s and none). The normal equations square the condition number, so
+# at small alpha their solution can be off by more than the tolerance: CG's first residual is the
+# check, and CG refines it (alpha = 1e-4: residual 2.9e-8 from the normal equations, then CG).
+NORMAL_EQ_MAX_CENTERS = 10_000
 DOF_EIGEN_CUTOFF = 1e-10
 
 
@@ -96,43 +107,56 @@ class _Products:
         self.X, self.kmap = X, kmap
         n, M = X.shape[0], kmap.n_centers
         self.step = max(1, BLOCK_BYTES // (8 * M))
+        self.pass_step = max(1, PASS_BLOCK_BYTES // (8 * M))
         self.K = None
         if 8 * n * M <= KNM_CACHE_BYTES:
             self.K = np.empty((n, M))
             for a in range(0, n, self.step):
                 kmap.block(X[a : a + self.step], out=self.K[a : a + self.step])
 
-    def blocks(self):
+    def blocks(self, step: int | None = None):
         if self.K is not None:
             yield 0, self.K
             return
-        for a in range(0, self.X.shape[0], self.step):
-            yield a, self.kmap.block(self.X[a : a + self.step])
+        step = step or self.step
+        buf = np.empty((min(step, self.X.shape[0]), self.kmap.n_centers))
+        for a in range(0, self.X.shape[0], step):
+            rows = self.X[a : a + step]
+            yield a, self.kmap.block(rows, out=buf[: rows.shape[0]])
 
-    def KtKv(self, V: np.ndarray) -> np.ndarray:
+    def KtKv(self, V: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(K_Mn K_nM V, K_nM V)``: one pass over the rows, in blocks small enough to stay in cache."""
         out = np.zeros_like(V)
-        for _, Kb in self.blocks():
-            out += Kb.T @ (Kb @ V)
-        return out
+        KV = np.empty((self.X.shape[0], V.shape[1]))
+        for a, Kb in self.blocks(self.pass_step):
+            u = np.matmul(Kb, V, out=KV[a : a + Kb.shape[0]])
+            out += Kb.T @ u
+        return out, KV
 
     def Kt(self, Y: np.ndarray) -> np.ndarray:
         out = np.zeros((self.kmap.n_centers, Y.shape[1]))
-        for a, Kb in self.blocks():
+        for a, Kb in self.blocks(self.pass_step):
             out += Kb.T @ Y[a : a + Kb.shape[0]]
         return out
 
     def K_times(self, B: np.ndarray) -> np.ndarray:
-        return np.vstack([Kb @ B for _, Kb in self.blocks()])
+        out = np.empty((self.X.shape[0], B.shape[1]))
+        for a, Kb in self.blocks(self.pass_step):
+            np.matmul(Kb, B, out=out[a : a + Kb.shape[0]])
+        return out
 
     def gram(self, Y: np.ndarray | None = None) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
         """``K_Mn K_nM`` (and ``K_Mn Y`` in the same pass when ``Y`` is given)."""
         M = self.kmap.n_centers
         G = np.zeros((M, M))
         KtY = None if Y is None else np.zeros((M, Y.shape[1]))
-        for a, Kb in self.blocks():
-            G += Kb.T @ Kb
-            if KtY is not None:
-                KtY += Kb.T @ Y[a : a + Kb.shape[0]]
+        n = self.X.shape[0]
+        with progress.task("nystrom: K_Mn K_nM", total=n) as bar:
+            for a, Kb in self.blocks():
+                G += Kb.T @ Kb
+                if KtY is not None:
+                    KtY += Kb.T @ Y[a : a + Kb.shape[0]]
+                bar.update(a + Kb.shape[0], f"{a + Kb.shape[0]:,} of {n:,} rows")
         return G if Y is None else (G, KtY)
 
 
@@ -177,13 +201,15 @@ def solve_nystrom(X: np.ndarray, Y: np.ndarray, alpha: float, kernel: KernelSpec
     def precond_apply(beta: np.ndarray) -> np.ndarray:  # b = T^-1 A^-1 beta / sqrt(n)
         return _triangular(T, _triangular(A, beta, trans=False), trans=False) / math.sqrt(n)
 
-    def operator(beta: np.ndarray) -> np.ndarray:
+    def operator(beta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The preconditioned system's matrix times ``beta``, and the fitted values ``K_nM v`` of its ``v``."""
         v = precond_apply(beta)  # T^-1 A^-1 beta / sqrt(n)
-        w = _triangular(T, prod.KtKv(v), trans=True) / math.sqrt(n)  # T^-T K_Mn K_nM v / sqrt(n)
-        return _triangular(A, w + lam * _triangular(A, beta, trans=False), trans=True)
+        KtKv, Kv = prod.KtKv(v)
+        w = _triangular(T, KtKv, trans=True) / math.sqrt(n)  # T^-T K_Mn K_nM v / sqrt(n)
+        return _triangular(A, w + lam * _triangular(A, beta, trans=False), trans=True), Kv
 
     G = None
-    one_pass = prod.K is None and n * M * M <= NORMAL_EQ_MAX_FLOPS
+    one_pass = M <= NORMAL_EQ_MAX_CENTERS
     if one_pass:  # K_Mn K_nM and K_Mn y in one pass over the rows
         G, KtY = prod.gram(Y)
     else:
@@ -192,33 +218,44 @@ def solve_nystrom(X: np.ndarray, Y: np.ndarray, alpha: float, kernel: KernelSpec
     beta = np.zeros_like(rhs)
     method = "preconditioned conjugate gradient"
     if one_pass:
-        # K_nM is streamed, so each CG iteration rebuilds it; instead one pass: G = K_Mn K_nM, then
-        # (T^-T G T^-1 + alpha I) c = T^-T K_Mn y, b = T^-1 c; CG starts from b, and stops at once
-        # when b is already within the tolerance
+        # one pass: G = K_Mn K_nM, then (T^-T G T^-1 + alpha I) c = T^-T K_Mn y, b = T^-1 c; CG starts
+        # from b, and stops at once when b is already within the tolerance
         start_b = _normal_equations(G, KtY, T, alpha)
         if start_b is not None:
             beta = (A @ (T @ start_b)) * math.sqrt(n)  # the CG variable of b: beta = sqrt(n) A T b
             method = "normal equations (one pass), refined by preconditioned conjugate gradient"
     # conjugate gradient, one column per target (from beta; zero or the normal equations' solution):
     #   r = rhs - W x; p = r; repeat: a = r.r / p.Wp; x += a p; r -= a Wp; p = r + (r.r / old r.r) p
-    r = rhs - operator(beta) if np.any(beta) else rhs.copy()
+    # The fitted values K_nM b follow x through the same steps (b is linear in x): f += a K_nM P p,
+    # so no pass over the rows is spent on them at the end.
+    if np.any(beta):
+        Wbeta, fitted = operator(beta)
+        r = rhs - Wbeta
+    else:
+        r, fitted = rhs.copy(), np.zeros((n, rhs.shape[1]))
     p = r.copy()
     rr = np.sum(r * r, axis=0)
     norm_rhs = np.sqrt(np.sum(rhs * rhs, axis=0))
     norm_rhs[norm_rhs == 0] = 1.0
     it = 0
     residual = float(np.max(np.sqrt(rr) / norm_rhs))
-    while residual > options.tol and it < options.max_iter:
-        Wp = operator(p)
-        pWp = np.sum(p * Wp, axis=0)
-        step = np.where(pWp > 0, rr / np.where(pWp > 0, pWp, 1.0), 0.0)
-        beta += step * p
-        r -= step * Wp
-        rr_new = np.sum(r * r, axis=0)
-        p = r + (rr_new / np.where(rr > 0, rr, 1.0)) * p
-        rr = rr_new
-        it += 1
-        residual = float(np.max(np.sqrt(rr) / norm_rhs))
+    t_cg = time.perf_counter()
+    with progress.task("nystrom: conjugate gradient", total=options.max_iter) as bar:
+        bar.update(0, f"residual {residual:.1e}, tolerance {options.tol:g}")
+        while residual > options.tol and it < options.max_iter:
+            Wp, Kp = operator(p)
+            pWp = np.sum(p * Wp, axis=0)
+            step = np.where(pWp > 0, rr / np.where(pWp > 0, pWp, 1.0), 0.0)
+            beta += step * p
+            fitted += step * Kp
+            r -= step * Wp
+            rr_new = np.sum(r * r, axis=0)
+            p = r + (rr_new / np.where(rr > 0, rr, 1.0)) * p
+            rr = rr_new
+            it += 1
+            residual = float(np.max(np.sqrt(rr) / norm_rhs))
+            bar.update(it, f"residual {residual:.1e}, tolerance {options.tol:g}")
+    cg_seconds = time.perf_counter() - t_cg
     converged = residual <= options.tol
     if not converged:
         warnings.warn(
@@ -228,7 +265,6 @@ def solve_nystrom(X: np.ndarray, Y: np.ndarray, alpha: float, kernel: KernelSpec
             stacklevel=3,
         )
     W = precond_apply(beta)
-    fitted = prod.K_times(W)
     dof, exact = math.nan, False
     if G is not None or n * M * M <= DOF_EXACT_MAX_FLOPS:
         # tr(K_nM (K_Mn K_nM + alpha K_MM)^-1 K_Mn) = sum s / (s + alpha), s the eigenvalues of
@@ -250,6 +286,7 @@ def solve_nystrom(X: np.ndarray, Y: np.ndarray, alpha: float, kernel: KernelSpec
         "converged": bool(converged),
         "tol": float(options.tol),
         "knm_kept": prod.K is not None,
+        "cg_seconds": cg_seconds,
     }
     return Solution(C, W, None, fitted, dof, exact, "nystrom", n_samples=n, info=info)
 
