@@ -27,6 +27,14 @@ What is measured
 - large (full suite): the nystrom solver against krr's exact fit at n = 20,000 (M = 2,000) and
   against scikit-learn's Nystroem + Ridge pipeline at n = 400,000 (M = 1,000): time, peak memory,
   test rmse (benchmarks/nystrom_worker.py; rbf, gamma 0.05, alpha 1, d = 10).
+- nystrom_cv (full suite): ``krr cv --solver nystrom`` against GridSearchCV over the scikit-learn
+  pipeline, 5 gammas x 9 alphas x 5 folds, n = 50,000, M = 1,000: time, and each one's best cell.
+- scale (full suite): fit time and peak memory against n, 10^4 to 10^6 rows in memory, for krr's nystrom
+  and the scikit-learn pipeline (M = 1,000) and krr's exact fit (10^4, 2 x 10^4); with the huge run's
+  point at 10^7, plotted to benchmarks/results/scale.png.
+- huge (full suite, about 20 minutes): ``krr fit`` of a 10,000,000-row CSV with nystrom, M = 2,000
+  (the whole command's time and peak RSS, test rmse), and one CG iteration against one bare pass
+  over the same rows (benchmarks/scale_worker.py).
 """
 
 from __future__ import annotations
@@ -234,6 +242,44 @@ def cv_bench(n: int, n_gammas: int, alphas: str, folds: int, reps: int) -> dict:
     return res
 
 
+def nystrom_cv_bench(n: int, n_gammas: int, alphas: str, folds: int, m: int) -> dict:
+    """``krr cv --solver nystrom`` against GridSearchCV over the Nystroem + Ridge pipeline, same grid and
+    folds, M centers (components): wall time, each one's best cell and its pooled rmse, once each."""
+    import subprocess
+
+    from krrcli.selection import parse_grid
+
+    X, y = make_data(n, seed=4)
+    data = write_csv(WORK / f"nystrom_cv_{n}.csv", X, y)
+    gammas = ",".join(f"{g:.6g}" for g in np.logspace(-2, 0, n_gammas))
+    alpha_list = ",".join(repr(a) for a in parse_grid(alphas, "alpha"))
+    args = [KRR, "cv", str(data), "--solver", "nystrom", "--centers", str(m), "-g", gammas, "-a", alpha_list]
+    args += ["--folds", str(folds), "--json"]
+    ref_args = [PY, str(HERE / "sklearn_nystrom_gridsearch.py"), str(data), gammas, alpha_list, str(folds), "0", str(m)]
+    log(f"nystrom cv: krr, n={n:,}, {n_gammas}x{len(alpha_list.split(','))}x{folds}, M={m:,}")
+    t0 = time.perf_counter()
+    ours = json.loads(subprocess.run(args, capture_output=True, text=True, check=True).stdout)
+    krr_seconds = time.perf_counter() - t0
+    log("nystrom cv: GridSearchCV over the scikit-learn pipeline")
+    ref = json.loads(subprocess.run(ref_args, capture_output=True, text=True, check=True).stdout)
+    best = ours["best"]
+    key = f"{best['gamma']!r},{best['alpha']!r}"
+    return {
+        "n": n,
+        "gammas": n_gammas,
+        "alphas": len(alpha_list.split(",")),
+        "folds": folds,
+        "m": m,
+        "krr_seconds": krr_seconds,
+        "sklearn_seconds": ref["seconds"],
+        "krr_best": key,
+        "krr_best_rmse": best["rmse"],
+        "sklearn_best": ref["best"],
+        "sklearn_best_rmse": ref["best_rmse"],
+        "sklearn_rmse_at_krr_best": ref["rmse"].get(key),
+    }
+
+
 def loo_bench(n: int, n_gammas: int, alphas: str, sample_fits: int) -> dict:
     """krr cv (exact leave-one-out) against a LeaveOneOut grid search, extrapolated from timed fits."""
     from sklearn.kernel_ridge import KernelRidge as SkKernelRidge
@@ -324,6 +370,125 @@ def large_bench(n: int, m: int, reference: str) -> dict:
     return out
 
 
+def scale_bench(sizes: list[int], exact_sizes: list[int], m: int) -> list[dict]:
+    """Fit time and peak memory against n (in memory, fresh processes): krr nystrom and the scikit-learn
+    pipeline with M centers, and krr's exact fit where it runs in reasonable time."""
+    import subprocess
+
+    rows = []
+    plan = [("krr-nystrom", n) for n in sizes] + [("sklearn-pipeline", n) for n in sizes]
+    plan += [("krr-exact", n) for n in exact_sizes]
+    for tool, n in plan:
+        log(f"scale: {tool}, n={n:,}")
+        worker = [PY, str(HERE / "nystrom_worker.py"), tool, str(n), str(m)]
+        proc = subprocess.run(worker, capture_output=True, text=True)
+        if proc.returncode != 0:  # (the pipeline may not fit in memory at the largest n)
+            rows.append({"tool": tool, "n": n, "m": m, "error": proc.stderr.strip().splitlines()[-1:]})
+            continue
+        rows.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+    return rows
+
+
+def plot_scale(results: dict, path: Path) -> bool:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return False
+    rows = [r for r in results.get("scale", []) if "error" not in r]
+    if not rows:
+        return False
+    fig, (a, b) = plt.subplots(1, 2, figsize=(10, 4))
+    styles = {
+        "krr-nystrom": ("o-", "krr nystrom"),
+        "sklearn-pipeline": ("s-", "sklearn Nystroem+Ridge"),
+        "krr-exact": ("^-", "krr exact"),
+    }
+    for tool, (style, label) in styles.items():
+        pts = sorted((r["n"], r["seconds"], r["peak_above_base"]) for r in rows if r["tool"] == tool)
+        if pts:
+            a.loglog(
+                [p[0] for p in pts],
+                [p[1] for p in pts],
+                style,
+                label=f"{label} (M = {rows[0]['m']:,})" if tool != "krr-exact" else label,
+            )
+            b.loglog([p[0] for p in pts], [p[2] / 2**30 for p in pts], style, label=label)
+    h = results.get("huge")
+    if h:
+        a.loglog([h["n"]], [h["wall_seconds"]], "D", color="C0", label=f"krr fit of a CSV, M = {h['m']:,}")
+        b.loglog([h["n"]], [h["peak_rss"] / 2**30], "D", color="C0", label="krr fit of a CSV (whole RSS)")
+    a.set(xlabel="training rows n", ylabel="fit time (s)", title="Fit time (rbf, d = 10)")
+    b.set(xlabel="training rows n", ylabel="peak memory (GiB)", title="Fit peak memory above baseline")
+    a.legend(fontsize=8)
+    b.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    return True
+
+
+def write_rows_csv(path: Path, n: int, seed: int) -> Path:
+    """The standard synthetic rows (d = 10, and y) as CSV with 9 significant digits, written in chunks
+    so that this driver stays small (its peak would be carried into the children it starts)."""
+    chunk = 200_000
+    with open(path, "w") as f:
+        f.write(",".join([f"x{j}" for j in range(10)] + ["y"]) + "\n")
+        for k, a in enumerate(range(0, n, chunk)):
+            X, y = make_data(min(chunk, n - a), seed=seed * 100_000 + k)
+            np.savetxt(f, np.column_stack([X, y]), delimiter=",", fmt="%.9g")
+    return path
+
+
+def huge_bench(n: int, m: int) -> dict:
+    """``krr fit`` of an n-row CSV with nystrom and M centers as a user runs it (whole command: reading,
+    centers, solve, saving), its wall time and peak RSS; the test rmse of ``krr predict`` on 10,000 other
+    rows; and, in another process on the same rows, one CG iteration against one bare pass."""
+    import subprocess
+
+    log(f"huge: writing {n:,} rows of CSV")
+    train = write_rows_csv(WORK / f"train_{n}.csv", n, seed=1)
+    test = write_rows_csv(WORK / "test_10000.csv", 10_000, seed=2)
+    model, pred = WORK / "huge.joblib", WORK / "huge_pred.csv"
+    log(f"huge: krr fit, n={n:,}, M={m:,}")
+    args = [KRR, "fit", str(train), "--solver", "nystrom", "--centers", str(m), "--gamma", "0.05", "--alpha", "1"]
+    out_path, err_path = WORK / "huge_fit.json", WORK / "huge_fit.err"
+    with open(out_path, "wb") as out, open(err_path, "wb") as err:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen([*args, "-o", str(model), "--json"], stdout=out, stderr=err)
+        _, status, usage = os.wait4(proc.pid, 0)  # this child's own peak RSS
+        wall = time.perf_counter() - t0
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise RuntimeError(f"krr fit failed: {err_path.read_text()[-500:]}")
+    peak = usage.ru_maxrss * 1024
+    summary = json.loads(out_path.read_text())
+    subprocess_ok([KRR, "predict", str(model), str(test), "-o", str(pred)])
+    y_test = np.loadtxt(test, delimiter=",", skiprows=1, usecols=10)
+    rmse = float(np.sqrt(np.mean((np.loadtxt(pred, skiprows=1) - y_test) ** 2)))
+    train.unlink()
+    log(f"huge: one CG iteration against a bare pass, n={n:,}, M={m:,}")
+    it = subprocess.run(
+        [PY, str(HERE / "scale_worker.py"), "iteration", str(n), str(m)], capture_output=True, text=True, check=True
+    )
+    iteration = json.loads(it.stdout.strip().splitlines()[-1])
+    info = summary["solver_info"]
+    return {
+        "n": n,
+        "m": m,
+        "wall_seconds": wall,
+        "fit_seconds": summary["seconds"],
+        "read_seconds": summary["read_seconds"],
+        "peak_rss": peak,
+        "test_rmse": rmse,
+        "iterations": info["iterations"],
+        "residual": info["residual"],
+        "converged": info["converged"],
+        "method": info["method"],
+        **{k: iteration[k] for k in ("krr_iteration_seconds", "bare_pass_seconds", "bare_passes")},
+    }
+
+
 def table(results: dict) -> str:
     lines = [f"{'figure':<44} {'krr':>12} {'reference':>12} {'ratio':>7}  reference is", "-" * 96]
 
@@ -383,6 +548,28 @@ def table(results: dict) -> str:
         "s",
         "LeaveOneOut search (extrapolated)",
     )
+    for row in results.get("nystrom_cv", []):
+        add(
+            f"cv nystrom {row['gammas']}x{row['alphas']}x{row['folds']}, n={row['n']:,}, M={row['m']:,}",
+            row["krr_seconds"],
+            row["sklearn_seconds"],
+            "s",
+            "GridSearchCV over Nystroem+Ridge",
+        )
+        same = "same best cell" if row["krr_best"] == row["sklearn_best"] else "other best cell"
+        lines.append(
+            f"{'  best rmse (pooled out-of-fold)':<44} {row['krr_best_rmse']:>12.4f} {row['sklearn_best_rmse']:>12.4f} "
+            f"{row['krr_best_rmse'] / row['sklearn_best_rmse']:>7.3f}  {same}: krr {row['krr_best']}, "
+            f"sklearn {row['sklearn_best']}"
+        )
+    for r in results.get("scale", []):
+        label = f"scale: {r['tool']}, n={r['n']:,}" + ("" if r["tool"] == "krr-exact" else f", M={r['m']:,}")
+        if "error" in r:
+            lines.append(f"{label:<44} {'failed':>12}  {' '.join(r['error'])[:80]}")
+        else:
+            lines.append(
+                f"{label:<44} {r['seconds']:>10.2f} s {r['peak_above_base'] / 2**30:>8.2f} GiB   rmse {r['rmse']:.4f}"
+            )
     for row in results.get("large", []):
         what = "sklearn Nystroem+Ridge pipeline" if row["reference"] == "sklearn-pipeline" else "krr exact fit"
         label = f"n={row['n']:,}, M={row['m']:,}"
@@ -391,6 +578,23 @@ def table(results: dict) -> str:
         lines.append(
             f"{'  test rmse, ' + label:<44} {row['krr_rmse']:>12.4f} {row['ref_rmse']:>12.4f} "
             f"{row['krr_rmse'] / row['ref_rmse']:>7.3f}  {what} ({row['iterations']} CG iterations)"
+        )
+    h = results.get("huge")
+    if h:
+        label = f"n={h['n']:,}, M={h['m']:,}"
+        lines.append(
+            f"{'krr fit of a CSV, ' + label:<44} {h['wall_seconds'] / 60:>10.1f} m {'':>12} {'':>7}  "
+            f"(target: 15 min) read {h['read_seconds']:.0f} s, {h['iterations']} CG iterations, "
+            f"residual {h['residual']:.1e}, {h['method']}"
+        )
+        lines.append(f"{'  peak memory (RSS)':<44} {h['peak_rss'] / 2**30:>8.2f} GiB {'':>12} {'':>7}  (target: 4 GiB)")
+        lines.append(f"{'  test rmse (10,000 rows)':<44} {h['test_rmse']:>12.4f}")
+        add(
+            f"  one CG iteration, {label}",
+            h["krr_iteration_seconds"],
+            h["bare_pass_seconds"],
+            "s",
+            "one bare pass (GEMM, exp, 2 products)",
         )
     s = results["startup"]
     add("krr --version", s["krr --version"], s["import typer"], "ms", 'python -c "import typer"')
@@ -480,10 +684,14 @@ def main() -> None:
             "predict_stages": lambda: predict_stages_bench(2000, 1_000_000),
             "startup": lambda: startup_bench(reps=7),
             "large": lambda: [large_bench(20_000, 2000, "krr-exact"), large_bench(400_000, 1000, "sklearn-pipeline")],
+            "huge": lambda: huge_bench(10_000_000, 2000),
+            "nystrom_cv": lambda: [nystrom_cv_bench(50_000, 5, "1e-6:1e2:9", 5, 1000)],
+            "scale": lambda: scale_bench([10_000, 100_000, 1_000_000], [10_000, 20_000], 1000),
         }
         results[args.only] = runners[args.only]()
         path.write_text(json.dumps(results, indent=2) + "\n")
         (RESULTS / "full.txt").write_text(table(results) + "\n")
+        plot_scale(results, RESULTS / "scale.png")
         print(table(results))
         shutil.rmtree(WORK, ignore_errors=True)
         return
@@ -515,6 +723,9 @@ def main() -> None:
             "loo": loo_bench(1500, 5, "1e-6:1e2:9", sample_fits=30),
             "startup": startup_bench(reps=7),
             "large": [large_bench(20_000, 2000, "krr-exact"), large_bench(400_000, 1000, "sklearn-pipeline")],
+            "nystrom_cv": [nystrom_cv_bench(50_000, 5, "1e-6:1e2:9", 5, 1000)],
+            "scale": scale_bench([10_000, 100_000, 1_000_000], [10_000, 20_000], 1000),
+            "huge": huge_bench(10_000_000, 2000),
         }
     results["machine"] = machine()
     name = "quick" if args.quick else "full"
@@ -525,6 +736,8 @@ def main() -> None:
     print(text)
     if not args.quick and plot(results, RESULTS / "fit.png"):
         log(f"plot: {RESULTS / 'fit.png'}")
+    if not args.quick and plot_scale(results, RESULTS / "scale.png"):
+        log(f"plot: {RESULTS / 'scale.png'}")
     log(f"results: {out}")
     shutil.rmtree(WORK, ignore_errors=True)
 

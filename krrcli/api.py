@@ -103,7 +103,7 @@ def fit_csv(
 
     t0 = time.perf_counter()
     with CsvRows(data, targets=targets, features=features, sep=sep) as rows:  # one pass: no spill
-        table = ArrayRows(*rows.to_arrays(), features=rows.features, targets=rows.targets, name=rows.name)
+        table = ArrayRows(*rows.to_arrays(), features=rows.features, targets=rows.targets, name=rows.name, owned=True)
     t1 = time.perf_counter()
     model.fit_rows(table)
     seconds = time.perf_counter() - t1  # the model alone; reading the CSV is read_seconds
@@ -245,12 +245,15 @@ def cv_csv(
     method: str | None = None,
     refine: bool = True,
     jobs: int | None = None,
+    solver: str = "auto",
+    n_centers: int | None = None,
 ) -> dict[str, Any]:
     """Cross-validate a grid on a CSV file; optionally refit the best and save it. Returns the report dict.
 
     ``method`` is "loo" (default), "gcv", or "kfold" (the default when ``folds`` is given).
     With loo and gcv, alpha is refined continuously around the best grid point and
-    ``-o`` saves the refined model.
+    ``-o`` saves the refined model. ``solver`` is "exact", "nystrom" (with ``n_centers``), or "auto":
+    exact up to ``CV_EXACT_AUTO_MAX_ROWS`` rows while its matrices fit in memory, else nystrom.
     """
     import numpy as np
 
@@ -279,6 +282,7 @@ def cv_csv(
             f"use at most {table.X.shape[0]} folds"
         )
     X = Standardizer().fit(table.X).transform(table.X) if standardize else table.X  # the scaler fit learns
+    solver = _cv_solver(solver, n_centers, table.X.shape[0], table.Y.shape[1], alpha_list)
     report = cross_validate(
         np.ascontiguousarray(X),
         table.Y,
@@ -294,8 +298,12 @@ def cv_csv(
         method=method,
         refine=refine,
         jobs=jobs,
+        solver=solver,
+        n_centers=n_centers,
     )
     out: dict[str, Any] = {
+        "solver": solver,
+        "n_centers": None if solver == "exact" else _centers_used(n_centers, report.n_samples),
         "method": report.method,
         "folds": report.folds,
         "metric": report.metric,
@@ -318,7 +326,13 @@ def cv_csv(
         best = report.refined or report.best
         t_fit = time.perf_counter()
         model = KernelRidge(
-            kernel=kernel, gamma=best.gamma, alpha=best.alpha, degree=degree, coef0=coef0, standardize=standardize
+            kernel=kernel,
+            gamma=best.gamma,
+            alpha=best.alpha,
+            degree=degree,
+            coef0=coef0,
+            standardize=standardize,
+            **({} if solver == "exact" else {"solver": "nystrom", "n_centers": n_centers, "seed": seed}),
         )
         model.fit(table.X, table.Y if table.Y.shape[1] > 1 else table.Y[:, 0])
         model.feature_names_in_ = table.features
@@ -333,6 +347,51 @@ def cv_csv(
         out["model"] = output
     out["seconds"] = round(time.perf_counter() - t0, 6)
     return out
+
+
+def _centers_used(n_centers: int | None, n: int) -> int:
+    from .solvers.nystrom import default_centers
+
+    return default_centers(n) if n_centers is None else n_centers
+
+
+def _cv_solver(solver: str, n_centers: int | None, n: int, t: int, alphas: list[float]) -> str:
+    """``auto``: the exact closed forms up to CV_EXACT_AUTO_MAX_ROWS rows while they fit in memory, else nystrom
+    (said in one warning line). An explicit choice is kept."""
+    import warnings
+
+    from .errors import KrrWarning, UsageError
+    from .resources import available_memory, format_bytes
+    from .selection import CV_EXACT_AUTO_MAX_ROWS, cv_peak_bytes
+
+    if solver not in ("auto", "exact", "nystrom"):
+        raise UsageError(f"unknown cv solver {solver!r}; choose auto, exact or nystrom")
+    if n_centers is not None:
+        if type(n_centers) is not int or n_centers < 1:
+            raise UsageError(f"--centers must be an integer >= 1, got {n_centers!r}")
+        if solver == "exact":
+            raise UsageError("--centers applies to the nystrom solver; drop it or use --solver nystrom")
+        if n_centers > n:
+            raise UsageError(f"--centers {n_centers:,} is more than the {n:,} rows")
+    if solver != "auto":
+        return solver
+    if n_centers is not None:
+        return "nystrom"
+    M = _centers_used(None, n)
+    if M >= n or min(alphas) <= 0:
+        return "exact"
+    need = cv_peak_bytes(n, t, len(alphas), 1)
+    available = available_memory()
+    too_big = available is not None and need > available
+    if n <= CV_EXACT_AUTO_MAX_ROWS and not too_big:
+        return "exact"
+    why = (
+        f"exact cross-validation needs {format_bytes(need)}"
+        if too_big
+        else f"exact cross-validation would take minutes per gamma (more than {CV_EXACT_AUTO_MAX_ROWS:,} rows)"
+    )
+    warnings.warn(f"{n:,} rows: {why}; using nystrom with {M:,} centers", KrrWarning, stacklevel=3)
+    return "nystrom"
 
 
 def load_model(path: str) -> KernelRidge:

@@ -205,6 +205,10 @@ class KernelRidge:
 
     def fit(self, X: Any, y: Any) -> KernelRidge:
         """Fit on ``X`` of shape (n_samples, n_features) and ``y`` of shape (n_samples,) or (n_samples, n_targets)."""
+        return self._fit(X, y, overwrite_X=False)
+
+    def _fit(self, X: Any, y: Any, overwrite_X: bool) -> KernelRidge:
+        """``fit``; with ``overwrite_X`` the scaler is applied in ``X``'s memory (arrays krr read itself)."""
         from .solvers import get_solver, resolve_solver, solve
 
         check_params(self.kernel, self.gamma, self.alpha, self.degree, self.coef0)
@@ -248,7 +252,7 @@ class KernelRidge:
         if self.standardize:
             scaler = Standardizer().fit(X)
             self.mean_, self.scale_ = scaler.mean_, scaler.scale_
-            X = scaler.transform(X)
+            X = scaler.transform(X, overwrite=overwrite_X and X.flags.writeable)
         else:
             self.mean_ = self.scale_ = None
         X = np.ascontiguousarray(X)
@@ -312,7 +316,7 @@ class KernelRidge:
         """Fit on a row source (:class:`krrcli.data.RowSource`: arrays, or a CSV file), keeping its
         column names. One target is fitted as a 1-D ``y``, as ``krr fit`` does."""
         X, Y = rows.to_arrays()  # the exact solvers hold every row
-        self.fit(X, Y[:, 0] if Y.shape[1] == 1 else Y)
+        self._fit(X, Y[:, 0] if Y.shape[1] == 1 else Y, overwrite_X=bool(getattr(rows, "owned", False)))
         self.feature_names_in_ = list(rows.features)
         self.target_names_ = list(rows.targets)
         return self

@@ -57,13 +57,19 @@ class Standardizer:
         scale[scale == 0.0] = 1.0
         return scale
 
-    def transform(self, X: np.ndarray) -> np.ndarray:
-        """``(X - mean) / scale``."""
-        return standardize(X, self.mean_, self.scale_)
+    def transform(self, X: np.ndarray, overwrite: bool = False) -> np.ndarray:
+        """``(X - mean) / scale`` (in ``X``'s own memory when ``overwrite``)."""
+        return standardize(X, self.mean_, self.scale_, overwrite)
 
 
-def standardize(X: np.ndarray, mean: np.ndarray | None, scale: np.ndarray | None) -> np.ndarray:
-    """``(X - mean) / scale``, or ``X`` itself when there is no scaler."""
+def standardize(
+    X: np.ndarray, mean: np.ndarray | None, scale: np.ndarray | None, overwrite: bool = False
+) -> np.ndarray:
+    """``(X - mean) / scale``, or ``X`` itself when there is no scaler; in place when ``overwrite``."""
     if mean is None:
+        return X
+    if overwrite:
+        X -= mean
+        X /= scale
         return X
     return (X - mean) / scale

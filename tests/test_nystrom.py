@@ -217,3 +217,119 @@ def test_progress_of_reading_and_iterations_reaches_a_listener(tmp_path):
     # nothing listens outside the block
     fit_csv(str(data), str(tmp_path / "m2.joblib"), solver="nystrom", n_centers=40, alpha=0.1)
     assert len(events) == len(reading) + len(cg) + len(gram)
+
+
+def test_standardize_in_place_only_on_arrays_krr_read_itself(tmp_path):
+    from krrcli.api import fit_csv, load_model
+    from krrcli.data import ArrayRows
+
+    X, Y = make_regression(300, 3, seed=23)
+    X = X * [1.0, 100.0, 0.01] + [5.0, -200.0, 0.0]
+    data = write_csv(tmp_path / "d.csv", ["a", "b", "c", "y"], np.column_stack([X, Y]))
+    fit_csv(str(data), str(tmp_path / "m.joblib"), solver="nystrom", n_centers=50, alpha=0.1, standardize=True)
+    from_csv = load_model(str(tmp_path / "m.joblib"))
+    kept = X.copy()
+    rows = ArrayRows(X, Y, features=["a", "b", "c"], targets=["y"])
+    model = KernelRidge(solver="nystrom", n_centers=50, alpha=0.1, standardize=True).fit_rows(rows)
+    assert np.array_equal(X, kept)  # the caller's arrays are left alone
+    X_new = np.random.default_rng(24).normal(size=(20, 3)) * [1.0, 100.0, 0.01]
+    np.testing.assert_allclose(from_csv.predict(X_new), model.predict(X_new), rtol=1e-10)
+    np.testing.assert_allclose(from_csv.mean_, X.mean(axis=0), rtol=1e-12)
+
+
+def test_centers_too_many_for_memory_are_refused_before_any_work(krr, tmp_path, monkeypatch):
+    X, Y = make_regression(3000, 3, seed=25)
+    data = write_csv(tmp_path / "d.csv", ["a", "b", "c", "y"], np.column_stack([X, Y]))
+    dest = tmp_path / "ny.joblib"
+    monkeypatch.setenv("KRR_MEMORY_LIMIT", "100M")  # 2,500 centers: five 2,500 x 2,500 matrices are 250 MB
+    res = krr("fit", data, "--solver", "nystrom", "--centers", "2500", "--alpha", "0.1", "-o", dest)
+    assert res.exit_code == 6 and "Traceback" not in res.stderr
+    assert "fitting 3,000 rows (2,500 centers, 2,500 x 2,500 matrices)" in res.stderr
+    assert not dest.exists()
+
+
+@pytest.mark.parametrize("alpha", [1e-3, 1e-6, 1e-9])
+def test_small_alpha_converges_to_exact_krr_or_says_it_did_not(alpha):
+    """Small alpha: the normal equations lose accuracy (their start's residual shows it) and CG has
+    a harder system; either the solve reaches the tolerance and is exact KRR at M = n, or it warns."""
+    X, Y = make_regression(200, 3, seed=26)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", KrrWarning)
+        ny = KernelRidge(gamma=0.5, alpha=alpha, solver="nystrom", n_centers=200, max_iter=500).fit(X, Y[:, 0])
+    info = ny.solver_info_
+    assert np.all(np.isfinite(ny.dual_coef_))
+    if info["converged"]:
+        assert not caught
+        ex = KernelRidge(gamma=0.5, alpha=alpha, solver="eigh").fit(X, Y[:, 0])
+        X_new = np.random.default_rng(27).normal(size=(30, 3))
+        scale = np.abs(ex.predict(X_new)).max()
+        assert np.abs(ny.predict(X_new) - ex.predict(X_new)).max() <= 1e-4 * scale
+    else:
+        assert any("stopped after 500 iterations" in str(w.message) for w in caught)
+    if alpha == 1e-3:
+        assert info["converged"]
+
+
+def test_interrupted_fit_leaves_no_model_and_no_temporary_file(tmp_path):
+    """Ctrl-C while a nystrom fit reads a pipe: exit 130, one line, nothing in the output folder or TMPDIR."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    out = tmp_path / "out"
+    out.mkdir()
+    env = {**os.environ, "TMPDIR": str(tmp)}
+    args = [
+        sys.executable,
+        "-m",
+        "krrcli",
+        "fit",
+        "-",
+        "--solver",
+        "nystrom",
+        "--centers",
+        "20",
+        "-o",
+        out / "m.joblib",
+    ]
+    proc = subprocess.Popen(
+        args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+    )
+    rows = "".join(f"{i % 7},{i % 5},{i % 3}\n" for i in range(60_000))
+    proc.stdin.write("a,b,y\n" + rows)
+    proc.stdin.flush()
+    time.sleep(1.5)  # reading: the pipe is still open
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert err.strip().splitlines() == ["krr: interrupted (SIGINT)"]
+    assert not list(out.iterdir()) and not list(tmp.iterdir())
+
+
+@pytest.mark.parametrize("kept", [True, False])
+def test_float32_rounds_the_kernel_only_and_checks_its_residual_in_float64(monkeypatch, kept):
+    import krrcli.solvers.nystrom as ny
+
+    if not kept:
+        monkeypatch.setattr(ny, "KNM_CACHE_BYTES", 0)
+    X, Y = make_regression(1500, 4, 2, seed=28)
+    X_new = np.random.default_rng(29).normal(size=(100, 4))
+    m64 = KernelRidge(gamma=0.2, alpha=0.1, solver="nystrom", n_centers=200).fit(X, Y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", KrrWarning)
+        m32 = KernelRidge(gamma=0.2, alpha=0.1, solver="nystrom", n_centers=200, dtype="float32").fit(X, Y)
+    assert m32.dtype_ == "float32" and m32.solver_info_["knm_kept"] is kept
+    assert m32.solver_info_["converged"] and m32.solver_info_["residual"] <= ny.FLOAT32_TOL
+    ref = m64.predict(X_new)
+    assert np.abs(m32.predict(X_new) - ref).max() <= 1e-4 * np.abs(ref).max()
+    assert not m32.effective_dof_exact_ and m32.effective_dof_ == pytest.approx(m64.effective_dof_, rel=1e-4)
+    # a residual above the bound: refitted in float64, said and recorded
+    monkeypatch.setattr(ny, "FLOAT32_MAX_RESIDUAL", 0.0)
+    with pytest.warns(KrrWarning, match="float32 nystrom solve's relative residual .* solving in float64 instead"):
+        again = KernelRidge(gamma=0.2, alpha=0.1, solver="nystrom", n_centers=200, dtype="float32").fit(X, Y)
+    assert again.dtype_ == "float64" and again.fallbacks_[0].startswith("float32 -> float64")
+    np.testing.assert_allclose(again.predict(X_new), ref, rtol=1e-10)

@@ -70,6 +70,17 @@ def cv(
     output: Annotated[
         str | None, typer.Option("--output", "-o", help="Refit on all rows with the best parameters; save here.")
     ] = None,
+    solver: Annotated[
+        str,
+        typer.Option(
+            "--solver",
+            help="auto (default: exact closed forms up to 10,000 rows, nystrom beyond), exact, or nystrom.",
+        ),
+    ] = "auto",
+    centers: Annotated[
+        int | None,
+        typer.Option("--centers", help="nystrom: the number of centers M (default: min(n, max(1000, 10 sqrt(n))))."),
+    ] = None,
     sep: o.Sep = ",",
     json: o.Json = False,
 ) -> None:
@@ -77,7 +88,8 @@ def cv(
 
     Leave-one-out (default) is exact and computed in closed form from one
     eigendecomposition per gamma; --gcv selects by generalized cross-validation
-    from the same; --folds N uses shuffled k-fold instead.
+    from the same; --folds N uses shuffled k-fold instead. Beyond 10,000 rows the
+    Nystrom model is scored (--solver nystrom), from M x M sums in two passes per gamma.
     Example: krr cv data.csv --folds 5 -o best.joblib
     """
     from ..api import cv_csv
@@ -115,6 +127,8 @@ def cv(
             method=method,
             refine=refine is not False,
             jobs=jobs,
+            solver=solver,
+            n_centers=centers,
         )
     if plot is not None:
         from ..plots import plot_cv
@@ -179,6 +193,8 @@ def render_report(r: dict[str, Any]) -> None:
         r["method"], f"{r['folds']}-fold (seed {r['seed']})"
     )
     title = f"{metric} by {method}, {r['kernel']} kernel, {r['n_samples']:,} rows"
+    if r.get("solver") == "nystrom":
+        title += f", nystrom with {r['n_centers']:,} centers"
     best = r["best"]
     by_cell = {(res["gamma"], res["alpha"]): res for res in r["results"]}
     finite = [res[metric] for res in r["results"] if res.get(metric) is not None and math.isfinite(res[metric])]

@@ -71,8 +71,10 @@ class ArrayRows:
         targets: list[str] | None = None,
         name: str = "<arrays>",
         block_rows: int = 50_000,
+        owned: bool = False,
     ) -> None:
         self.X, self.Y = X, Y
+        self.owned = owned  # the arrays are this source's alone: a fit may standardize them in place
         self.features = features or [f"x{i}" for i in range(X.shape[1])]
         self.targets = targets or (["y"] if Y.shape[1] == 1 else [f"y{j}" for j in range(Y.shape[1])])
         self.name = name

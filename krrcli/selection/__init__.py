@@ -44,6 +44,9 @@ DEFAULT_JOBS = None  # None: all cores
 PARALLEL_MIN_ROWS = 1000  # below this, the default is one process
 
 METHODS = ("loo", "gcv", "kfold")
+# `krr cv --solver auto` uses the exact closed forms up to this many rows (one n x n eigendecomposition
+# per gamma: about 2.5 minutes at 10,000 rows on 2 cores, COST_EIGH n^3), and nystrom beyond.
+CV_EXACT_AUTO_MAX_ROWS = 10_000
 
 Progress = Callable[[int, int], None]
 
@@ -115,6 +118,8 @@ def cross_validate(
     method: str | None = None,
     refine: bool = True,
     jobs: int | None = None,
+    solver: str = "exact",
+    n_centers: int | None = None,
 ) -> CVReport:
     """Score every (gamma, alpha) pair by leave-one-out, GCV or k-fold.
 
@@ -135,6 +140,9 @@ def cross_validate(
     jobs : int or None
         Gammas scored in parallel worker processes (None: DEFAULT_JOBS).
     progress : callable(done, total), optional
+    solver : {"exact", "nystrom"}
+        "nystrom" scores the Nystrom model with ``n_centers`` centers (None: the solver's default
+        number) sampled with ``seed``, by the closed forms of :mod:`.nystrom_cv`; no alpha refinement.
     """
     spec = get_kernel(kernel)
     method = method or ("kfold" if folds is not None else "loo")
@@ -164,26 +172,37 @@ def cross_validate(
     strategy = None if fold_idx is None else kfold_strategy(n, len(fold_idx), len(alpha_arr))
 
     check_grid_size(len(gammas), len(alpha_arr))
-    workers = min(jobs, len(gammas))
+    if solver not in ("exact", "nystrom"):
+        raise UsageError(f"unknown cv solver {solver!r}; choose exact or nystrom")
     t = Y.shape[1]
-    check_memory(
-        cv_peak_bytes(n, t, len(alpha_arr), workers),
-        f"cross-validating {n:,} rows with {workers} worker(s) ({2 + 3 * workers} matrices of {n:,} x {n:,}, "
-        f"{format_bytes(8 * n * n)} each, and {len(alpha_arr)} alpha(s))",
-        lambda available: _cv_memory_advice(n, t, len(alpha_arr), workers, available),
-    )
+    gamma_values = [(1.0 / d if g is None else float(g)) if spec.uses_gamma else None for g in gammas]
+    base = None
+    if solver == "nystrom":
+        from .nystrom_cv import check_nystrom_cv_memory, nystrom_centers
 
-    lapack64.check_lapack32(n, "cross-validation", "use a random sample of the rows", subject="this data")
-    base = base_matrix(X, kernel)
+        strategy = None if fold_idx is None else "nystrom"
+        centers = nystrom_centers(X, n_centers, seed)
+        k = 1 if fold_idx is None else len(fold_idx)
+        check_nystrom_cv_memory(n, d, t, len(alpha_arr), k, centers.shape[0])
+        tasks = _nystrom_tasks(X, Y, kernel, degree, coef0, alpha_arr, centers, fold_idx, seed, gamma_values)
+    else:
+        workers = min(jobs, len(gammas))
+        check_memory(
+            cv_peak_bytes(n, t, len(alpha_arr), workers),
+            f"cross-validating {n:,} rows with {workers} worker(s) ({2 + 3 * workers} matrices of {n:,} x {n:,}, "
+            f"{format_bytes(8 * n * n)} each, and {len(alpha_arr)} alpha(s))",
+            lambda available: _cv_memory_advice(n, t, len(alpha_arr), workers, available),
+        )
+        lapack64.check_lapack32(n, "cross-validation", "use a random sample of the rows", subject="this data")
+        base = base_matrix(X, kernel)
+        args = (base, Y, kernel, degree, coef0, alpha_arr, method, fold_idx, strategy)
+        tasks = _run_tasks(args, gamma_values, jobs)
     total = len(gammas)
     if progress:
         progress(0, total)
     results: list[CVResult] = []
     skipped: list[str] = []
     reason = ""
-    gamma_values = [(1.0 / d if g is None else float(g)) if spec.uses_gamma else None for g in gammas]
-    args = (base, Y, kernel, degree, coef0, alpha_arr, method, fold_idx, strategy)
-    tasks = _run_tasks(args, gamma_values, jobs)
     for done, (gamma, (out, error)) in enumerate(zip(gamma_values, tasks, strict=True), start=1):
         if error is not None:
             skipped.append(f"gamma={gamma:g}" if gamma is not None else kernel)
@@ -213,7 +232,7 @@ def cross_validate(
         )
     best = pick_best(results, criterion)
     refined = None
-    if refine and method in ("loo", "gcv") and len(alphas) > 1:
+    if refine and method in ("loo", "gcv") and len(alphas) > 1 and base is not None:
         refined = refine_alpha(
             base,
             Y,
@@ -245,6 +264,34 @@ def cross_validate(
     )
 
 
+def _nystrom_tasks(X, Y, kernel, degree, coef0, alpha_arr, centers, fold_idx, seed, gamma_values):
+    """The Nystrom closed forms' (scores, error) per gamma, in this process (BLAS uses every core)."""
+    from ..kernels import KernelSpec
+    from .nystrom_cv import score_nystrom_gamma
+
+    for gamma in gamma_values:
+        spec = KernelSpec(kernel, gamma, float(degree), float(coef0))
+        try:
+            with np.errstate(all="ignore"):
+                out, refits = score_nystrom_gamma(X, Y, spec, alpha_arr, centers, fold_idx, seed)
+        except (NonFiniteKernel, linalg.LinAlgError) as exc:
+            nan = np.full(len(alpha_arr), np.nan)
+            out = {"rmse": nan, "mae": nan, "r2": nan, "dof": nan, "gcv": nan if fold_idx is None else None}
+            if fold_idx is not None:
+                out["rmse_folds"] = [[math.nan] * len(fold_idx)] * len(alpha_arr)
+            yield out, str(exc)
+            continue
+        if refits:
+            label = f"gamma={gamma:g}" if gamma is not None else kernel
+            warnings.warn(
+                f"{label}: the closed form was inaccurate for {refits} (fold, alpha) cell(s) (small alpha); "
+                "they were refitted by the nystrom solver",
+                KrrWarning,
+                stacklevel=3,
+            )
+        yield out, None
+
+
 def _cv_memory_advice(n: int, t: int, n_alphas: int, workers: int, available: int) -> str:
     """Advice that would help: fewer workers if that is enough, else the largest sample that fits."""
     if workers > 1 and cv_peak_bytes(n, t, n_alphas, 1) <= available:
@@ -263,6 +310,7 @@ def _cv_memory_advice(n: int, t: int, n_alphas: int, workers: int, available: in
 
 
 __all__ = [
+    "CV_EXACT_AUTO_MAX_ROWS",
     "COST_CHOLESKY",
     "COST_EIGH",
     "COST_GEMM",

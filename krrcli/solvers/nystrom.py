@@ -29,7 +29,7 @@ import numpy as np
 from .. import progress
 from ..errors import KrrWarning, UsageError
 from ..kernels import KernelMap, KernelSpec
-from .base import Solution, Solver, SolverOptions, register
+from .base import Float32Inadequate, Solution, Solver, SolverOptions, register
 
 # The default number of centers: min(n, max(1000, 10 sqrt(n))), and at most this many
 # (a few M x M float64 matrices: 5 of 20,000 x 20,000 are 16 GB).
@@ -57,6 +57,10 @@ DOF_EXACT_MAX_FLOPS = 2e10
 # check, and CG refines it (alpha = 1e-4: residual 2.9e-8 from the normal equations, then CG).
 NORMAL_EQ_MAX_CENTERS = 10_000
 DOF_EIGEN_CUTOFF = 1e-10
+# float32: CG's tolerance is at least FLOAT32_TOL (single-precision products cannot resolve less), and
+# a true residual (measured in float64) above FLOAT32_MAX_RESIDUAL has the fit redone in float64.
+FLOAT32_TOL = 1e-4
+FLOAT32_MAX_RESIDUAL = 1e-3
 
 
 def default_centers(n_samples: int) -> int:
@@ -103,30 +107,38 @@ def _cholesky_upper(S: np.ndarray, what: str) -> np.ndarray:
 class _Products:
     """``v -> K_Mn (K_nM v)`` over the rows, a block at a time (or from a kept K_nM)."""
 
-    def __init__(self, X: np.ndarray, kmap: KernelMap) -> None:
+    def __init__(self, X: np.ndarray, kmap: KernelMap, keep: bool = True) -> None:
         self.X, self.kmap = X, kmap
         n, M = X.shape[0], kmap.n_centers
-        self.step = max(1, BLOCK_BYTES // (8 * M))
-        self.pass_step = max(1, PASS_BLOCK_BYTES // (8 * M))
+        size = kmap.dtype.itemsize  # the kernel's values in the kernel map's precision
+        self.step = max(1, BLOCK_BYTES // (size * M))
+        self.pass_step = max(1, PASS_BLOCK_BYTES // (size * M))
         self.K = None
-        if 8 * n * M <= KNM_CACHE_BYTES:
-            self.K = np.empty((n, M))
+        if keep and size * n * M <= KNM_CACHE_BYTES:
+            self.K = np.empty((n, M), dtype=kmap.dtype)
             for a in range(0, n, self.step):
                 kmap.block(X[a : a + self.step], out=self.K[a : a + self.step])
 
     def blocks(self, step: int | None = None):
-        if self.K is not None:
-            yield 0, self.K
-            return
+        """``(start, K_bM)`` over the rows, in float64 (a float32 block, or kept K_nM, is widened for the
+        products: single precision only rounds the kernel's values, every sum is float64)."""
         step = step or self.step
-        buf = np.empty((min(step, self.X.shape[0]), self.kmap.n_centers))
+        if self.K is not None:
+            if self.K.dtype == np.float64:
+                yield 0, self.K
+                return
+            for a in range(0, self.K.shape[0], step):
+                yield a, self.K[a : a + step].astype(np.float64)
+            return
+        buf = np.empty((min(step, self.X.shape[0]), self.kmap.n_centers), dtype=self.kmap.dtype)
         for a in range(0, self.X.shape[0], step):
             rows = self.X[a : a + step]
-            yield a, self.kmap.block(rows, out=buf[: rows.shape[0]])
+            Kb = self.kmap.block(rows, out=buf[: rows.shape[0]])
+            yield a, Kb if Kb.dtype == np.float64 else Kb.astype(np.float64)
 
     def KtKv(self, V: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``(K_Mn K_nM V, K_nM V)``: one pass over the rows, in blocks small enough to stay in cache."""
-        out = np.zeros_like(V)
+        out = np.zeros(V.shape)
         KV = np.empty((self.X.shape[0], V.shape[1]))
         for a, Kb in self.blocks(self.pass_step):
             u = np.matmul(Kb, V, out=KV[a : a + Kb.shape[0]])
@@ -175,15 +187,38 @@ def _normal_equations(G: np.ndarray, KtY: np.ndarray, T: np.ndarray, alpha: floa
     return _triangular(T, c, trans=False)
 
 
-def solve_nystrom(X: np.ndarray, Y: np.ndarray, alpha: float, kernel: KernelSpec, options: NystromOptions) -> Solution:
+def center_rows(n_samples: int, n_centers: int, seed: int) -> np.ndarray:
+    """The rows that serve as centers: ``n_centers`` of ``n_samples``, uniformly without replacement, sorted."""
+    if n_centers == n_samples:
+        return np.arange(n_samples)
+    return np.sort(np.random.default_rng(seed).choice(n_samples, n_centers, replace=False))
+
+
+def solve_nystrom(
+    X: np.ndarray,
+    Y: np.ndarray,
+    alpha: float,
+    kernel: KernelSpec,
+    options: NystromOptions,
+    centers: np.ndarray | None = None,
+    dtype: str = "float64",
+) -> Solution:
+    """Fit on ``X`` (n, d) and ``Y`` (n, t); ``centers`` (M, d), when given, replace the sample of rows.
+
+    With ``dtype="float32"`` the kernel's values are computed (and a kept K_nM stored) in single
+    precision, and widened to float64 for every product and sum; CG is judged against
+    ``max(tol, FLOAT32_TOL)``, and one float64 pass measures the true residual: above
+    ``FLOAT32_MAX_RESIDUAL`` the fit is redone in float64.
+    """
     n = X.shape[0]
     M = options.n_centers if options.n_centers is not None else default_centers(n)
-    if M > n:
+    if centers is None and M > n:
         raise UsageError(f"--centers {M:,} is more than the {n:,} training rows")
     rule = "given" if options.n_centers is not None else "min(n, max(1000, 10 sqrt(n)), 10,000)"
-    idx = np.arange(n) if M == n else np.sort(np.random.default_rng(options.seed).choice(n, M, replace=False))
-    C = np.ascontiguousarray(X[idx])
-    kmap = KernelMap(kernel, C)
+    C = np.ascontiguousarray(X[center_rows(n, M, options.seed)] if centers is None else centers)
+    M = C.shape[0]
+    kmap = KernelMap(kernel, C, dtype)
+    tol = options.tol if dtype == "float64" else max(options.tol, FLOAT32_TOL)
     K_MM = kernel.gram(C)
     jitter = M * np.finfo(float).eps * max(1.0, float(np.max(np.abs(np.diag(K_MM)))))
     K_MM.flat[:: M + 1] += jitter
@@ -191,7 +226,7 @@ def solve_nystrom(X: np.ndarray, Y: np.ndarray, alpha: float, kernel: KernelSpec
         T = _cholesky_upper(K_MM, "kernel matrix of the centers")
     except UsageError:  # an indefinite kernel (sigmoid): no Falkon preconditioner; solve directly
         K_MM.flat[:: M + 1] -= jitter
-        return _solve_direct(X, Y, alpha, kmap, K_MM, C, rule)
+        return _solve_direct(X, Y, alpha, KernelMap(kernel, C), K_MM, C, rule)
     lam = alpha / n
     S = T @ T.T / M
     S.flat[:: M + 1] += lam
@@ -224,6 +259,8 @@ def solve_nystrom(X: np.ndarray, Y: np.ndarray, alpha: float, kernel: KernelSpec
         if start_b is not None:
             beta = (A @ (T @ start_b)) * math.sqrt(n)  # the CG variable of b: beta = sqrt(n) A T b
             method = "normal equations (one pass), refined by preconditioned conjugate gradient"
+        else:
+            method = "preconditioned conjugate gradient (the normal equations were not positive definite)"
     # conjugate gradient, one column per target (from beta; zero or the normal equations' solution):
     #   r = rhs - W x; p = r; repeat: a = r.r / p.Wp; x += a p; r -= a Wp; p = r + (r.r / old r.r) p
     # The fitted values K_nM b follow x through the same steps (b is linear in x): f += a K_nM P p,
@@ -241,8 +278,8 @@ def solve_nystrom(X: np.ndarray, Y: np.ndarray, alpha: float, kernel: KernelSpec
     residual = float(np.max(np.sqrt(rr) / norm_rhs))
     t_cg = time.perf_counter()
     with progress.task("nystrom: conjugate gradient", total=options.max_iter) as bar:
-        bar.update(0, f"residual {residual:.1e}, tolerance {options.tol:g}")
-        while residual > options.tol and it < options.max_iter:
+        bar.update(0, f"residual {residual:.1e}, tolerance {tol:g}")
+        while residual > tol and it < options.max_iter:
             Wp, Kp = operator(p)
             pWp = np.sum(p * Wp, axis=0)
             step = np.where(pWp > 0, rr / np.where(pWp > 0, pWp, 1.0), 0.0)
@@ -254,13 +291,34 @@ def solve_nystrom(X: np.ndarray, Y: np.ndarray, alpha: float, kernel: KernelSpec
             rr = rr_new
             it += 1
             residual = float(np.max(np.sqrt(rr) / norm_rhs))
-            bar.update(it, f"residual {residual:.1e}, tolerance {options.tol:g}")
+            bar.update(it, f"residual {residual:.1e}, tolerance {tol:g}")
     cg_seconds = time.perf_counter() - t_cg
-    converged = residual <= options.tol
-    if not converged:
+    cg_residual = residual
+    if dtype != "float64":  # the true residual, in float64: one more pass
+        prod64 = _Products(X, KernelMap(kernel, C), keep=False)
+        KtKv, _ = prod64.KtKv(precond_apply(beta))
+        rhs64 = _triangular(A, _triangular(T, prod64.Kt(Y), trans=True), trans=True) / math.sqrt(n)
+        w = _triangular(T, KtKv, trans=True) / math.sqrt(n)
+        true_r = rhs64 - _triangular(A, w + lam * _triangular(A, beta, trans=False), trans=True)
+        norm64 = np.sqrt(np.sum(rhs64 * rhs64, axis=0))
+        residual = float(np.max(np.sqrt(np.sum(true_r * true_r, axis=0)) / np.where(norm64 > 0, norm64, 1.0)))
+        if residual > FLOAT32_MAX_RESIDUAL:
+            raise Float32Inadequate(
+                f"the float32 nystrom solve's relative residual {residual:.1e} (in float64) exceeded "
+                f"{FLOAT32_MAX_RESIDUAL:g}"
+            )
+    converged = residual <= tol
+    if not converged and dtype != "float64" and cg_residual <= tol:
+        warnings.warn(
+            f"float32 rounding leaves the nystrom solve a relative residual of {residual:.1e} (measured in "
+            f"float64; tolerance {tol:g}); use --dtype float64 for more accuracy",
+            KrrWarning,
+            stacklevel=3,
+        )
+    elif not converged:
         warnings.warn(
             f"the nystrom solve stopped after {it} iterations at relative residual {residual:.1e} "
-            f"(tolerance {options.tol:g}); use a larger alpha or more iterations (--max-iter)",
+            f"(tolerance {tol:g}); use a larger alpha or more iterations (--max-iter)",
             KrrWarning,
             stacklevel=3,
         )
@@ -276,7 +334,7 @@ def solve_nystrom(X: np.ndarray, Y: np.ndarray, alpha: float, kernel: KernelSpec
         keep = e > DOF_EIGEN_CUTOFF * max(float(e[-1]), np.finfo(float).tiny)
         P = U[:, keep] / np.sqrt(e[keep])
         s = np.clip(linalg.eigvalsh(P.T @ (prod.gram() if G is None else G) @ P, check_finite=False), 0.0, None)
-        dof, exact = float(np.sum(s / (s + alpha))), True
+        dof, exact = float(np.sum(s / (s + alpha))), dtype == "float64"  # float32 sums: close, not exact
     info = {
         "n_centers": M,
         "centers_rule": rule,
@@ -284,11 +342,11 @@ def solve_nystrom(X: np.ndarray, Y: np.ndarray, alpha: float, kernel: KernelSpec
         "iterations": it,
         "residual": residual,
         "converged": bool(converged),
-        "tol": float(options.tol),
+        "tol": float(tol),
         "knm_kept": prod.K is not None,
         "cg_seconds": cg_seconds,
     }
-    return Solution(C, W, None, fitted, dof, exact, "nystrom", n_samples=n, info=info)
+    return Solution(C, W, None, fitted, dof, exact, "nystrom", dtype=dtype, n_samples=n, info=info)
 
 
 # (K_Mn K_nM + alpha K_MM) b = K_Mn y with H = Q diag(h) Q^T: b = Q diag(1/h) Q^T K_Mn y, 1/h := 0 where
@@ -323,12 +381,13 @@ class Nystrom(Solver):
     summary = "M centers, (K_Mn K_nM + alpha K_MM) b = K_Mn y by Falkon's preconditioned conjugate gradient"
     options_class = NystromOptions
     centers_are_rows = False
+    precisions = ("float64", "float32")
 
     def peak_bytes(
         self, *, n_samples: int, n_features: int, n_targets: int, itemsize: int, options: SolverOptions
     ) -> int:
         M = options.n_centers or default_centers(n_samples)  # type: ignore[attr-defined]
-        knm = 8 * n_samples * M
+        knm = itemsize * n_samples * M
         kept = knm if knm <= KNM_CACHE_BYTES else min(knm, BLOCK_BYTES)
         # K_MM, T, S, A and the gram for the dof: five M x M; K_nM or one block; the fitted values
         return 5 * 8 * M * M + kept + 8 * 4 * n_samples * n_targets
@@ -346,7 +405,7 @@ class Nystrom(Solver):
         self, X: np.ndarray, Y: np.ndarray, *, alpha: float, kernel: KernelSpec, options: SolverOptions, dtype: str
     ) -> Solution:
         self.check(kernel=kernel.kernel, alpha=alpha)
-        return solve_nystrom(X, Y, alpha, kernel, options)  # type: ignore[arg-type]
+        return solve_nystrom(X, Y, alpha, kernel, options, dtype=dtype)  # type: ignore[arg-type]
 
 
 NYSTROM = register(Nystrom())
