@@ -43,7 +43,7 @@ def fit(
         int | None, typer.Option("--max-iter", help="nystrom: at most this many CG iterations (default 200).")
     ] = None,
     tol: Annotated[
-        float | None, typer.Option("--tol", help="nystrom: CG stops at this relative residual (default 1e-8).")
+        float | None, typer.Option("--tol", help="nystrom: CG stops at this relative residual (default 1e-6).")
     ] = None,
     seed: Annotated[int, typer.Option("--seed", help="nystrom: seed of the center sample.")] = 0,
     json: o.Json = False,
