@@ -1,6 +1,6 @@
 """krr against scikit-learn, side by side in one run; prints a table of medians and ratios.
 
-    python benchmarks/run.py            # the full suite (make bench), about 15-20 minutes
+    python benchmarks/run.py            # the full suite (make bench), about an hour
     python benchmarks/run.py --quick    # a reduced suite (make bench-quick), under two minutes
 
 Every figure alternates the two tools and repeats; the table gives each median
@@ -689,6 +689,7 @@ def main() -> None:
             "scale": lambda: scale_bench([10_000, 100_000, 1_000_000], [10_000, 20_000], 1000),
         }
         results[args.only] = runners[args.only]()
+        results.setdefault("machines", {})[args.only] = machine()  # a section rerun elsewhere says where
         path.write_text(json.dumps(results, indent=2) + "\n")
         (RESULTS / "full.txt").write_text(table(results) + "\n")
         plot_scale(results, RESULTS / "scale.png")

@@ -73,7 +73,7 @@ def test_inaccurate_cells_are_refitted_and_said(monkeypatch):
     X, Y, spec, C = _setting()
     folds = kfold_indices(X.shape[0], 3, 0)
     closed, _ = ncv.score_nystrom_gamma(X, Y, spec, ALPHAS, C, folds, 0)
-    monkeypatch.setattr(ncv, "CLOSED_FORM_MAX_RESIDUAL", 0.0)  # every cell fails the check
+    monkeypatch.setattr(ncv, "CLOSED_FORM_MAX_ERROR", 0.0)  # every cell fails the check
     refitted, refits = ncv.score_nystrom_gamma(X, Y, spec, ALPHAS, C, folds, 0)
     assert refits == len(ALPHAS) * len(folds)
     np.testing.assert_allclose(refitted["rmse"], closed["rmse"], rtol=1e-6)

@@ -134,7 +134,10 @@ def _solver_facts(s: dict[str, Any]) -> str:
     if "n_centers" not in info:
         return ""
     state = "converged" if info.get("converged") else "NOT converged"
+    start = ", normal equations" if str(info.get("method", "")).startswith("normal equations") else ""
+    inner = f" (after {info['inner_iterations']} on M x M)" if info.get("inner_iterations") else ""
     return (
-        f", {info['n_centers']:,} centers ({info.get('centers_rule', '-')}), {info.get('iterations')} CG iterations, "
+        f", {info['n_centers']:,} centers ({info.get('centers_rule', '-')}){start}, "
+        f"{info.get('iterations')} CG iterations over the rows{inner}, "
         f"residual {fmt_num(info.get('residual'), 2)} ({state})"
     )

@@ -283,9 +283,13 @@ def _nystrom_tasks(X, Y, kernel, degree, coef0, alpha_arr, centers, fold_idx, se
             continue
         if refits:
             label = f"gamma={gamma:g}" if gamma is not None else kernel
+            what = (
+                "they were refitted by the nystrom solver"
+                if fold_idx is not None
+                else "leave-one-out has no closed form there, so they are not scored; use larger alphas"
+            )
             warnings.warn(
-                f"{label}: the closed form was inaccurate for {refits} (fold, alpha) cell(s) (small alpha); "
-                "they were refitted by the nystrom solver",
+                f"{label}: the closed form was inaccurate for {refits} (fold, alpha) cell(s) (small alpha); {what}",
                 KrrWarning,
                 stacklevel=3,
             )

@@ -6,22 +6,26 @@ them; they carry feature values only, no target), the model fitted on rows ``S``
     (H_S + alpha K_MM) b = g_S,     H_S = K_SM^T K_SM,  g_S = K_SM^T y_S.
 
 One pass over the rows gives every fold's sums ``H_f``, ``g_f``; fold f's training sums are
-``H - H_f`` and ``g - g_f``. With ``K_MM = U diag(e) U^T`` and ``P = U_r diag(e_r)^-1/2`` on the
-directions above rounding, one symmetric eigendecomposition per fold,
-``P^T (H - H_f) P = Z diag(s) Z^T``, serves every alpha:
+``H - H_f`` and ``g - g_f``, and each (fold, alpha) system is solved by one Cholesky factorization
+of M x M (by the pseudo-inverse from an eigendecomposition when it is singular to working precision:
+a kernel of low rank, linear or polynomial). A second pass gives the held-out residuals ``y_f - K_fM b_f(alpha)`` of every alpha at
+once. Leave-one-out (one "fold" of all rows) takes the hat matrix's diagonal in the same pass,
+``h_ii = ||L^-1 k_i||^2`` with ``H + alpha K_MM = L L^T``, so ``e_i = (y_i - yhat_i) / (1 - h_ii)``,
+and GCV is ``(RSS / n) / (1 - dof / n)^2`` with ``dof = tr((H + alpha K_MM)^-1 H)``. So a gamma
+costs two passes over the rows and (k + 1) x alphas factorizations of M x M.
 
-    b_f(alpha) = R diag(1 / (s + alpha)) R^T g_tr,    R = P Z,
+Why not one eigendecomposition per fold for every alpha (``P^T (H - H_f) P = Z diag(s) Z^T`` with
+``P = K_MM^-1/2``)? Whitening by a nearly singular K_MM (a smooth kernel) loses the small-alpha
+solutions to rounding: measured at n = 20,000, M = 1,000, rbf gamma 0.01, one fold, the held-out
+rmse from the eigendecomposition was 0.349 at alpha = 1e-4, from the Cholesky solve 0.1852, from the
+nystrom solver's CG 0.1855; at 1e-2 all three agree (0.1888). The factorizations cost M^3 / 3 each,
+less than an eigendecomposition per fold for up to about ten alphas, and are backward stable.
 
-and a second pass gives the held-out residuals ``y_f - K_fM b_f(alpha)`` for every alpha at once.
-Leave-one-out (one "fold" of all rows) uses the hat matrix's diagonal from the same pass,
-``h_ii = sum_j (K_iM R)_ij^2 / (s_j + alpha)``, so ``e_i = (y_i - yhat_i) / (1 - h_ii)``, and GCV is
-``(RSS / n) / (1 - dof / n)^2`` with ``dof = sum s / (s + alpha)``. So a gamma costs two passes over
-the rows and k + 1 eigendecompositions of M x M, whatever the number of alphas.
-
-The closed form is checked: for every fold and alpha the relative residual of its M x M system
-``||(H_tr + alpha K_MM) b - g_tr|| / ||g_tr||``; a cell above ``CLOSED_FORM_MAX_RESIDUAL`` (small
-alpha against rounding) is refitted by the nystrom solver (preconditioned CG) on the same centers,
-and a warning says how many cells were.
+Each cell is checked: the normwise backward error of its solution,
+``||(H_tr + alpha K_MM) b - g_tr|| / ((||H_tr|| + alpha ||K_MM||) ||b|| + ||g_tr||)`` (Frobenius
+norms). A k-fold cell whose error is above ``CLOSED_FORM_MAX_ERROR`` is refitted by the nystrom solver (preconditioned CG) on the same
+centers; such a leave-one-out cell has no closed-form hat diagonal and is left unscored (NaN).
+A warning says how many cells were.
 """
 
 from __future__ import annotations
@@ -35,10 +39,11 @@ from ..errors import DataError, KrrWarning
 from ..kernels import KernelMap, KernelSpec, NonFiniteKernel
 from ..metrics import residual_scores
 from ..resources import check_memory, format_bytes
-from ..solvers.nystrom import DOF_EIGEN_CUTOFF, NystromOptions, center_rows, default_centers, solve_nystrom
+from ..solvers.nystrom import NystromOptions, center_rows, default_centers, solve_nystrom
 
-# A closed-form cell whose M x M system has a larger relative residual is refitted by CG.
-CLOSED_FORM_MAX_RESIDUAL = 1e-6
+# A closed-form cell whose M x M solution has a larger normwise backward error is refitted by CG
+# (a Cholesky solve in float64 gives about 1e-16 times a modest factor).
+CLOSED_FORM_MAX_ERROR = 1e-12
 # Rows per block of K_bM in the passes: about this many bytes.
 BLOCK_BYTES = 32 * 2**20
 
@@ -67,9 +72,6 @@ def score_nystrom_gamma(
     K_MM = kernel.gram(centers)
     if not np.isfinite(K_MM).all():
         raise NonFiniteKernel(kernel.kernel, kernel.gamma, kernel.degree, kernel.coef0)
-    e, U = linalg.eigh(K_MM, check_finite=False)
-    keep = e > DOF_EIGEN_CUTOFF * max(float(e[-1]), np.finfo(float).tiny)
-    P = U[:, keep] / np.sqrt(e[keep])  # K_MM's pseudo-inverse square root on its range
     parts = [np.arange(n)] if folds is None else folds
     step = max(1, BLOCK_BYTES // (8 * M))
 
@@ -86,28 +88,33 @@ def score_nystrom_gamma(
             g[f] += Kb.T @ Y[r]
     H_all, g_all = H.sum(axis=0), g.sum(axis=0)
 
-    def eig_of(Htr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        w = P.T @ Htr @ P
-        s, Z = linalg.eigh((w + w.T) / 2, check_finite=False)
-        return np.clip(s, 0.0, None), P @ Z
+    def factor(Htr: np.ndarray, alpha: float) -> _Factor:
+        return _Factor(Htr + alpha * K_MM)
 
-    s_all, _ = eig_of(H_all)
-    dof = np.sum(s_all[:, None] / (s_all[:, None] + alphas[None, :]), axis=0)
+    # the effective degrees of freedom of the fit on all rows: tr((H + alpha K_MM)^-1 H)
+    full = [factor(H_all, float(alpha)) for alpha in alphas]
+    dof = np.array([float(np.trace(L.solve(H_all))) for L in full])
     E = np.empty((len(alphas), n, t))
     rss = np.zeros((len(alphas), t))  # of the fit on all rows (leave-one-out, for GCV)
     refits = 0
     for f, rows in enumerate(parts):
         Htr, gtr = (H_all, g_all) if folds is None else (H_all - H[f], g_all - g[f])
-        s, R = eig_of(Htr)
-        c = R.T @ gtr  # (r, t)
-        inv = 1.0 / (s[:, None] + alphas[None, :])  # (r, A)
-        B = np.einsum("ij,jat->iat", R, inv[:, :, None] * c[:, None, :])  # b_f(alpha): (M, A, t)
-        # the check: each alpha's M x M system solved to working precision?
-        lhs = np.einsum("ij,jat->iat", Htr, B) + alphas[None, :, None] * np.einsum("ij,jat->iat", K_MM, B)
-        scale = np.linalg.norm(gtr) or 1.0
-        bad = [a for a in range(len(alphas)) if np.linalg.norm(lhs[:, a] - gtr) / scale > CLOSED_FORM_MAX_RESIDUAL]
-        if bad:
-            train = np.arange(n) if folds is None else np.setdiff1d(np.arange(n), rows, assume_unique=True)
+        factors = full if folds is None else [factor(Htr, float(alpha)) for alpha in alphas]
+        B = np.empty((M, len(alphas), t))
+        bad = []
+        norm_H, norm_K, norm_g = np.linalg.norm(Htr), np.linalg.norm(K_MM), np.linalg.norm(gtr)
+        for a, (alpha, L) in enumerate(zip(alphas, factors, strict=True)):
+            B[:, a] = L.solve(gtr)
+            # the check: the normwise backward error of the solution
+            r = Htr @ B[:, a] + alpha * (K_MM @ B[:, a]) - gtr
+            if np.linalg.norm(r) > CLOSED_FORM_MAX_ERROR * (
+                ((norm_H + alpha * norm_K) * np.linalg.norm(B[:, a]) + norm_g) or 1.0
+            ):
+                bad.append(a)
+        if bad and folds is None:  # no closed form for the hat diagonal: left unscored (NaN below)
+            refits += len(bad)
+        elif bad:
+            train = np.setdiff1d(np.arange(n), rows, assume_unique=True)
             options = NystromOptions(n_centers=M, seed=seed, tol=tol, max_iter=max_iter)
             for a in bad:
                 with warnings.catch_warnings():
@@ -121,11 +128,10 @@ def score_nystrom_gamma(
             Kb = kmap.block(X[r])
             pred = (Kb @ Bflat).reshape(len(r), len(alphas), t).transpose(1, 0, 2)  # (A, b, t)
             res = Y[r][None] - pred
-            if folds is None:  # e_i = (y_i - yhat_i) / (1 - h_ii); a refitted cell keeps the closed form's h
+            if folds is None:  # e_i = (y_i - yhat_i) / (1 - h_ii), h_ii = ||L^-1 k_i||^2
                 rss += np.sum(res**2, axis=1)
-                F = Kb @ R
-                h = (F * F) @ inv  # (b, A)
-                res = res / (1.0 - h.T[:, :, None])
+                for j, L in enumerate(factors):
+                    res[j] = np.nan if j in bad else res[j] / (1.0 - L.hat(Kb))[:, None]
             E[:, r] = res
     out: dict = {"dof": dof, "gcv": None}
     if folds is None:
@@ -138,6 +144,35 @@ def score_nystrom_gamma(
             [float(np.sqrt(np.mean(E[a, rows] ** 2, axis=0)).mean()) for rows in folds] for a in range(len(alphas))
         ]
     return out, refits
+
+
+class _Factor:
+    """``S = H + alpha K_MM`` factored for solves and the hat diagonal: ``S = L L^T`` by Cholesky, or, when
+    S is singular to working precision (a kernel of low rank: linear, polynomial), ``S = Q diag(d) Q^T``
+    with the pseudo-inverse (the minimum-norm solution, whose predictions are the same)."""
+
+    def __init__(self, S: np.ndarray) -> None:
+        from ..solvers.direct import spectral_inverse
+
+        self.L = None
+        try:
+            self.L = linalg.cholesky(S, lower=True, check_finite=False)
+        except linalg.LinAlgError:
+            d, self.Q = linalg.eigh(S, check_finite=False)
+            self.inv = np.where(d > 0, spectral_inverse(d, 0.0), 0.0)
+
+    def solve(self, rhs: np.ndarray) -> np.ndarray:
+        if self.L is not None:
+            return linalg.cho_solve((self.L, True), rhs, check_finite=False)
+        return self.Q @ (self.inv[:, None] * (self.Q.T @ rhs))
+
+    def hat(self, Kb: np.ndarray) -> np.ndarray:
+        """``k_i^T S^-1 k_i`` for the rows ``k_i`` of ``Kb``."""
+        if self.L is not None:
+            V = linalg.solve_triangular(self.L, Kb.T, lower=True, check_finite=False)
+        else:
+            V = np.sqrt(self.inv)[:, None] * (self.Q.T @ Kb.T)
+        return np.einsum("ij,ij->j", V, V)
 
 
 def nystrom_centers(X: np.ndarray, n_centers: int | None, seed: int) -> np.ndarray:
@@ -159,4 +194,4 @@ def check_nystrom_cv_memory(n: int, d: int, t: int, n_alphas: int, k: int, m: in
     )
 
 
-__all__ = ["CLOSED_FORM_MAX_RESIDUAL", "nystrom_centers", "nystrom_cv_peak_bytes", "score_nystrom_gamma"]
+__all__ = ["CLOSED_FORM_MAX_ERROR", "nystrom_centers", "nystrom_cv_peak_bytes", "score_nystrom_gamma"]

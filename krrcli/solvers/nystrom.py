@@ -48,14 +48,15 @@ PASS_BLOCK_BYTES = 2**20
 # The exact effective degrees of freedom need K_Mn K_nM: computed when n M^2 is at most this,
 # on the directions of K_MM whose eigenvalue is above DOF_EIGEN_CUTOFF times the largest.
 DOF_EXACT_MAX_FLOPS = 2e10
-# CG starts from the solution of the whitened normal equations, one pass computing K_Mn K_nM and
-# K_Mn y, when M is at most this. Measured on 2 cores (rbf, d = 10): that pass costs about as much
-# as 6 CG iterations at M = 1,000 and 12 at M = 2,000 (it grows with M), while CG from zero needs
-# 80-200 iterations to reach the default tolerance (n = 100,000, M = 1,000: 104 iterations, 8.3 s,
-# against 4.3 s from the normal equations and 11 refining iterations to 1e-10; n = 400,000: 147
-# iterations, 181 s, against 10 s and none). The normal equations square the condition number, so
-# at small alpha their solution can be off by more than the tolerance: CG's first residual is the
-# check, and CG refines it (alpha = 1e-4: residual 2.9e-8 from the normal equations, then CG).
+# When K_nM is not kept (each CG iteration rebuilds it from the rows), CG starts from the solution of
+# the whitened normal equations, one pass computing K_Mn K_nM and K_Mn y, when M is at most this.
+# Measured on 2 cores (rbf, d = 10): that pass costs about as much as 6 streamed CG iterations at
+# M = 1,000 and 12 at M = 2,000, while CG from zero needs 60-200 of them (n = 400,000, M = 1,000:
+# 147 iterations, 181 s, to 1e-8, against 10 s from the normal equations). A kept K_nM makes an
+# iteration two reads of it instead, and CG from zero is as fast or faster (n = 20,000, M = 2,000:
+# 2.3 s from zero against 6.0 s with the normal equations and the exact dof they allow). The normal
+# equations square the condition number, so at small alpha their solution can miss the tolerance:
+# CG's first residual over the rows is the check, and CG goes on from there.
 NORMAL_EQ_MAX_CENTERS = 10_000
 # CG on the normal equations' M x M matrix (no passes) refines their solution first, to a tenth of the
 # tolerance in at most this many iterations; the passes over the rows then check it (and go on if needed).
@@ -127,8 +128,10 @@ class _Products:
         self.K = None
         if keep and size * n * M <= KNM_CACHE_BYTES:
             self.K = np.empty((n, M), dtype=kmap.dtype)
-            for a in range(0, n, self.step):
-                kmap.block(X[a : a + self.step], out=self.K[a : a + self.step])
+            with progress.task("nystrom: K_nM", total=n) as bar:
+                for a in range(0, n, self.step):
+                    kmap.block(X[a : a + self.step], out=self.K[a : a + self.step])
+                    bar.update(min(n, a + self.step), f"{min(n, a + self.step):,} of {n:,} rows")
 
     def blocks(self, step: int | None = None):
         """``(start, K_bM)`` over the rows, in float64 (a float32 block, or kept K_nM, is widened for the
@@ -298,7 +301,7 @@ def solve_nystrom(
         return _triangular(A, w + lam * _triangular(A, beta, trans=False), trans=True), Kv
 
     G = None
-    one_pass = M <= NORMAL_EQ_MAX_CENTERS
+    one_pass = prod.K is None and M <= NORMAL_EQ_MAX_CENTERS
     if one_pass:  # K_Mn K_nM and K_Mn y in one pass over the rows
         G, KtY = prod.gram(Y)
     else:
