@@ -8,8 +8,8 @@ them; they carry feature values only, no target), the model fitted on rows ``S``
 One pass over the rows gives every fold's sums ``H_f``, ``g_f``; fold f's training sums are
 ``H - H_f`` and ``g - g_f``, and each (fold, alpha) system is solved by one Cholesky factorization
 of M x M (by the pseudo-inverse from an eigendecomposition when it is singular to working precision:
-a kernel of low rank, linear or polynomial). A second pass gives the held-out residuals ``y_f - K_fM b_f(alpha)`` of every alpha at
-once. Leave-one-out (one "fold" of all rows) takes the hat matrix's diagonal in the same pass,
+a kernel of low rank, linear or polynomial). A second pass gives the held-out residuals
+``y_f - K_fM b_f(alpha)`` of every alpha at once. Leave-one-out (one "fold" of all rows) takes the hat matrix's diagonal in the same pass,
 ``h_ii = ||L^-1 k_i||^2`` with ``H + alpha K_MM = L L^T``, so ``e_i = (y_i - yhat_i) / (1 - h_ii)``,
 and GCV is ``(RSS / n) / (1 - dof / n)^2`` with ``dof = tr((H + alpha K_MM)^-1 H)``. So a gamma
 costs two passes over the rows and (k + 1) x alphas factorizations of M x M.
@@ -23,8 +23,8 @@ less than an eigendecomposition per fold for up to about ten alphas, and are bac
 
 Each cell is checked: the normwise backward error of its solution,
 ``||(H_tr + alpha K_MM) b - g_tr|| / ((||H_tr|| + alpha ||K_MM||) ||b|| + ||g_tr||)`` (Frobenius
-norms). A k-fold cell whose error is above ``CLOSED_FORM_MAX_ERROR`` is refitted by the nystrom solver (preconditioned CG) on the same
-centers; such a leave-one-out cell has no closed-form hat diagonal and is left unscored (NaN).
+norms). A k-fold cell whose error is above ``CLOSED_FORM_MAX_ERROR`` is refitted by the nystrom
+solver (preconditioned CG) on the same centers; such a leave-one-out cell has no closed-form hat diagonal and is left unscored (NaN).
 A warning says how many cells were.
 """
 
