@@ -358,11 +358,9 @@ def _centers_used(n_centers: int | None, n: int) -> int:
 def _cv_solver(solver: str, n_centers: int | None, n: int, t: int, alphas: list[float]) -> str:
     """``auto``: the exact closed forms up to CV_EXACT_AUTO_MAX_ROWS rows while they fit in memory, else nystrom
     (said in one warning line). An explicit choice is kept."""
-    import warnings
-
-    from .errors import KrrWarning, UsageError
-    from .resources import available_memory, format_bytes
+    from .errors import UsageError
     from .selection import CV_EXACT_AUTO_MAX_ROWS, cv_peak_bytes
+    from .solvers.nystrom import beyond_exact
 
     if solver not in ("auto", "exact", "nystrom"):
         raise UsageError(f"unknown cv solver {solver!r}; choose auto, exact or nystrom")
@@ -381,16 +379,9 @@ def _cv_solver(solver: str, n_centers: int | None, n: int, t: int, alphas: list[
     if M >= n or min(alphas) <= 0:
         return "exact"
     need = cv_peak_bytes(n, t, len(alphas), 1)
-    available = available_memory()
-    too_big = available is not None and need > available
-    if n <= CV_EXACT_AUTO_MAX_ROWS and not too_big:
+    slow = "would take minutes per gamma"
+    if not beyond_exact(n, need, CV_EXACT_AUTO_MAX_ROWS, M, "exact cross-validation", slow):
         return "exact"
-    why = (
-        f"exact cross-validation needs {format_bytes(need)}"
-        if too_big
-        else f"exact cross-validation would take minutes per gamma (more than {CV_EXACT_AUTO_MAX_ROWS:,} rows)"
-    )
-    warnings.warn(f"{n:,} rows: {why}; using nystrom with {M:,} centers", KrrWarning, stacklevel=3)
     return "nystrom"
 
 

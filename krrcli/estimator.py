@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import warnings
 from typing import Any
 
 import numpy as np
 
-from .errors import DataError, KrrError, KrrWarning, ModelFileError, UsageError
+from .errors import DataError, KrrError, ModelFileError, UsageError
 from .kernels import KernelMap, KernelSpec, get_kernel, resolve_gamma
 from .metrics import regression_scores
 from .preprocess import Standardizer, standardize
-from .resources import check_memory, format_bytes
+from .resources import check_memory
 
 __all__ = ["KernelRidge", "check_dtype", "check_params", "regression_scores"]
 
@@ -287,7 +286,7 @@ class KernelRidge:
         (``EXACT_AUTO_MAX_ROWS``), else nystrom with its default centers, said in one warning line."""
         from .resources import available_memory
         from .solvers import get_solver
-        from .solvers.nystrom import default_centers
+        from .solvers.nystrom import beyond_exact, default_centers
 
         exact = get_solver(name)
         if not exact.centers_are_rows or exact.primal or float(self.alpha) <= 0:
@@ -299,17 +298,10 @@ class KernelRidge:
             return name
         available = available_memory()
         exact_need = _peak(exact, exact.make_options(None), n, d, t, itemsize)
-        too_big = available is not None and exact_need > available
-        if not too_big and n <= EXACT_AUTO_MAX_ROWS:
-            return name
         if available is not None and _peak(nystrom, options, n, d, t, 8) > available:
-            return name  # neither fits: the exact solver's refusal says what would
-        why = (
-            f"the exact fit needs {format_bytes(exact_need)}"
-            if too_big
-            else f"the exact fit would take over a minute (more than {EXACT_AUTO_MAX_ROWS:,} rows)"
-        )
-        warnings.warn(f"{n:,} rows: {why}; using nystrom with {M:,} centers", KrrWarning, stacklevel=3)
+            return name  # nystrom does not fit either: the exact solver runs, or its refusal says what would
+        if not beyond_exact(n, exact_need, EXACT_AUTO_MAX_ROWS, M, "the exact fit", "would take over a minute"):
+            return name
         return "nystrom"
 
     def fit_rows(self, rows: Any) -> KernelRidge:

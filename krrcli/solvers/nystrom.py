@@ -68,6 +68,20 @@ FLOAT32_TOL = 1e-4
 FLOAT32_MAX_RESIDUAL = 1e-3
 
 
+def beyond_exact(n: int, exact_need: int, max_rows: int, n_centers: int, what: str, slow: str) -> bool:
+    """``auto``'s rule, for fit and cv alike: True (said in one warning line) when the exact ``what`` needs
+    more memory than is available or the rows are more than ``max_rows`` (``slow`` says what that costs)."""
+    from ..resources import available_memory, format_bytes
+
+    available = available_memory()
+    too_big = available is not None and exact_need > available
+    if not too_big and n <= max_rows:
+        return False
+    why = f"{what} needs {format_bytes(exact_need)}" if too_big else f"{what} {slow} (more than {max_rows:,} rows)"
+    warnings.warn(f"{n:,} rows: {why}; using nystrom with {n_centers:,} centers", KrrWarning, stacklevel=4)
+    return True
+
+
 def default_centers(n_samples: int) -> int:
     """The documented rule: ``min(n, max(1000, round(10 sqrt(n))), MAX_DEFAULT_CENTERS)``."""
     return min(n_samples, max(1000, round(10 * math.sqrt(n_samples))), MAX_DEFAULT_CENTERS)
