@@ -350,3 +350,14 @@ def test_float32_rounds_the_kernel_only_and_checks_its_residual_in_float64(monke
         again = KernelRidge(gamma=0.2, alpha=0.1, solver="nystrom", n_centers=200, dtype="float32").fit(X, Y)
     assert again.dtype_ == "float64" and again.fallbacks_[0].startswith("float32 -> float64")
     np.testing.assert_allclose(again.predict(X_new), ref, rtol=1e-10)
+
+
+def test_the_report_says_when_the_dof_was_not_computed(krr, tmp_path, monkeypatch):
+    import krrcli.solvers.nystrom as ny
+
+    monkeypatch.setattr(ny, "DOF_EXACT_MAX_FLOPS", 0)  # kept K_nM, CG from zero: no K_Mn K_nM for the dof
+    X, Y = make_regression(300, 3, seed=34)
+    data = write_csv(tmp_path / "d.csv", ["a", "b", "c", "y"], np.column_stack([X, Y]))
+    res = krr("fit", data, "--solver", "nystrom", "--centers", "30", "--alpha", "0.1", "-o", tmp_path / "m.joblib")
+    assert res.exit_code == 0 and "effective dof  - of 300 (not computed at this size)" in res.stdout
+    assert "Hutchinson" not in res.stdout

@@ -112,13 +112,21 @@ def render_summary(s: dict[str, Any], verb: str) -> None:
         ),
         (
             "effective dof",
-            f"{fmt_num(s['effective_dof'])} of {s['n_samples']:,}"
-            + ("" if s.get("effective_dof_exact", True) else " (Hutchinson estimate)"),
+            f"{fmt_num(s['effective_dof'])} of {s['n_samples']:,}" + _dof_note(s),
         ),
         ("fit time", _fit_time(s)),
     ]
     for key, value in rows:
         con.print(f"  {key:<14} {value}", markup=False)
+
+
+def _dof_note(s: dict[str, Any]) -> str:
+    dof = s.get("effective_dof")
+    if dof is None or dof != dof:
+        return " (not computed at this size)"
+    if s.get("effective_dof_exact", True):
+        return ""
+    return " (estimate)" if s.get("solver") == "nystrom" else " (Hutchinson estimate)"
 
 
 def _fit_time(s: dict[str, Any]) -> str:
