@@ -19,6 +19,7 @@ from .data import (
     DEFAULT_CHUNK_ROWS,
     ArrayRows,
     CsvRows,
+    expand_inputs,
     format_header,
     format_rows,
     iter_feature_chunks,
@@ -53,7 +54,7 @@ def _summary(model: KernelRidge, path: str | None, seconds: float, read_seconds:
 
 
 def fit_csv(
-    data: str,
+    data: str | list[str],
     output: str = "model.joblib",
     *,
     targets: list[str] | None = None,
@@ -95,7 +96,7 @@ def fit_csv(
         chosen = get_solver(solver)
         chosen.check(kernel=kernel, alpha=alpha)
         model._options_for(chosen)
-    check_writable(output, "model file", inputs=(data,))
+    check_writable(output, "model file", inputs=tuple(expand_inputs(data)))
     import pandas  # noqa: F401  the modules a fit needs are loaded before the clocks start
     import scipy.linalg  # noqa: F401
 
@@ -120,7 +121,7 @@ def fit_csv(
 
 def predict_csv(
     model_path: str,
-    data: str,
+    data: str | list[str],
     output: str | None = None,
     *,
     sep: str = ",",
@@ -140,7 +141,7 @@ def predict_csv(
     if output == "-":
         output = None
     if output is not None:
-        check_writable(output, "output file", inputs=(data, model_path))
+        check_writable(output, "output file", inputs=(*expand_inputs(data), model_path))
     options = dict(
         sep=sep,
         chunk_size=chunk_size,
@@ -177,7 +178,7 @@ def _check_float_format(fmt: str) -> None:
 
 def _write_predictions(
     model: KernelRidge,
-    data: str,
+    data: str | list[str],
     *,
     sep: str,
     chunk_size: int,
@@ -197,12 +198,12 @@ def _write_predictions(
     chunks = iter_feature_chunks(
         data, model.feature_names_in_, sep=sep, chunk_rows=chunk_size, no_header=no_header, keep_input=with_input
     )
-    for names, X, lines, numbers in chunks:
+    for names, X, lines, numbers, source in chunks:
         if first:
             clash = [c for c in columns if with_input and c in names]
             if clash:
                 raise DataError(
-                    f"{data if data != '-' else '<stdin>'}: line 1: the input already has a column {clash[0]!r}; "
+                    f"{source}: line 1: the input already has a column {clash[0]!r}; "
                     "--with-input would write it twice (drop that column, or leave out --with-input)"
                 )
             fh.write(format_header(([*names] if with_input else []) + columns, out_sep) + "\n")
@@ -213,7 +214,7 @@ def _write_predictions(
         finite = np.isfinite(pred).all(axis=1)
         if not finite.all():
             raise DataError(
-                f"{data if data != '-' else '<stdin>'}: line {numbers[int(np.argmin(finite))]}: the prediction is "
+                f"{source}: line {numbers[int(np.argmin(finite))]}: the prediction is "
                 "not finite (the kernel overflows or is undefined for this row); check the row's scale"
             )
         text = format_rows(pred, float_format, out_sep)
@@ -226,7 +227,7 @@ def _write_predictions(
 
 
 def cv_csv(
-    data: str,
+    data: str | list[str],
     *,
     targets: list[str] | None = None,
     features: list[str] | None = None,
@@ -273,7 +274,7 @@ def cv_csv(
     if gamma_list is not None:
         check_grid_size(len(gamma_list), len(alpha_list))
     if output is not None:
-        check_writable(output, "model file", inputs=(data,))
+        check_writable(output, "model file", inputs=tuple(expand_inputs(data)))
     t0 = time.perf_counter()
     table = read_training_csv(data, targets=targets, features=features, sep=sep, min_rows=2)
     if folds is not None and folds > table.X.shape[0]:

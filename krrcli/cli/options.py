@@ -9,7 +9,13 @@ import typer
 KERNEL_NAMES = "rbf, laplacian, polynomial, linear, sigmoid, cosine"
 
 Data = Annotated[
-    str, typer.Argument(metavar="DATA", help="CSV file (.gz/.bz2/.xz/.zip read transparently), or - for stdin.")
+    list[str],
+    typer.Argument(
+        metavar="DATA...",
+        help="CSV file(s) (.gz/.bz2/.xz/.zip read transparently), glob patterns such as 'data/part-*.csv' "
+        "(quoted: krr expands them, sorted), or - for stdin. Several are read one after another and must share "
+        "a header.",
+    ),
 ]
 ModelPath = Annotated[str, typer.Argument(metavar="MODEL", help="A model file written by krr fit or krr cv -o.")]
 Target = Annotated[

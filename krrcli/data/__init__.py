@@ -3,6 +3,7 @@
 - :mod:`.source`: opening a path or stdin, decompressing, hashing, cutting the header and chunks of lines;
 - :mod:`.parse`: chunks of lines into checked floats, and the first bad cell named by line and column;
 - :mod:`.columns`: the header's names, ``--target`` / ``--features``;
+- :mod:`.inputs`: several paths and glob patterns read as one input;
 - :mod:`.rows`: the row-source protocol (re-iterable blocks of rows) over arrays and CSV files;
 - :mod:`.output`: CSV writing (RFC 4180 quoting, exact floats).
 """
@@ -10,6 +11,7 @@
 from __future__ import annotations
 
 from .columns import choose_columns, parse_features_option, read_header
+from .inputs import expand_inputs, input_label
 from .output import csv_field, format_header, format_rows
 from .parse import check_lines, parse_chunk, parse_numeric, split_line
 from .rows import (
@@ -33,6 +35,8 @@ __all__ = [
     "RowSource",
     "TrainingData",
     "check_lines",
+    "expand_inputs",
+    "input_label",
     "choose_columns",
     "csv_field",
     "format_header",

@@ -22,6 +22,7 @@ import numpy as np
 from .. import progress
 from ..errors import DataError, ResourceError, UsageError
 from .columns import _column_index, choose_columns, read_header
+from .inputs import check_same_header, combined_sha256, expand_inputs, input_label
 from .parse import parse_chunk
 from .source import CsvSource
 from .text import _name_list
@@ -113,7 +114,7 @@ class CsvRows:
 
     def __init__(
         self,
-        path: str,
+        path: str | list[str],
         *,
         targets: list[str] | None = None,
         features: list[str] | None = None,
@@ -122,17 +123,18 @@ class CsvRows:
         block_rows: int = TRAINING_CHUNK_ROWS,
         replay: bool = False,
     ) -> None:
-        self.path = path
+        self.paths = expand_inputs(path)  # several files (or a pattern's) are read one after another
+        self.path = self.paths[0]
         self.replay = replay
         self._started = False
         self.sep = sep
         self.min_rows = min_rows
         self.block_rows = block_rows
         self._wanted = (targets, features)
-        self._rereadable = _rereadable(path)
+        self._rereadable = all(_rereadable(p) for p in self.paths)
         self._spill: IO[bytes] | None = None
         self._n_rows: int | None = None
-        self.name = "<stdin>" if path == "-" else path
+        self.name = input_label(self.paths)
         self.features: list[str] = []
         self.targets: list[str] = []
         self.sha256: str | None = None
@@ -168,50 +170,55 @@ class CsvRows:
 
     def _read(self, spill: bool) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         targets, features = self._wanted
-        with ExitStack() as stack:
-            src = stack.enter_context(CsvSource(self.path, self.sep))
-            names = read_header(src)
-            if names is None:
-                raise DataError(f"{src.name} is empty; expected a header line and data rows")
-            targets, features = choose_columns(names, targets, features, src.name)
-            f_idx = _column_index(names, features, src.name, "feature")
-            t_idx = _column_index(names, targets, src.name, "target")
-            self.features, self.targets = features, targets
-            idx, nf = f_idx + t_idx, len(f_idx)
-            out = tempfile.TemporaryFile(prefix="krr-rows-") if spill else None  # anonymous: gone at exit
-            rows = 0
-            line_no = 1 + src.header_lines
-            reading = stack.enter_context(progress.task(f"reading {src.name}"))
-            try:
-                while True:
-                    raw = src.read_rows(self.block_rows)
-                    if not raw:
-                        break
-                    A = parse_chunk(raw, line_no, names, idx, src.sep, src.name)[0]
-                    line_no += raw.count(b"\n")
-                    if A.shape[0] == 0:
-                        continue
-                    rows += A.shape[0]
-                    reading.update(rows, f"{rows:,} rows")
-                    if out is not None:
-                        try:
-                            out.write(np.ascontiguousarray(A).tobytes())
-                        except OSError as exc:
-                            raise ResourceError(
-                                f"cannot keep {src.name}'s rows for a second pass in the temporary folder "
-                                f"({exc.strerror or exc}); set TMPDIR to a folder with more room"
-                            ) from None
-                    yield A[:, :nf], A[:, nf:]
-                sha = src.drain_hash()
-            except BaseException:
-                if out is not None:
-                    out.close()
-                raise
+        out = tempfile.TemporaryFile(prefix="krr-rows-") if spill else None  # anonymous: gone at exit
+        rows, digests, first = 0, [], None
+        try:
+            for path in self.paths:
+                with ExitStack() as stack:
+                    src = stack.enter_context(CsvSource(path, self.sep))
+                    names = read_header(src)
+                    if names is None:
+                        raise DataError(f"{src.name} is empty; expected a header line and data rows")
+                    if first is None:
+                        first = (names, src.name)
+                        targets, features = choose_columns(names, targets, features, src.name)
+                        f_idx = _column_index(names, features, src.name, "feature")
+                        t_idx = _column_index(names, targets, src.name, "target")
+                        self.features, self.targets = features, targets
+                        idx, nf = f_idx + t_idx, len(f_idx)
+                    else:
+                        check_same_header(names, first[0], src.name, first[1])
+                    line_no = 1 + src.header_lines
+                    reading = stack.enter_context(progress.task(f"reading {src.name}"))
+                    while True:
+                        raw = src.read_rows(self.block_rows)
+                        if not raw:
+                            break
+                        A = parse_chunk(raw, line_no, names, idx, src.sep, src.name)[0]
+                        line_no += raw.count(b"\n")
+                        if A.shape[0] == 0:
+                            continue
+                        rows += A.shape[0]
+                        reading.update(rows, f"{rows:,} rows")
+                        if out is not None:
+                            try:
+                                out.write(np.ascontiguousarray(A).tobytes())
+                            except OSError as exc:
+                                raise ResourceError(
+                                    f"cannot keep {src.name}'s rows for a second pass in the temporary folder "
+                                    f"({exc.strerror or exc}); set TMPDIR to a folder with more room"
+                                ) from None
+                        yield A[:, :nf], A[:, nf:]
+                    digests.append(src.drain_hash())
+        except BaseException:
+            if out is not None:
+                out.close()
+            raise
         if rows == 0:
-            raise DataError(f"{src.name} has a header but no data rows")
+            raise DataError(f"{self.name} has a header but no data rows")
         if rows < self.min_rows:
-            raise DataError(f"{src.name} has {rows} data row(s); need at least {self.min_rows}")
-        self._n_rows, self.sha256, self._spill = rows, sha, out
+            raise DataError(f"{self.name} has {rows} data row(s); need at least {self.min_rows}")
+        self._n_rows, self.sha256, self._spill = rows, combined_sha256(digests), out
 
     def _replay(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         assert self._spill is not None and self._n_rows is not None
@@ -243,52 +250,63 @@ def read_training_csv(
 
 
 def iter_feature_chunks(
-    path: str,
+    path: str | list[str],
     features: list[str],
     sep: str = ",",
     chunk_rows: int = DEFAULT_CHUNK_ROWS,
     no_header: bool = False,
     keep_input: bool = False,
-) -> Iterator[tuple[list[str], np.ndarray, list[str] | None]]:
-    """Stream a CSV of new rows: yields ``(input_columns, X_chunk, input_lines, line_numbers)``.
+) -> Iterator[tuple[list[str], np.ndarray, list[str] | None, list[int], str]]:
+    """Stream a CSV of new rows (or several, one after another): yields
+    ``(input_columns, X_chunk, input_lines, line_numbers, source_name)``.
 
     ``X_chunk`` has the model's ``features`` in order, matched by name (any
     order, extra columns ignored), or by position with ``no_header``.
     ``input_lines`` are the chunk's raw lines when ``keep_input``, else None.
+    Every file after the first must have the first one's header.
     A header-only input yields one empty chunk.
     """
     if chunk_rows < 1:
         raise UsageError(f"--chunk-size must be >= 1, got {chunk_rows}")
-    with CsvSource(path, sep) as src:
-        if no_header:
-            names = list(features)
-            line_no = 1
-        else:
-            header = read_header(src)
-            if header is None:
-                raise DataError(f"{src.name} is empty; expected a header line (or use --no-header)")
-            names = header
-            line_no = 1 + src.header_lines
+    paths = expand_inputs(path)
+    first: tuple[list[str], str] | None = None
+    yielded = False
+    for p in paths:
+        with CsvSource(p, sep) as src:
+            if no_header:
+                names = list(features)
+                line_no = 1
+            else:
+                header = read_header(src)
+                if header is None:
+                    raise DataError(f"{src.name} is empty; expected a header line (or use --no-header)")
+                names = header
+                line_no = 1 + src.header_lines
+                if first is not None:
+                    check_same_header(names, first[0], src.name, first[1])
+                position = {n: i for i, n in enumerate(names)}
+                missing = [f for f in features if f not in position]
+                if missing:
+                    raise DataError(
+                        f"{src.name}: the model needs feature column(s) "
+                        f"{_name_list([repr(m) for m in missing], 5)}, which the input lacks; "
+                        f"columns are: {_name_list(names)}"
+                    )
+            if first is None:
+                first = (names, src.name)
             position = {n: i for i, n in enumerate(names)}
-            missing = [f for f in features if f not in position]
-            if missing:
-                raise DataError(
-                    f"{src.name}: the model needs feature column(s) {_name_list([repr(m) for m in missing], 5)}, "
-                    f"which the input lacks; columns are: {_name_list(names)}"
-                )
-        position = {n: i for i, n in enumerate(names)}
-        idx = [position[f] for f in features]
-        what = "the model's feature list" if no_header else "the header"
-        yielded = False
-        while True:
-            raw = src.read_rows(chunk_rows)
-            if not raw:
-                break
-            X, lines, numbers = parse_chunk(raw, line_no, names, idx, src.sep, src.name, what, keep_input)
-            line_no += raw.count(b"\n")
-            if X.shape[0] == 0:
-                continue
-            yield names, X, lines, numbers
-            yielded = True
-        if not yielded:
-            yield names, np.empty((0, len(idx))), ([] if keep_input else None), []
+            idx = [position[f] for f in features]
+            what = "the model's feature list" if no_header else "the header"
+            while True:
+                raw = src.read_rows(chunk_rows)
+                if not raw:
+                    break
+                X, lines, numbers = parse_chunk(raw, line_no, names, idx, src.sep, src.name, what, keep_input)
+                line_no += raw.count(b"\n")
+                if X.shape[0] == 0:
+                    continue
+                yield names, X, lines, numbers, src.name
+                yielded = True
+    if not yielded:
+        assert first is not None
+        yield first[0], np.empty((0, len(features))), ([] if keep_input else None), [], first[1]
