@@ -17,6 +17,7 @@ from .console import fmt_num, out, print_json, printable, progress_bars, report_
         "  krr fit data.csv --gamma 1 --alpha 0.001\n"
         "  krr fit data.csv -t price -f area,rooms -k laplacian -o price.joblib\n"
         "  zcat data.csv.gz | krr fit - --json\n"
+        "  krr fit 'data/part-*.csv.gz' --solver nystrom --centers 2000\n"
     ),
 )
 def fit(
@@ -51,7 +52,9 @@ def fit(
     """Fit kernel ridge regression on DATA and save the model.
 
     Solves (K + alpha*I) w = y by Cholesky; no intercept, same kernels and
-    defaults as scikit-learn's KernelRidge. Example: krr fit data.csv --gamma 1 --alpha 0.001
+    defaults as scikit-learn's KernelRidge. Beyond 24,000 rows, or what fits in
+    memory, it fits the Nystrom model instead (--solver nystrom) and says so.
+    Example: krr fit data.csv --gamma 1 --alpha 0.001
     """
     from ..api import fit_csv
     from ..data import parse_features_option

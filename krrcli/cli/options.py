@@ -11,7 +11,7 @@ KERNEL_NAMES = "rbf, laplacian, polynomial, linear, sigmoid, cosine"
 Data = Annotated[
     list[str],
     typer.Argument(
-        metavar="DATA...",
+        metavar="DATA",
         help="CSV file(s) (.gz/.bz2/.xz/.zip read transparently), glob patterns such as 'data/part-*.csv' "
         "(quoted: krr expands them, sorted), or - for stdin. Several are read one after another and must share "
         "a header.",
