@@ -361,3 +361,17 @@ def test_the_report_says_when_the_dof_was_not_computed(krr, tmp_path, monkeypatc
     res = krr("fit", data, "--solver", "nystrom", "--centers", "30", "--alpha", "0.1", "-o", tmp_path / "m.joblib")
     assert res.exit_code == 0 and "effective dof  - of 300 (not computed at this size)" in res.stdout
     assert "Hutchinson" not in res.stdout
+
+
+def test_float32_kernel_values_that_overflow_are_refitted_in_float64(monkeypatch):
+    """Rows far from the origin: float32's exponent overflows; the fit is redone in float64, never saved as NaN."""
+    import krrcli.solvers.nystrom as ny
+
+    monkeypatch.setattr(ny, "KNM_CACHE_BYTES", 0)  # streamed: the normal equations' pass sees it first
+    rng = np.random.default_rng(35)
+    X, y = 1e5 + rng.normal(size=(600, 20)), rng.normal(size=600)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        with pytest.warns(KrrWarning, match="float32 kernel values are not finite .* solving in float64 instead"):
+            model = KernelRidge(gamma=0.05, solver="nystrom", n_centers=50, dtype="float32").fit(X, y)
+    assert model.dtype_ == "float64" and np.isfinite(model.dual_coef_).all()

@@ -79,7 +79,10 @@ def test_inaccurate_cells_are_refitted_and_said(monkeypatch):
     np.testing.assert_allclose(refitted["rmse"], closed["rmse"], rtol=1e-6)
     from krrcli.selection import cross_validate
 
-    with pytest.warns(KrrWarning, match=r"inaccurate for 9 \(fold, alpha\) cell\(s\).*refitted by the nystrom solver"):
+    with pytest.warns(
+        KrrWarning,
+        match=r"failed its accuracy check for 9 \(fold, alpha\) cell\(s\); they were refitted by the nystrom solver",
+    ):
         cross_validate(X, Y, gammas=[0.3], alphas=list(ALPHAS), folds=3, solver="nystrom", n_centers=20)
 
 
@@ -156,3 +159,11 @@ def test_a_kernel_that_cannot_be_scored_is_skipped():
             cross_validate(
                 X, Y, kernel="polynomial", gammas=[1.0], alphas=[0.1], folds=3, solver="nystrom", n_centers=10
             )
+
+
+def test_a_leave_one_out_cell_that_fails_its_check_has_no_score_at_all(monkeypatch):
+    X, Y, spec, C = _setting(n=60, m=15)
+    monkeypatch.setattr(ncv, "CLOSED_FORM_MAX_ERROR", 0.0)
+    out, bad = ncv.score_nystrom_gamma(X, Y, spec, ALPHAS, C, None, 0)
+    assert bad == len(ALPHAS)
+    assert np.isnan(out["rmse"]).all() and np.isnan(out["gcv"]).all() and np.isnan(out["dof"]).all()

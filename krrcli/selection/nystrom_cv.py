@@ -42,7 +42,7 @@ from ..errors import DataError, KrrWarning
 from ..kernels import KernelMap, KernelSpec, NonFiniteKernel
 from ..metrics import residual_scores
 from ..resources import check_memory, format_bytes
-from ..solvers.nystrom import NystromOptions, center_rows, default_centers, solve_nystrom
+from ..solvers.nystrom import NystromOptions, center_rows, default_centers, effective_dof, solve_nystrom
 
 # A closed-form cell whose M x M solution has a larger normwise backward error is refitted by CG
 # (a Cholesky solve in float64 gives about 1e-16 times a modest factor).
@@ -52,8 +52,10 @@ BLOCK_BYTES = 32 * 2**20
 
 
 def nystrom_cv_peak_bytes(n: int, d: int, t: int, n_alphas: int, k: int, m: int) -> int:
-    """The fold sums (k + 3 M x M), the rows in fold order (a copy), one block, the residuals."""
-    return 8 * ((k + 4) * m * m + n * (d + t) + n_alphas * n * t) + 2 * BLOCK_BYTES
+    """The fold sums (k of M x M), K_MM, their total, a training sum and one factor and its solve (k + 4);
+    for leave-one-out (k = 1) every alpha's factor; a block's rows and kernel; the residuals."""
+    factors = 4 + (n_alphas if k == 1 else 1)
+    return 8 * ((k + factors) * m * m + n_alphas * n * t + 2 * n * (d + t)) + 2 * BLOCK_BYTES
 
 
 def score_nystrom_gamma(
@@ -75,6 +77,9 @@ def score_nystrom_gamma(
     K_MM = kernel.gram(centers)
     if not np.isfinite(K_MM).all():
         raise NonFiniteKernel(kernel.kernel, kernel.gamma, kernel.degree, kernel.coef0)
+    K_raw = K_MM.copy()  # for the effective degrees of freedom, as the fit reports them
+    # the penalty the nystrom solver applies: alpha (K_MM + jitter I), its jitter (the same model as `krr fit`)
+    K_MM.flat[:: M + 1] += M * np.finfo(float).eps * max(1.0, float(np.max(np.abs(np.diag(K_MM)))))
     parts = [np.arange(n)] if folds is None else folds
     step = max(1, BLOCK_BYTES // (8 * M))
 
@@ -94,19 +99,19 @@ def score_nystrom_gamma(
     def factor(Htr: np.ndarray, alpha: float) -> _Factor:
         return _Factor(Htr + alpha * K_MM)
 
-    # the effective degrees of freedom of the fit on all rows: tr((H + alpha K_MM)^-1 H)
-    full = [factor(H_all, float(alpha)) for alpha in alphas]
-    dof = np.array([float(np.trace(L.solve(H_all))) for L in full])
+    dof = effective_dof(K_raw, H_all, alphas)  # of the fit on all rows
+    del K_raw
+    full = [factor(H_all, float(alpha)) for alpha in alphas] if folds is None else None  # LOO's hat needs them
     E = np.empty((len(alphas), n, t))
     rss = np.zeros((len(alphas), t))  # of the fit on all rows (leave-one-out, for GCV)
-    refits = 0
+    refits, loo_bad = 0, []
     for f, rows in enumerate(parts):
         Htr, gtr = (H_all, g_all) if folds is None else (H_all - H[f], g_all - g[f])
-        factors = full if folds is None else [factor(Htr, float(alpha)) for alpha in alphas]
         B = np.empty((M, len(alphas), t))
         bad = []
         norm_H, norm_K, norm_g = np.linalg.norm(Htr), np.linalg.norm(K_MM), np.linalg.norm(gtr)
-        for a, (alpha, L) in enumerate(zip(alphas, factors, strict=True)):
+        for a, alpha in enumerate(alphas):
+            L = full[a] if full else factor(Htr, float(alpha))
             B[:, a] = L.solve(gtr)
             # the check: the normwise backward error of the solution
             r = Htr @ B[:, a] + alpha * (K_MM @ B[:, a]) - gtr
@@ -116,6 +121,7 @@ def score_nystrom_gamma(
                 bad.append(a)
         if bad and folds is None:  # no closed form for the hat diagonal: left unscored (NaN below)
             refits += len(bad)
+            loo_bad = list(bad)
         elif bad:
             train = np.setdiff1d(np.arange(n), rows, assume_unique=True)
             options = NystromOptions(n_centers=M, seed=seed, tol=tol, max_iter=max_iter)
@@ -133,13 +139,15 @@ def score_nystrom_gamma(
             res = Y[r][None] - pred
             if folds is None:  # e_i = (y_i - yhat_i) / (1 - h_ii), h_ii = ||L^-1 k_i||^2
                 rss += np.sum(res**2, axis=1)
-                for j, L in enumerate(factors):
+                for j, L in enumerate(full):
                     res[j] = np.nan if j in bad else res[j] / (1.0 - L.hat(Kb))[:, None]
             E[:, r] = res
     out: dict = {"dof": dof, "gcv": None}
     if folds is None:
         with np.errstate(divide="ignore", invalid="ignore"):
             out["gcv"] = (rss / n).mean(axis=1) / (1.0 - dof / n) ** 2
+        out["gcv"][loo_bad] = np.nan  # no score from a solution that failed its check
+        out["dof"] = np.where(np.isin(np.arange(len(alphas)), loo_bad), np.nan, dof)
     rmse, mae, r2 = residual_scores(Y, E)
     out.update(rmse=rmse, mae=mae, r2=r2)
     if folds is not None:
@@ -162,7 +170,7 @@ class _Factor:
             self.L = linalg.cholesky(S, lower=True, check_finite=False)
         except linalg.LinAlgError:
             d, self.Q = linalg.eigh(S, check_finite=False)
-            self.inv = np.where(d > 0, spectral_inverse(d, 0.0), 0.0)
+            self.inv = spectral_inverse(d, 0.0)  # signed: an indefinite kernel keeps its negative directions
 
     def solve(self, rhs: np.ndarray) -> np.ndarray:
         if self.L is not None:
@@ -173,9 +181,9 @@ class _Factor:
         """``k_i^T S^-1 k_i`` for the rows ``k_i`` of ``Kb``."""
         if self.L is not None:
             V = linalg.solve_triangular(self.L, Kb.T, lower=True, check_finite=False)
-        else:
-            V = np.sqrt(self.inv)[:, None] * (self.Q.T @ Kb.T)
-        return np.einsum("ij,ij->j", V, V)
+            return np.einsum("ij,ij->j", V, V)
+        V = self.Q.T @ Kb.T
+        return np.einsum("i,ij,ij->j", self.inv, V, V)
 
 
 def nystrom_centers(X: np.ndarray, n_centers: int | None, seed: int) -> np.ndarray:

@@ -29,7 +29,7 @@ import numpy as np
 
 from .. import progress
 from ..errors import KrrWarning, UsageError
-from ..kernels import KernelMap, KernelSpec
+from ..kernels import KernelMap, KernelSpec, NonFiniteKernel
 from .base import Float32Inadequate, Solution, Solver, SolverOptions, register
 
 # The default number of centers: min(n, max(1000, 10 sqrt(n))), and at most this many
@@ -258,6 +258,20 @@ def conjugate_gradient(
     return x, carry, it, residual
 
 
+# tr(K_nM (K_Mn K_nM + alpha K_MM)^-1 K_Mn) = sum s / (s + alpha), s the eigenvalues of P^T K_Mn K_nM P with
+# P = U e^-1/2 on the directions of K_MM = U diag(e) U^T above rounding (a rank-deficient K_MM, as the
+# linear kernel's, is handled; no ill-conditioned solve). One place: the fit's report and cv's use it.
+def effective_dof(K_MM: np.ndarray, G: np.ndarray, alphas: np.ndarray) -> np.ndarray:
+    """The Nystrom smoother's effective degrees of freedom for each alpha, from ``K_MM`` and ``G = K_Mn K_nM``."""
+    from scipy import linalg
+
+    e, U = linalg.eigh(K_MM, check_finite=False)
+    keep = e > DOF_EIGEN_CUTOFF * max(float(e[-1]), np.finfo(float).tiny)
+    P = U[:, keep] / np.sqrt(e[keep])
+    s = np.clip(linalg.eigvalsh(P.T @ G @ P, check_finite=False), 0.0, None)
+    return np.sum(s[:, None] / (s[:, None] + np.asarray(alphas)[None, :]), axis=0)
+
+
 def center_rows(n_samples: int, n_centers: int, seed: int) -> np.ndarray:
     """The rows that serve as centers: ``n_centers`` of ``n_samples``, uniformly without replacement, sorted."""
     if n_centers == n_samples:
@@ -318,6 +332,10 @@ def solve_nystrom(
     one_pass = prod.K is None and M <= NORMAL_EQ_MAX_CENTERS
     if one_pass:  # K_Mn K_nM and K_Mn y in one pass over the rows
         G, KtY = prod.gram(Y)
+        if not np.isfinite(G).all():
+            if dtype != "float64":
+                raise Float32Inadequate("the float32 kernel values are not finite")
+            raise NonFiniteKernel(kernel.kernel, kernel.gamma, kernel.degree, kernel.coef0)
     else:
         KtY = prod.Kt(Y)
     rhs = _triangular(A, _triangular(T, KtY, trans=True), trans=True) / math.sqrt(n)
@@ -368,7 +386,7 @@ def solve_nystrom(
         true_r = rhs64 - _triangular(A, w + lam * _triangular(A, beta, trans=False), trans=True)
         norm64 = np.sqrt(np.sum(rhs64 * rhs64, axis=0))
         residual = float(np.max(np.sqrt(np.sum(true_r * true_r, axis=0)) / np.where(norm64 > 0, norm64, 1.0)))
-        if residual > FLOAT32_MAX_RESIDUAL:
+        if not residual <= FLOAT32_MAX_RESIDUAL:  # (NaN included)
             raise Float32Inadequate(
                 f"the float32 nystrom solve's relative residual {residual:.1e} (in float64) exceeded "
                 f"{FLOAT32_MAX_RESIDUAL:g}"
@@ -389,18 +407,18 @@ def solve_nystrom(
             stacklevel=3,
         )
     W = precond_apply(beta)
+    if not (np.isfinite(W).all() and np.isfinite(fitted).all()):  # never a NaN model
+        if dtype != "float64":
+            raise Float32Inadequate("the float32 kernel values are not finite")
+        raise NonFiniteKernel(kernel.kernel, kernel.gamma, kernel.degree, kernel.coef0)
     dof, exact = math.nan, False
     if G is not None or n * M * M <= DOF_EXACT_MAX_FLOPS:
         # tr(K_nM (K_Mn K_nM + alpha K_MM)^-1 K_Mn) = sum s / (s + alpha), s the eigenvalues of
         # P^T K_Mn K_nM P with P = U e^-1/2 on the directions of K_MM = U diag(e) U^T above rounding
         # (a rank-deficient K_MM, as the linear kernel's, is handled; no ill-conditioned solve)
-        from scipy import linalg
-
-        e, U = linalg.eigh(K_MM - jitter * np.eye(M), check_finite=False)
-        keep = e > DOF_EIGEN_CUTOFF * max(float(e[-1]), np.finfo(float).tiny)
-        P = U[:, keep] / np.sqrt(e[keep])
-        s = np.clip(linalg.eigvalsh(P.T @ (prod.gram() if G is None else G) @ P, check_finite=False), 0.0, None)
-        dof, exact = float(np.sum(s / (s + alpha))), dtype == "float64"  # float32 sums: close, not exact
+        K_MM.flat[:: M + 1] -= jitter
+        dof = float(effective_dof(K_MM, prod.gram() if G is None else G, np.array([alpha]))[0])
+        exact = dtype == "float64"  # float32 sums: close, not exact
     info = {
         "n_centers": M,
         "centers_rule": rule,
