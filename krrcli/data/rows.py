@@ -190,6 +190,7 @@ class CsvRows:
                         check_same_header(names, first[0], src.name, first[1])
                     line_no = 1 + src.header_lines
                     reading = stack.enter_context(progress.task(f"reading {src.name}"))
+                    before = rows
                     while True:
                         raw = src.read_rows(self.block_rows)
                         if not raw:
@@ -199,7 +200,7 @@ class CsvRows:
                         if A.shape[0] == 0:
                             continue
                         rows += A.shape[0]
-                        reading.update(rows, f"{rows:,} rows")
+                        reading.update(rows - before, f"{rows - before:,} rows")  # this file's
                         if out is not None:
                             try:
                                 out.write(np.ascontiguousarray(A).tobytes())

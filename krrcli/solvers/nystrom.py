@@ -164,14 +164,18 @@ class _Products:
             Kb = self.kmap.block(rows, out=buf[: rows.shape[0]])
             yield a, Kb if Kb.dtype == np.float64 else Kb.astype(np.float64)
 
-    def KtKv(self, V: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """``(K_Mn K_nM V, K_nM V)``: one pass over the rows, in blocks small enough to stay in cache."""
+    def KtKv(self, V: np.ndarray, Y: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """``(K_Mn K_nM V, K_nM V)``: one pass over the rows, in blocks small enough to stay in cache;
+        with ``Y``, ``(K_Mn K_nM V, K_Mn Y)`` in that same pass instead."""
         out = np.zeros(V.shape)
         KV = np.empty((self.X.shape[0], V.shape[1]))
+        KtY = None if Y is None else np.zeros((self.kmap.n_centers, Y.shape[1]))
         for a, Kb in self.blocks(self.pass_step):
             u = np.matmul(Kb, V, out=KV[a : a + Kb.shape[0]])
             out += Kb.T @ u
-        return out, KV
+            if KtY is not None:
+                KtY += Kb.T @ Y[a : a + Kb.shape[0]]
+        return (out, KV) if KtY is None else (out, KtY)
 
     def Kt(self, Y: np.ndarray) -> np.ndarray:
         out = np.zeros((self.kmap.n_centers, Y.shape[1]))
@@ -378,10 +382,10 @@ def solve_nystrom(
         beta, fitted, it, residual = conjugate_gradient(operator, rhs, beta, r, fitted, tol, options.max_iter, report)
     cg_seconds = time.perf_counter() - t_cg
     cg_residual = residual
-    if dtype != "float64":  # the true residual, in float64: one more pass
+    if dtype != "float64":  # the true residual, in float64: one more pass (K_Mn y in the same one)
         prod64 = _Products(X, KernelMap(kernel, C), keep=False)
-        KtKv, _ = prod64.KtKv(precond_apply(beta))
-        rhs64 = _triangular(A, _triangular(T, prod64.Kt(Y), trans=True), trans=True) / math.sqrt(n)
+        KtKv, KtY64 = prod64.KtKv(precond_apply(beta), Y)
+        rhs64 = _triangular(A, _triangular(T, KtY64, trans=True), trans=True) / math.sqrt(n)
         w = _triangular(T, KtKv, trans=True) / math.sqrt(n)
         true_r = rhs64 - _triangular(A, w + lam * _triangular(A, beta, trans=False), trans=True)
         norm64 = np.sqrt(np.sum(rhs64 * rhs64, axis=0))
