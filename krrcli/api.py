@@ -96,7 +96,8 @@ def fit_csv(
         chosen = get_solver(solver)
         chosen.check(kernel=kernel, alpha=alpha)
         model._options_for(chosen)
-    check_writable(output, "model file", inputs=tuple(expand_inputs(data)))
+    data = expand_inputs(data)  # once: the same files are checked against the output and read
+    check_writable(output, "model file", inputs=tuple(data))
     import pandas  # noqa: F401  the modules a fit needs are loaded before the clocks start
     import scipy.linalg  # noqa: F401
 
@@ -141,7 +142,8 @@ def predict_csv(
     if output == "-":
         output = None
     if output is not None:
-        check_writable(output, "output file", inputs=(*expand_inputs(data), model_path))
+        data = expand_inputs(data)  # once: the same files are checked against the output and read
+        check_writable(output, "output file", inputs=(*data, model_path))
     options = dict(
         sep=sep,
         chunk_size=chunk_size,
@@ -274,7 +276,8 @@ def cv_csv(
     if gamma_list is not None:
         check_grid_size(len(gamma_list), len(alpha_list))
     if output is not None:
-        check_writable(output, "model file", inputs=tuple(expand_inputs(data)))
+        data = expand_inputs(data)  # once: the same files are checked against the output and read
+        check_writable(output, "model file", inputs=tuple(data))
     t0 = time.perf_counter()
     table = read_training_csv(data, targets=targets, features=features, sep=sep, min_rows=2)
     if folds is not None and folds > table.X.shape[0]:

@@ -42,7 +42,7 @@ from ..errors import DataError, KrrWarning
 from ..kernels import KernelMap, KernelSpec, NonFiniteKernel
 from ..metrics import residual_scores
 from ..resources import check_memory, format_bytes
-from ..solvers.nystrom import NystromOptions, center_rows, default_centers, effective_dof, solve_nystrom
+from ..solvers.nystrom import NystromOptions, center_jitter, center_rows, default_centers, effective_dof, solve_nystrom
 
 # A closed-form cell whose M x M solution has a larger normwise backward error is refitted by CG
 # (a Cholesky solve in float64 gives about 1e-16 times a modest factor).
@@ -79,7 +79,7 @@ def score_nystrom_gamma(
         raise NonFiniteKernel(kernel.kernel, kernel.gamma, kernel.degree, kernel.coef0)
     K_raw = K_MM.copy()  # for the effective degrees of freedom, as the fit reports them
     # the penalty the nystrom solver applies: alpha (K_MM + jitter I), its jitter (the same model as `krr fit`)
-    K_MM.flat[:: M + 1] += M * np.finfo(float).eps * max(1.0, float(np.max(np.abs(np.diag(K_MM)))))
+    K_MM.flat[:: M + 1] += center_jitter(K_MM)
     parts = [np.arange(n)] if folds is None else folds
     step = max(1, BLOCK_BYTES // (8 * M))
 

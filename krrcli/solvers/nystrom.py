@@ -164,18 +164,23 @@ class _Products:
             Kb = self.kmap.block(rows, out=buf[: rows.shape[0]])
             yield a, Kb if Kb.dtype == np.float64 else Kb.astype(np.float64)
 
-    def KtKv(self, V: np.ndarray, Y: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """``(K_Mn K_nM V, K_nM V)``: one pass over the rows, in blocks small enough to stay in cache;
-        with ``Y``, ``(K_Mn K_nM V, K_Mn Y)`` in that same pass instead."""
+    def KtKv(self, V: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(K_Mn K_nM V, K_nM V)``: one pass over the rows, in blocks small enough to stay in cache."""
         out = np.zeros(V.shape)
         KV = np.empty((self.X.shape[0], V.shape[1]))
-        KtY = None if Y is None else np.zeros((self.kmap.n_centers, Y.shape[1]))
         for a, Kb in self.blocks(self.pass_step):
             u = np.matmul(Kb, V, out=KV[a : a + Kb.shape[0]])
             out += Kb.T @ u
-            if KtY is not None:
-                KtY += Kb.T @ Y[a : a + Kb.shape[0]]
-        return (out, KV) if KtY is None else (out, KtY)
+        return out, KV
+
+    def KtKv_and_Kt(self, V: np.ndarray, Y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(K_Mn K_nM V, K_Mn Y)`` in one pass over the rows."""
+        out = np.zeros(V.shape)
+        KtY = np.zeros((self.kmap.n_centers, Y.shape[1]))
+        for a, Kb in self.blocks(self.pass_step):
+            out += Kb.T @ (Kb @ V)
+            KtY += Kb.T @ Y[a : a + Kb.shape[0]]
+        return out, KtY
 
     def Kt(self, Y: np.ndarray) -> np.ndarray:
         out = np.zeros((self.kmap.n_centers, Y.shape[1]))
@@ -276,6 +281,12 @@ def effective_dof(K_MM: np.ndarray, G: np.ndarray, alphas: np.ndarray) -> np.nda
     return np.sum(s[:, None] / (s[:, None] + np.asarray(alphas)[None, :]), axis=0)
 
 
+def center_jitter(K_MM: np.ndarray) -> float:
+    """What is added to K_MM's diagonal before its Cholesky factorization: ``M eps max(1, max |K_ii|)``.
+    The fit's penalty is then ``alpha (K_MM + jitter I)``; cv uses the same."""
+    return K_MM.shape[0] * np.finfo(float).eps * max(1.0, float(np.max(np.abs(np.diag(K_MM)))))
+
+
 def center_rows(n_samples: int, n_centers: int, seed: int) -> np.ndarray:
     """The rows that serve as centers: ``n_centers`` of ``n_samples``, uniformly without replacement, sorted."""
     if n_centers == n_samples:
@@ -309,7 +320,7 @@ def solve_nystrom(
     kmap = KernelMap(kernel, C, dtype)
     tol = options.tol if dtype == "float64" else max(options.tol, FLOAT32_TOL)
     K_MM = kernel.gram(C)
-    jitter = M * np.finfo(float).eps * max(1.0, float(np.max(np.abs(np.diag(K_MM)))))
+    jitter = center_jitter(K_MM)
     K_MM.flat[:: M + 1] += jitter
     try:
         T = _cholesky_upper(K_MM, "kernel matrix of the centers")
@@ -384,7 +395,7 @@ def solve_nystrom(
     cg_residual = residual
     if dtype != "float64":  # the true residual, in float64: one more pass (K_Mn y in the same one)
         prod64 = _Products(X, KernelMap(kernel, C), keep=False)
-        KtKv, KtY64 = prod64.KtKv(precond_apply(beta), Y)
+        KtKv, KtY64 = prod64.KtKv_and_Kt(precond_apply(beta), Y)
         rhs64 = _triangular(A, _triangular(T, KtY64, trans=True), trans=True) / math.sqrt(n)
         w = _triangular(T, KtKv, trans=True) / math.sqrt(n)
         true_r = rhs64 - _triangular(A, w + lam * _triangular(A, beta, trans=False), trans=True)
