@@ -104,7 +104,7 @@ def fit_csv(
     from .solvers import direct  # noqa: F401
 
     t0 = time.perf_counter()
-    with CsvRows(data, targets=targets, features=features, sep=sep) as rows:  # one pass: no spill
+    with CsvRows(data, targets=targets, features=features, sep=sep, preflight=model.preflight) as rows:
         table = ArrayRows(*rows.to_arrays(), features=rows.features, targets=rows.targets, name=rows.name, owned=True)
     t1 = time.perf_counter()
     model.fit_rows(table)

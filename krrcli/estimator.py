@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import warnings
 from typing import Any
 
 import numpy as np
 
-from .errors import DataError, KrrError, ModelFileError, UsageError
+from .errors import DataError, KrrError, KrrWarning, ModelFileError, UsageError
 from .kernels import KernelMap, KernelSpec, get_kernel, resolve_gamma
 from .metrics import regression_scores
 from .preprocess import Standardizer, standardize
@@ -208,7 +209,7 @@ class KernelRidge:
 
     def _fit(self, X: Any, y: Any, overwrite_X: bool) -> KernelRidge:
         """``fit``; with ``overwrite_X`` the scaler is applied in ``X``'s memory (arrays krr read itself)."""
-        from .solvers import get_solver, resolve_solver, solve
+        from .solvers import solve
 
         check_params(self.kernel, self.gamma, self.alpha, self.degree, self.coef0)
         X, feature_names = _as_2d_float(X, "X")
@@ -224,29 +225,10 @@ class KernelRidge:
         if d < 1:
             raise DataError("need at least one feature column")
 
-        name = resolve_solver(self.solver, kernel=self.kernel, n_samples=n, n_features=d, alpha=float(self.alpha))
+        copy = (self.standardize and not (overwrite_X and X.flags.writeable)) or not X.flags.c_contiguous
+        name, solver, options = self._plan(n, d, Y.shape[1], copies=int(copy))
         dtype = str(check_dtype(self.dtype))
-        itemsize = np.dtype(dtype).itemsize
         t = Y.shape[1]
-        if self.solver == "auto":
-            name = self._beyond_exact(name, n, d, t, itemsize)
-        solver = get_solver(name)
-        options = self._options_for(solver)
-
-        def need(rows: int, size: int = itemsize) -> int:
-            return _peak(solver, options, rows, d, t, size)
-
-        def advice(avail: int) -> str:
-            text = _sample_advice(need, n, avail)
-            if itemsize == 8 and "float32" in solver.precisions and need(n, 4) <= avail:
-                text = "use --dtype float32 (half the memory), or " + text
-            return text
-
-        check_memory(
-            need(n),
-            f"fitting {n:,} rows ({solver.memory_note(n_samples=n, itemsize=itemsize, options=options)})",
-            advice,
-        )
 
         if self.standardize:
             scaler = Standardizer().fit(X)
@@ -276,12 +258,47 @@ class KernelRidge:
         self._y_1d = y_1d
         return self
 
+    def _plan(self, n: int, d: int, t: int, copies: int, estimated: bool = False) -> tuple[str, Any, Any]:
+        """The solver for ``n`` rows (``auto`` resolved) and its options, after the memory preflight: the
+        solver's peak plus ``copies`` copies of the rows must fit (an ``estimated`` row count is said so)."""
+        from .solvers import get_solver, resolve_solver
+
+        name = resolve_solver(self.solver, kernel=self.kernel, n_samples=n, n_features=d, alpha=float(self.alpha))
+        itemsize = np.dtype(str(check_dtype(self.dtype))).itemsize
+        if self.solver == "auto":
+            with warnings.catch_warnings():
+                if estimated:  # said once, when the real row count is known
+                    warnings.simplefilter("ignore", KrrWarning)
+                name = self._beyond_exact(name, n, d, t, itemsize, copies)
+        solver = get_solver(name)
+        options = self._options_for(solver)
+
+        def need(rows: int, size: int = itemsize) -> int:
+            return _peak(solver, options, rows, d, t, size, copies)
+
+        def advice(avail: int) -> str:
+            text = _sample_advice(need, n, avail)
+            if itemsize == 8 and "float32" in solver.precisions and need(n, 4) <= avail:
+                text = "use --dtype float32 (half the memory), or " + text
+            return text
+
+        about = "about " if estimated else ""
+        note = solver.memory_note(n_samples=n, itemsize=itemsize, options=options)
+        check_memory(need(n), f"fitting {about}{n:,} rows ({note})", advice)
+        return name, solver, options
+
+    def preflight(self, n_rows: int, n_features: int, n_targets: int) -> None:
+        """Refuse, before the rows are read, a fit of about ``n_rows`` rows (estimated from the file
+        sizes) that would not fit in memory, naming what would; the rows themselves are counted once."""
+        check_params(self.kernel, self.gamma, self.alpha, self.degree, self.coef0)
+        self._plan(n_rows, n_features, n_targets, copies=1, estimated=True)
+
     def _options_for(self, solver: Any) -> Any:
         """The solver's own options, from the parameters of the same names (None: its default)."""
         given = {f.name: getattr(self, f.name, None) for f in dataclasses.fields(solver.options_class)}
         return solver.make_options({k: v for k, v in given.items() if v is not None})
 
-    def _beyond_exact(self, name: str, n: int, d: int, t: int, itemsize: int) -> str:
+    def _beyond_exact(self, name: str, n: int, d: int, t: int, itemsize: int, copies: int) -> str:
         """``auto``: the exact solver while it fits in memory and takes about a minute at most
         (``EXACT_AUTO_MAX_ROWS``), else nystrom with its default centers, said in one warning line."""
         from .resources import available_memory
@@ -297,8 +314,8 @@ class KernelRidge:
         if M >= n:
             return name
         available = available_memory()
-        exact_need = _peak(exact, exact.make_options(None), n, d, t, itemsize)
-        if available is not None and _peak(nystrom, options, n, d, t, 8) > available:
+        exact_need = _peak(exact, exact.make_options(None), n, d, t, itemsize, copies)
+        if available is not None and _peak(nystrom, options, n, d, t, 8, copies) > available:
             return name  # nystrom does not fit either: the exact solver runs, or its refusal says what would
         if not beyond_exact(n, exact_need, EXACT_AUTO_MAX_ROWS, M, "the exact fit", "would take over a minute"):
             return name
@@ -411,10 +428,11 @@ class KernelRidge:
         save_model(self, path, **metadata)
 
 
-def _peak(solver: Any, options: Any, rows: int, d: int, t: int, itemsize: int) -> int:
-    """A fit's peak bytes: the solver's own, plus the rows and targets (and their standardized copy)."""
+def _peak(solver: Any, options: Any, rows: int, d: int, t: int, itemsize: int, copies: int) -> int:
+    """A fit's peak bytes beyond what is already in memory: the solver's own, plus ``copies`` copies of
+    the rows (one not read yet, or a standardized copy of a caller's arrays)."""
     peak = solver.peak_bytes(n_samples=rows, n_features=d, n_targets=t, itemsize=itemsize, options=options)
-    return peak + 2 * 8 * rows * (d + t)
+    return peak + copies * 8 * rows * (d + t)
 
 
 def _sample_advice(need: Any, n: int, available: int) -> str:

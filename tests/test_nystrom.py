@@ -140,7 +140,7 @@ def test_auto_uses_nystrom_when_the_exact_fit_does_not_fit_in_memory(krr, tmp_pa
     res = krr("fit", data, "--alpha", "0.1", "-o", dest)
     assert res.exit_code == 0, res.stderr
     assert res.stderr.strip().splitlines() == [
-        "krr: warning: 3,000 rows: the exact fit needs 133.7 MiB; using nystrom with 1,000 centers"
+        "krr: warning: 3,000 rows: the exact fit needs 133.5 MiB; using nystrom with 1,000 centers"
     ]
     assert "nystrom (float64), 1,000 centers" in res.stdout
     # with an explicit exact solver the preflight refuses, as before

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import stat
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import IO, Protocol
@@ -29,6 +29,10 @@ from .text import _name_list
 
 DEFAULT_CHUNK_ROWS = 10_000
 TRAINING_CHUNK_ROWS = 50_000
+# Rows read for a fit stay in memory while they take at most this share of the memory available
+# (the rest is the solver's); beyond it they go to temporary files, mapped back as arrays.
+ROWS_MEMORY_SHARE = 0.5
+GROWTH = 1.25  # the in-memory arrays grow by this factor (in place where the system can)
 
 # What the CSV parser reads as a number (Python's float() also takes "1_000" and non-ASCII digits).
 
@@ -93,6 +97,94 @@ class ArrayRows:
         return self.X, self.Y
 
 
+def _file_size(path: str) -> int | None:
+    if path == "-":
+        return None
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    return info.st_size if stat.S_ISREG(info.st_mode) else None
+
+
+class _RowStore:
+    """Blocks of rows appended into one C-ordered ``X`` and ``Y``.
+
+    In memory, the arrays are allocated for the estimated row count (pages not yet written cost
+    nothing) and grown by ``GROWTH`` with ``ndarray.resize``, which moves rather than copies a large
+    allocation where the C library can (glibc: mremap). When growing would take more than
+    ``ROWS_MEMORY_SHARE`` of the memory available, the rows go on in two anonymous temporary files
+    (in ``TMPDIR``, removed when krr exits) that are mapped back read-write, so the rows are held once
+    and the system pages them as memory allows.
+    """
+
+    def __init__(self, n_features: int, n_targets: int, estimate: int | None) -> None:
+        self.estimate = estimate
+        self.width = (n_features, n_targets)
+        self.n = 0
+        self.spilled = False
+        self._files: list[IO[bytes]] = []
+        cap = int(estimate * 1.02) + TRAINING_CHUNK_ROWS if estimate else TRAINING_CHUNK_ROWS
+        self.X = self.Y = np.empty((0, 0))
+        if not self._fits(cap):
+            self._spill()
+        else:
+            self.X, self.Y = np.empty((cap, n_features)), np.empty((cap, n_targets))
+
+    def _fits(self, rows: int) -> bool:
+        from ..resources import available_memory
+
+        more = 8 * (rows - self.X.shape[0]) * sum(self.width)
+        available = available_memory()
+        return available is None or more <= ROWS_MEMORY_SHARE * available
+
+    def _spill(self) -> None:
+        self._files = [tempfile.TemporaryFile(prefix="krr-rows-") for _ in range(2)]
+        self.spilled = True
+        for fh, A in zip(self._files, (self.X, self.Y), strict=True):
+            self._write(fh, A[: self.n])
+        self.X = self.Y = np.empty((0, 0))
+
+    def _write(self, fh: IO[bytes], A: np.ndarray) -> None:
+        try:
+            np.ascontiguousarray(A).tofile(fh)
+        except OSError as exc:
+            raise ResourceError(
+                f"cannot keep the rows in the temporary folder {tempfile.gettempdir()!r} ({exc.strerror or exc}); "
+                "set TMPDIR to a folder with more room, or free memory"
+            ) from None
+
+    def append(self, x: np.ndarray, y: np.ndarray) -> None:
+        m = x.shape[0]
+        if self.spilled:
+            self._write(self._files[0], x)
+            self._write(self._files[1], y)
+        else:
+            if self.n + m > self.X.shape[0]:
+                cap = max(self.n + m, int(self.X.shape[0] * GROWTH))
+                if not self._fits(cap):
+                    self._spill()
+                    self.append(x, y)
+                    return
+                self.X.resize((cap, self.width[0]), refcheck=False)
+                self.Y.resize((cap, self.width[1]), refcheck=False)
+            self.X[self.n : self.n + m] = x
+            self.Y[self.n : self.n + m] = y
+        self.n += m
+
+    def arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        if not self.spilled:
+            self.X.resize((self.n, self.width[0]), refcheck=False)  # gives back the unused capacity
+            self.Y.resize((self.n, self.width[1]), refcheck=False)
+            return self.X, self.Y
+        out = []
+        for fh, w in zip(self._files, self.width, strict=True):
+            fh.flush()
+            out.append(np.memmap(fh, dtype=np.float64, mode="r+", shape=(self.n, w)).view(np.ndarray))
+            fh.close()  # the mapping keeps the (unlinked) file's pages
+        return out[0], out[1]
+
+
 def _rereadable(path: str) -> bool:
     if path == "-":
         return False
@@ -122,6 +214,7 @@ class CsvRows:
         min_rows: int = 2,
         block_rows: int = TRAINING_CHUNK_ROWS,
         replay: bool = False,
+        preflight: Callable[[int, int, int], None] | None = None,
     ) -> None:
         self.paths = expand_inputs(path)  # several files (or a pattern's) are read one after another
         self.path = self.paths[0]
@@ -138,6 +231,9 @@ class CsvRows:
         self.features: list[str] = []
         self.targets: list[str] = []
         self.sha256: str | None = None
+        self.preflight: Callable[[int, int, int], None] | None = preflight
+        self.spilled = False  # to_arrays's rows are in temporary files, not in memory
+        self._first_share: float | None = None
 
     @property
     def n_rows(self) -> int | None:
@@ -153,15 +249,32 @@ class CsvRows:
         yield from self._read(spill=self.replay and not self._rereadable)
 
     def to_arrays(self) -> tuple[np.ndarray, np.ndarray]:
-        """All rows at once: ``X`` of shape (n, n_features) and ``Y`` of shape (n, n_targets)."""
-        parts = list(self.blocks())
-        if not parts:
+        """All rows at once: ``X`` of shape (n, n_features) and ``Y`` of shape (n, n_targets), each block
+        written into them as it is parsed (the rows are held once). They stay in memory while they take
+        at most ``ROWS_MEMORY_SHARE`` of what is available, else in two temporary files mapped back
+        (``spilled``). Once the first block of a regular file is read, ``preflight(rows, d, t)``, when
+        given, is called with the row count estimated from the file sizes."""
+        store: _RowStore | None = None
+        for x, y in self.blocks():
+            if store is None:
+                store = _RowStore(x.shape[1], y.shape[1], self._estimate_rows(x.shape[0]))
+                if self.preflight is not None and store.estimate is not None:
+                    self.preflight(store.estimate, x.shape[1], y.shape[1])
+            store.append(x, y)
+        if store is None:
             return np.empty((0, len(self.features))), np.empty((0, len(self.targets)))
-        # one copy each: the blocks' column slices go straight into C-ordered X and Y
-        n = sum(x.shape[0] for x, _ in parts)
-        X = np.concatenate([x for x, _ in parts], out=np.empty((n, parts[0][0].shape[1])))
-        Y = np.concatenate([y for _, y in parts], out=np.empty((n, parts[0][1].shape[1])))
+        X, Y = store.arrays()
+        self.spilled = store.spilled
         return X, Y
+
+    def _estimate_rows(self, rows: int) -> int | None:
+        """The rows of every file, from the first block's share of the first file (None for a stream,
+        or when the first block is the whole input: the real count follows at once)."""
+        share = self._first_share
+        sizes = [_file_size(p) for p in self.paths]
+        if share is None or None in sizes or sizes[0] == 0 or (share >= 1.0 and len(sizes) == 1):
+            return None
+        return max(rows, round(rows / share * sum(sizes) / sizes[0]))  # type: ignore[arg-type]
 
     def close(self) -> None:
         if self._spill is not None:
@@ -199,6 +312,8 @@ class CsvRows:
                         line_no += raw.count(b"\n")
                         if A.shape[0] == 0:
                             continue
+                        if rows == 0:
+                            self._first_share = src.fraction_read()
                         rows += A.shape[0]
                         reading.update(rows - before, f"{rows - before:,} rows")  # this file's
                         if out is not None:

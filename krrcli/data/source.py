@@ -10,6 +10,7 @@ import hashlib
 import io
 import lzma
 import os
+import stat
 import sys
 import zipfile
 from collections.abc import Iterator
@@ -28,6 +29,7 @@ class _HashingReader(io.RawIOBase):
     def __init__(self, raw: IO[bytes]) -> None:
         self._raw = raw
         self.sha256 = hashlib.sha256()
+        self.count = 0  # bytes read from the input
 
     def readable(self) -> bool:
         return True
@@ -37,6 +39,7 @@ class _HashingReader(io.RawIOBase):
         n = len(data)
         b[:n] = data
         self.sha256.update(data)
+        self.count += n
         return n
 
 
@@ -62,6 +65,9 @@ class CsvSource:
         buffered = io.BufferedReader(self._hasher, buffer_size=1 << 20)
         self._closers.append(buffered)
         self.stream = self._decompress(buffered)
+        self.compressed = self.stream is not buffered
+        self.size = self._regular_size(raw)  # bytes of a regular file; None for a stream
+        self._produced = 0  # bytes of text read (after decompressing)
         self._pending = b""
         self._eof = False
         self._cr_only: bool | None = None
@@ -85,6 +91,24 @@ class CsvSource:
             raise DataError(f"cannot read {path!r}: {exc.strerror}") from None
         self._closers.append(fh)
         return fh
+
+    @staticmethod
+    def _regular_size(raw: IO[bytes]) -> int | None:
+        try:
+            info = os.fstat(raw.fileno())
+        except (OSError, ValueError, io.UnsupportedOperation):
+            return None
+        return info.st_size if stat.S_ISREG(info.st_mode) else None
+
+    def fraction_read(self) -> float | None:
+        """About how much of a regular file the lines returned so far took (None for a stream or
+        before any): exact for a plain file, from the bytes read and the compression ratio so far
+        for a compressed one."""
+        returned = self._produced - len(self._pending)
+        if not self.size or returned <= 0:
+            return None
+        raw = returned if not self.compressed else self._hasher.count * returned / self._produced
+        return min(1.0, raw / self.size)
 
     def _decompress(self, fh: io.BufferedReader) -> IO[bytes]:
         magic = fh.peek(6)[:6]
@@ -111,7 +135,9 @@ class CsvSource:
 
     def _read(self, size: int) -> bytes:
         try:
-            return self.stream.read(size)
+            data = self.stream.read(size)
+            self._produced += len(data)
+            return data
         except (OSError, EOFError, zipfile.BadZipFile, lzma.LZMAError) as exc:
             raise DataError(f"cannot read {self.name!r}: {exc}") from None
 
