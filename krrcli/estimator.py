@@ -287,11 +287,12 @@ class KernelRidge:
         check_memory(need(n), f"fitting {about}{n:,} rows ({note})", advice)
         return name, solver, options
 
-    def preflight(self, n_rows: int, n_features: int, n_targets: int) -> None:
+    def preflight(self, n_rows: int, n_features: int, n_targets: int, rows_in_memory: bool) -> None:
         """Refuse, before the rows are read, a fit of about ``n_rows`` rows (estimated from the file
-        sizes) that would not fit in memory, naming what would; the rows themselves are counted once."""
+        sizes) that would not fit in memory, naming what would; the rows count once if they will be in
+        memory (not when they go to temporary files)."""
         check_params(self.kernel, self.gamma, self.alpha, self.degree, self.coef0)
-        self._plan(n_rows, n_features, n_targets, copies=1, estimated=True)
+        self._plan(n_rows, n_features, n_targets, copies=int(rows_in_memory), estimated=True)
 
     def _options_for(self, solver: Any) -> Any:
         """The solver's own options, from the parameters of the same names (None: its default)."""

@@ -10,6 +10,7 @@ krr exits, however it exits) when a second pass is needed.
 from __future__ import annotations
 
 import os
+import shutil
 import stat
 import tempfile
 from collections.abc import Callable, Iterator
@@ -21,6 +22,7 @@ import numpy as np
 
 from .. import progress
 from ..errors import DataError, ResourceError, UsageError
+from ..resources import available_memory, format_bytes
 from .columns import _column_index, choose_columns, read_header
 from .inputs import check_same_header, combined_sha256, expand_inputs, input_label
 from .parse import parse_chunk
@@ -132,13 +134,18 @@ class _RowStore:
             self.X, self.Y = np.empty((cap, n_features)), np.empty((cap, n_targets))
 
     def _fits(self, rows: int) -> bool:
-        from ..resources import available_memory
-
         more = 8 * (rows - self.X.shape[0]) * sum(self.width)
         available = available_memory()
         return available is None or more <= ROWS_MEMORY_SHARE * available
 
     def _spill(self) -> None:
+        rows = max(self.n, self.estimate or 0)
+        need, free = 8 * rows * sum(self.width), shutil.disk_usage(tempfile.gettempdir()).free
+        if need > free:
+            raise ResourceError(
+                f"the rows need {format_bytes(need)} in the temporary folder {tempfile.gettempdir()!r} (memory is "
+                f"short) but it has {format_bytes(free)} free; set TMPDIR to a folder with more room, or free memory"
+            )
         self._files = [tempfile.TemporaryFile(prefix="krr-rows-") for _ in range(2)]
         self.spilled = True
         for fh, A in zip(self._files, (self.X, self.Y), strict=True):
@@ -214,7 +221,7 @@ class CsvRows:
         min_rows: int = 2,
         block_rows: int = TRAINING_CHUNK_ROWS,
         replay: bool = False,
-        preflight: Callable[[int, int, int], None] | None = None,
+        preflight: Callable[[int, int, int, bool], None] | None = None,
     ) -> None:
         self.paths = expand_inputs(path)  # several files (or a pattern's) are read one after another
         self.path = self.paths[0]
@@ -231,7 +238,7 @@ class CsvRows:
         self.features: list[str] = []
         self.targets: list[str] = []
         self.sha256: str | None = None
-        self.preflight: Callable[[int, int, int], None] | None = preflight
+        self.preflight: Callable[[int, int, int, bool], None] | None = preflight
         self.spilled = False  # to_arrays's rows are in temporary files, not in memory
         self._first_share: float | None = None
 
@@ -253,13 +260,14 @@ class CsvRows:
         written into them as it is parsed (the rows are held once). They stay in memory while they take
         at most ``ROWS_MEMORY_SHARE`` of what is available, else in two temporary files mapped back
         (``spilled``). Once the first block of a regular file is read, ``preflight(rows, d, t)``, when
-        given, is called with the row count estimated from the file sizes."""
+        given, is called with the row count estimated from the file sizes and whether the rows will be in
+        memory."""
         store: _RowStore | None = None
         for x, y in self.blocks():
             if store is None:
                 store = _RowStore(x.shape[1], y.shape[1], self._estimate_rows(x.shape[0]))
                 if self.preflight is not None and store.estimate is not None:
-                    self.preflight(store.estimate, x.shape[1], y.shape[1])
+                    self.preflight(store.estimate, x.shape[1], y.shape[1], not store.spilled)
             store.append(x, y)
         if store is None:
             return np.empty((0, len(self.features))), np.empty((0, len(self.targets)))
