@@ -4,11 +4,14 @@ An executor does two things numerics need:
 
 - ``map_blocks(n_rows, step, fn)``: call ``fn(start, stop)`` over blocks of rows, in parallel
   where that pays (numpy releases the GIL), for work that writes into shared arrays;
+- ``sum_blocks(n_rows, step, fn)``: the sum of ``fn(start, stop, scratch)`` (a tuple of arrays)
+  over blocks of rows, the blocks shared among workers that each keep their own sum and scratch
+  buffers (a pass over the rows that reduces to small arrays, as ``K_Mn (K_nM v)``);
 - ``map_tasks(fn, tasks, jobs=)``: ``fn(task)`` for each task, in order, in worker processes
   when ``jobs > 1`` (each worker's BLAS capped so that workers x threads fits the cores).
 
-The kernels use the first, model selection the second. A distributed engine implements the
-same two calls.
+The kernels use the first, the nystrom solver's passes the second, model selection the third.
+A distributed engine implements the same three calls.
 """
 
 from __future__ import annotations
@@ -16,11 +19,17 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Protocol
 
+import numpy as np
+
 from .local import LocalExecutor
 
 
 class Executor(Protocol):
     def map_blocks(self, n_rows: int, step: int, fn: Callable[[int, int], None]) -> None: ...
+
+    def sum_blocks(
+        self, n_rows: int, step: int, fn: Callable[[int, int, dict], tuple[np.ndarray, ...]]
+    ) -> tuple[np.ndarray, ...]: ...
 
     def map_tasks(self, fn: Callable[[Any], Any], tasks: Iterable[Any], *, jobs: int) -> Iterator[Any]: ...
 

@@ -20,6 +20,7 @@ by conjugate gradient. Each iteration is one pass over the rows computing
 from __future__ import annotations
 
 import math
+import threading
 import time
 import warnings
 from collections.abc import Callable
@@ -29,6 +30,7 @@ import numpy as np
 
 from .. import progress
 from ..errors import KrrWarning, UsageError
+from ..execution import executor
 from ..kernels import KernelMap, KernelSpec, NonFiniteKernel
 from .base import Float32Inadequate, Solution, Solver, SolverOptions, register
 
@@ -43,16 +45,21 @@ KNM_CACHE_BYTES = 2**30
 BLOCK_BYTES = 32 * 2**20
 # ... and of this many for the passes K_Mn (K_nM v), whose block stays in cache between the kernel,
 # its exponential and the two products: measured at n = 200,000, M = 2,000, rbf, a pass took
-# 0.82-0.87 s with blocks of 0.5-1 MiB against 1.27 s with 32 MiB blocks.
+# 0.82-0.87 s with blocks of 0.5-1 MiB against 1.27 s with 32 MiB blocks. Those blocks are shared
+# by the executor among the cores (each with BLAS on one thread: 0.42 s a pass, against 0.75 s on
+# one thread with a 2-thread BLAS and 1.05 s on two threads each calling a 2-thread BLAS).
 PASS_BLOCK_BYTES = 2**20
 # The exact effective degrees of freedom need K_Mn K_nM: computed when n M^2 is at most this,
 # on the directions of K_MM whose eigenvalue is above DOF_EIGEN_CUTOFF times the largest.
 DOF_EXACT_MAX_FLOPS = 2e10
 # When K_nM is not kept (each CG iteration rebuilds it from the rows), CG starts from the solution of
 # the whitened normal equations, one pass computing K_Mn K_nM and K_Mn y, when M is at most this.
-# Measured on 2 cores (rbf, d = 10): that pass costs about as much as 6 streamed CG iterations at
-# M = 1,000 and 12 at M = 2,000, while CG from zero needs 60-200 of them (n = 400,000, M = 1,000:
-# 147 iterations, 181 s, to 1e-8, against 10 s from the normal equations). A kept K_nM makes an
+# Measured on 2 cores (rbf, d = 10, n = 400,000, tolerance 1e-6, passes on both cores): that pass costs
+# about as much as 12 streamed CG iterations at M = 1,000 and 19 at M = 2,000, while CG from zero needs
+# 75-200 of them (M = 1,000: 106 iterations, 46.5 s, against 5.2 s from the normal equations;
+# M = 2,000: 75 iterations, 74.2 s, against 20.0 s). The pass K_Mn K_nM itself stays on one thread
+# of krr's (big blocks, BLAS's symmetric product on every core): it is the product's cost, not the
+# exponential's (n = 200,000, M = 2,000: 7.7 s so, 8.0 s split over two threads). A kept K_nM makes an
 # iteration two reads of it instead, and CG from zero is as fast or faster (n = 20,000, M = 2,000:
 # 2.3 s from zero against 6.0 s with the normal equations and the exact dof they allow). The normal
 # equations square the condition number, so at small alpha their solution can miss the tolerance:
@@ -142,15 +149,21 @@ class _Products:
         self.K = None
         if keep and size * n * M <= KNM_CACHE_BYTES:
             self.K = np.empty((n, M), dtype=kmap.dtype)
+            lock, done = threading.Lock(), [0]
             with progress.task("nystrom: K_nM", total=n) as bar:
-                for a in range(0, n, self.step):
-                    kmap.block(X[a : a + self.step], out=self.K[a : a + self.step])
-                    bar.update(min(n, a + self.step), f"{min(n, a + self.step):,} of {n:,} rows")
 
-    def blocks(self, step: int | None = None):
-        """``(start, K_bM)`` over the rows, in float64 (a float32 block, or kept K_nM, is widened for the
-        products: single precision only rounds the kernel's values, every sum is float64)."""
-        step = step or self.step
+                def fill(a: int, b: int) -> None:
+                    kmap.block(X[a:b], out=self.K[a:b])  # type: ignore[index]
+                    with lock:
+                        done[0] += b - a
+                        bar.update(done[0], f"{done[0]:,} of {n:,} rows")
+
+                executor().map_blocks(n, self.pass_step, fill)
+
+    def blocks(self):
+        """``(start, K_bM)`` over the rows in big blocks, in float64 (a float32 block, or kept K_nM, is
+        widened for the products: single precision only rounds the kernel's values, every sum is float64)."""
+        step = self.step
         if self.K is not None:
             if self.K.dtype == np.float64:
                 yield 0, self.K
@@ -164,34 +177,56 @@ class _Products:
             Kb = self.kmap.block(rows, out=buf[: rows.shape[0]])
             yield a, Kb if Kb.dtype == np.float64 else Kb.astype(np.float64)
 
+    def _sum(self, fn: Callable[[int, np.ndarray], tuple[np.ndarray, ...]]) -> tuple[np.ndarray, ...]:
+        """The sum over the rows' blocks of ``fn(start, K_bM)`` (``K_bM`` in float64): one call on a kept
+        float64 K_nM (BLAS uses every core), else blocks small enough to stay in cache, computed and
+        reduced by the executor on every core (kernel, exponential and products alike)."""
+        if self.K is not None and self.K.dtype == np.float64:
+            return fn(0, self.K)
+        M, step, dtype = self.kmap.n_centers, self.pass_step, self.kmap.dtype
+
+        def work(a: int, b: int, scratch: dict) -> tuple[np.ndarray, ...]:
+            if self.K is not None:
+                Kb = self.K[a:b].astype(np.float64)
+            else:
+                if "K" not in scratch:
+                    scratch["K"] = np.empty((step, M), dtype=dtype)
+                Kb = self.kmap.block(self.X[a:b], out=scratch["K"][: b - a])
+                if Kb.dtype != np.float64:
+                    Kb = Kb.astype(np.float64)
+            return fn(a, Kb)
+
+        return executor().sum_blocks(self.X.shape[0], step, work)
+
     def KtKv(self, V: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """``(K_Mn K_nM V, K_nM V)``: one pass over the rows, in blocks small enough to stay in cache."""
-        out = np.zeros(V.shape)
+        """``(K_Mn K_nM V, K_nM V)``: one pass over the rows."""
         KV = np.empty((self.X.shape[0], V.shape[1]))
-        for a, Kb in self.blocks(self.pass_step):
-            u = np.matmul(Kb, V, out=KV[a : a + Kb.shape[0]])
-            out += Kb.T @ u
-        return out, KV
+
+        def part(a: int, Kb: np.ndarray) -> tuple[np.ndarray, ...]:
+            return (Kb.T @ np.matmul(Kb, V, out=KV[a : a + Kb.shape[0]]),)
+
+        return self._sum(part)[0], KV
 
     def KtKv_and_Kt(self, V: np.ndarray, Y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``(K_Mn K_nM V, K_Mn Y)`` in one pass over the rows."""
-        out = np.zeros(V.shape)
-        KtY = np.zeros((self.kmap.n_centers, Y.shape[1]))
-        for a, Kb in self.blocks(self.pass_step):
-            out += Kb.T @ (Kb @ V)
-            KtY += Kb.T @ Y[a : a + Kb.shape[0]]
-        return out, KtY
+
+        def part(a: int, Kb: np.ndarray) -> tuple[np.ndarray, ...]:
+            return Kb.T @ (Kb @ V), Kb.T @ Y[a : a + Kb.shape[0]]
+
+        KtKv, KtY = self._sum(part)
+        return KtKv, KtY
 
     def Kt(self, Y: np.ndarray) -> np.ndarray:
-        out = np.zeros((self.kmap.n_centers, Y.shape[1]))
-        for a, Kb in self.blocks(self.pass_step):
-            out += Kb.T @ Y[a : a + Kb.shape[0]]
-        return out
+        return self._sum(lambda a, Kb: (Kb.T @ Y[a : a + Kb.shape[0]],))[0]
 
     def K_times(self, B: np.ndarray) -> np.ndarray:
         out = np.empty((self.X.shape[0], B.shape[1]))
-        for a, Kb in self.blocks(self.pass_step):
+
+        def part(a: int, Kb: np.ndarray) -> tuple[np.ndarray, ...]:
             np.matmul(Kb, B, out=out[a : a + Kb.shape[0]])
+            return ()
+
+        self._sum(part)
         return out
 
     def gram(self, Y: np.ndarray | None = None) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
