@@ -352,15 +352,33 @@ def test_float32_rounds_the_kernel_only_and_checks_its_residual_in_float64(monke
     np.testing.assert_allclose(again.predict(X_new), ref, rtol=1e-10)
 
 
-def test_the_report_says_when_the_dof_was_not_computed(krr, tmp_path, monkeypatch):
+@pytest.mark.parametrize("kept", [True, False])
+def test_beyond_the_exact_bound_the_dof_is_a_marked_hutchinson_estimate(krr, tmp_path, monkeypatch, kept):
     import krrcli.solvers.nystrom as ny
 
-    monkeypatch.setattr(ny, "DOF_EXACT_MAX_FLOPS", 0)  # kept K_nM, CG from zero: no K_Mn K_nM for the dof
-    X, Y = make_regression(300, 3, seed=34)
+    X, Y = make_regression(3000, 3, seed=34)
     data = write_csv(tmp_path / "d.csv", ["a", "b", "c", "y"], np.column_stack([X, Y]))
-    res = krr("fit", data, "--solver", "nystrom", "--centers", "30", "--alpha", "0.1", "-o", tmp_path / "m.joblib")
-    assert res.exit_code == 0 and "effective dof  - of 300 (not computed at this size)" in res.stdout
-    assert "Hutchinson" not in res.stdout
+    args = ["--solver", "nystrom", "--centers", "300", "--alpha", "0.01", "--gamma", "1", "--json"]
+    if not kept:
+        monkeypatch.setattr(ny, "KNM_CACHE_BYTES", 0)
+        monkeypatch.setattr(ny, "NORMAL_EQ_MAX_CENTERS", 0)  # streamed and from zero: no K_Mn K_nM at hand
+    exact = json.loads(krr("fit", data, *args, "-o", tmp_path / "a.joblib").stdout)
+    assert exact["effective_dof_exact"] and "dof_stderr" not in exact["solver_info"]
+    monkeypatch.setattr(ny, "DOF_EXACT_MAX_FLOPS", 0)
+    est = json.loads(krr("fit", data, *args, "-o", tmp_path / "b.joblib").stdout)
+    assert not est["effective_dof_exact"]
+    err = est["solver_info"]["dof_stderr"]
+    # within four standard errors of the exact value; the error is about what S's spectrum in [0, 1]
+    # allows, sqrt(2 dof / probes) at most (the probes' sample spread is itself within ~25% of the truth)
+    assert abs(est["effective_dof"] - exact["effective_dof"]) <= 4 * err
+    assert 0 < err <= 1.5 * np.sqrt(2 * exact["effective_dof"] / ny.DOF_PROBES)
+    # the same data and seed give the same estimate; the model itself is the same
+    again = json.loads(krr("fit", data, *args, "-o", tmp_path / "c.joblib").stdout)
+    assert again["effective_dof"] == est["effective_dof"]
+    assert est["train"] == exact["train"]
+    res = krr("fit", data, *args[:-1], "-o", tmp_path / "d.joblib")
+    assert f"(Hutchinson estimate, standard error {err:.4g})" in res.stdout, res.stdout
+    assert "Hutchinson estimate, standard error" in krr("inspect", tmp_path / "d.joblib").stdout
 
 
 def test_float32_kernel_values_that_overflow_are_refitted_in_float64(monkeypatch):

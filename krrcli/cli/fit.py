@@ -129,7 +129,10 @@ def _dof_note(s: dict[str, Any]) -> str:
         return " (not computed at this size)"
     if s.get("effective_dof_exact", True):
         return ""
-    return " (estimate)" if s.get("solver") == "nystrom" else " (Hutchinson estimate)"
+    stderr = (s.get("solver_info") or {}).get("dof_stderr")
+    if s.get("solver") == "nystrom" and stderr is None:
+        return " (from float32 kernel values: close, not exact)"
+    return " (Hutchinson estimate" + ("" if stderr is None else f", standard error {fmt_num(stderr)}") + ")"
 
 
 def _fit_time(s: dict[str, Any]) -> str:
