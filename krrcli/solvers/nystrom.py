@@ -50,11 +50,13 @@ BLOCK_BYTES = 32 * 2**20
 # one thread with a 2-thread BLAS and 1.05 s on two threads each calling a 2-thread BLAS).
 PASS_BLOCK_BYTES = 2**20
 # The exact effective degrees of freedom need K_Mn K_nM (n M^2 flops when not at hand) and two M x M
-# eigendecompositions: computed when K_Mn K_nM is at hand or n M^2 is at most this (every kept K_nM
-# up to M = 2,000; measured at n = 20,000, M = 2,000: 0.6 s for K_Mn K_nM, 1.2 s for the rest, in a
-# 2.1 s fit), on the directions of K_MM whose eigenvalue is above DOF_EIGEN_CUTOFF times the largest.
-# Beyond it they are Hutchinson's estimate (below; 3.0 s at that size, so not the cheaper one there).
-DOF_EXACT_MAX_FLOPS = 3e11
+# eigendecompositions: computed when K_Mn K_nM is at hand (the normal equations' pass) or n M^2 is at
+# most this, on the directions of K_MM whose eigenvalue is above DOF_EIGEN_CUTOFF times the largest.
+# Beyond it they are Hutchinson's estimate (below), the cheaper where measured: n = 20,000, M = 2,000,
+# alpha 1, a kept K_nM, the fit itself 1.3 s: exact 2.2 s more (0.6 s for K_Mn K_nM, 1.6 s for the
+# eigendecompositions), the estimate 1.1 s more. Its CG is as slow as the fit's at small alpha
+# (alpha 1e-3: 16 s), so there the fit's report costs about what the fit does.
+DOF_EXACT_MAX_FLOPS = 2e10
 # When K_nM is not kept (each CG iteration rebuilds it from the rows), CG starts from the solution of
 # the whitened normal equations, one pass computing K_Mn K_nM and K_Mn y, when M is at most this.
 # Measured on 2 cores (rbf, d = 10, n = 400,000, tolerance 1e-6, passes on both cores): that pass costs
@@ -327,10 +329,12 @@ def effective_dof(K_MM: np.ndarray, G: np.ndarray, alphas: np.ndarray) -> np.nda
 # estimate tr(S) = E[z^T S z], z Rademacher in R^n, of the smoother S = K_nM Q W^-1 Q^T K_Mn (Q the fit's
 # preconditioner T^-1 A^-1 / sqrt(n), W = Q^T (K_Mn K_nM + alpha K_MM) Q its preconditioned system):
 # one pass gives U = Q^T K_Mn Z for DOF_PROBES probes at once, CG solves W X = U (every probe a column,
-# to DOF_PROBE_TOL: the probes' spread is far above that), and z^T S z = u^T x. S's eigenvalues are in
+# to DOF_PROBE_TOL), and z^T S z = u^T x. Measured at n = 20,000, M = 2,000 against a solve to 1e-6:
+# 1e-2 moves the estimate by 0.02, 0.3 and 0.08 (dof 469, 1965, 1989; standard errors 4-9) at a third
+# of the cost; 1e-1 by 4, 31 and 10 (biased low: not used). S's eigenvalues are in
 # [0, 1], so the standard error is at most sqrt(2 dof / DOF_PROBES); the report gives the probes' own.
 DOF_PROBES = 32
-DOF_PROBE_TOL = 1e-4
+DOF_PROBE_TOL = 1e-2
 
 
 def _hutchinson_dof(
