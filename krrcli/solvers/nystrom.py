@@ -152,6 +152,7 @@ class _Products:
         self.step = max(1, BLOCK_BYTES // (size * M))
         self.pass_step = max(1, PASS_BLOCK_BYTES // (size * M))
         self.K = None
+        self._K32: np.ndarray | None = None
         if keep and size * n * M <= KNM_CACHE_BYTES:
             self.K = np.empty((n, M), dtype=kmap.dtype)
             lock, done = threading.Lock(), [0]
@@ -212,8 +213,15 @@ class _Products:
 
         return self._sum(part)[0], KV
 
-    def KtK(self, V: np.ndarray) -> np.ndarray:
-        """``K_Mn K_nM V``: one pass over the rows."""
+    def KtK(self, V: np.ndarray, single: bool = False) -> np.ndarray:
+        """``K_Mn K_nM V``: one pass over the rows. With ``single``, a kept float64 K_nM's products are
+        in float32 (a float32 copy, made once): for the dof's probes, whose own spread is ~1e-2, this
+        halves the cost of their many-column products (n = 20,000, M = 2,000, 32 columns: 0.05 s for 0.1)."""
+        if single and self.K is not None and self.K.dtype == np.float64:
+            if self._K32 is None:
+                self._K32 = self.K.astype(np.float32)
+            V32 = V.astype(np.float32)
+            return (self._K32.T @ (self._K32 @ V32)).astype(np.float64)
         return self._sum(lambda a, Kb: (Kb.T @ (Kb @ V),))[0]
 
     def KtKv_and_Kt(self, V: np.ndarray, Y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -417,9 +425,9 @@ def solve_nystrom(
 
     def operator(beta: np.ndarray, fitted: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
         """The preconditioned system's matrix times ``beta``, and (when ``fitted``) the fitted values
-        ``K_nM v`` of its ``v``."""
+        ``K_nM v`` of its ``v``; without them (the dof's probes) a kept K_nM's products are in float32."""
         v = precond_apply(beta)  # T^-1 A^-1 beta / sqrt(n)
-        KtKv, Kv = prod.KtKv(v) if fitted else (prod.KtK(v), None)
+        KtKv, Kv = prod.KtKv(v) if fitted else (prod.KtK(v, single=True), None)
         w = _triangular(T, KtKv, trans=True) / math.sqrt(n)  # T^-T K_Mn K_nM v / sqrt(n)
         return _triangular(A, w + lam * _triangular(A, beta, trans=False), trans=True), Kv
 
@@ -580,7 +588,10 @@ class Nystrom(Solver):
         M = options.n_centers or default_centers(n_samples)  # type: ignore[attr-defined]
         knm = itemsize * n_samples * M
         kept = knm if knm <= KNM_CACHE_BYTES else min(knm, BLOCK_BYTES)
-        # K_MM, T, S, A and the gram for the dof: five M x M; K_nM or one block; the fitted values
+        # K_MM, T, S, A and the gram for the dof: five M x M; K_nM (and, for the dof's probes, its float32
+        # copy) or one block; the fitted values
+        if knm <= KNM_CACHE_BYTES and n_samples * M * M > DOF_EXACT_MAX_FLOPS:
+            kept += n_samples * M * 4
         return 5 * 8 * M * M + kept + 8 * 4 * n_samples * n_targets
 
     def check(self, *, kernel: str, alpha: float) -> None:
