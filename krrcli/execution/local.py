@@ -11,6 +11,13 @@ import numpy as np
 from .blas import blas_threads, cores
 
 
+def _add(total: tuple[np.ndarray, ...] | None, part: tuple[np.ndarray, ...] | None) -> tuple[np.ndarray, ...] | None:
+    """Elementwise sum of two tuples of arrays (None: nothing yet)."""
+    if total is None or part is None:
+        return part if total is None else total
+    return tuple(t + p for t, p in zip(total, part, strict=True))
+
+
 class LocalExecutor:
     """Runs on this machine's cores."""
 
@@ -43,7 +50,7 @@ class LocalExecutor:
             total, scratch = None, {}
             for a in starts[k::w]:
                 part = fn(a, min(a + step, n_rows), scratch)
-                total = part if total is None else tuple(t + p for t, p in zip(total, part, strict=True))
+                total = _add(total, part)
             return total
 
         if workers > 1:
@@ -51,9 +58,9 @@ class LocalExecutor:
                 if capped:
                     with ThreadPoolExecutor(max_workers=workers) as pool:
                         parts = list(pool.map(run, range(workers), [workers] * workers))
-                    total = parts[0]
-                    for part in parts[1:]:
-                        total = tuple(t + p for t, p in zip(total, part, strict=True))  # type: ignore[arg-type]
+                    total = None
+                    for part in parts:
+                        total = _add(total, part)
                     return total or ()
         return run(0, 1) or ()
 
