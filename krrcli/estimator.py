@@ -254,7 +254,7 @@ class KernelRidge:
         self.n_features_in_ = d
         self.feature_names_in_ = feature_names or [f"x{i}" for i in range(d)]
         self.target_names_ = target_names or (["y"] if t == 1 else [f"y{j}" for j in range(t)])
-        self.train_scores_ = regression_scores(Y, sol.fitted)
+        self.train_scores_ = sol.train_scores or regression_scores(Y, sol.fitted)
         self._y_1d = y_1d
         return self
 

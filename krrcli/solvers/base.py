@@ -38,8 +38,8 @@ class Solution:
     coef : ndarray of shape (n_features, n_targets) or None
         Primal weights, when the solver has them (linear kernel); predictions
         are then ``X @ coef``.
-    fitted : ndarray of shape (n_samples, n_targets)
-        Predictions on the training rows.
+    fitted : ndarray of shape (n_samples, n_targets) or None
+        Predictions on the training rows (None when they stay where the rows are: on a cluster).
     effective_dof : float
         ``tr(K (K + alpha I)^-1)``.
     dof_exact : bool
@@ -54,12 +54,14 @@ class Solution:
         What the fallback policy changed, and why, in order.
     info : dict
         Solver-specific facts (iterations, residuals), for the model file and the report.
+    train_scores : dict or None
+        The training scores, when ``fitted`` is None (computed where the rows are).
     """
 
     centers: np.ndarray
     dual_coef: np.ndarray
     coef: np.ndarray | None
-    fitted: np.ndarray
+    fitted: np.ndarray | None
     effective_dof: float
     dof_exact: bool
     solver: str
@@ -67,10 +69,11 @@ class Solution:
     n_samples: int = 0
     fallbacks: list[str] = field(default_factory=list)
     info: dict[str, Any] = field(default_factory=dict)
+    train_scores: dict[str, float] | None = None
 
     def __post_init__(self) -> None:
         if not self.n_samples:
-            self.n_samples = int(self.fitted.shape[0])
+            self.n_samples = int(self.fitted.shape[0])  # type: ignore[union-attr]
 
 
 class SolverFailed(Exception):

@@ -142,11 +142,46 @@ def _cholesky_upper(S: np.ndarray, what: str) -> np.ndarray:
         raise UsageError(f"the {what} is not positive definite; use a larger alpha or fewer centers") from None
 
 
-class _Products:
-    """``v -> K_Mn (K_nM v)`` over the rows, a block at a time (or from a kept K_nM)."""
+# The products of a pass over the rows, each a function of one block: ``K_bM`` (float64), the block's
+# targets ``Y_b``, its first row's index ``a`` in the whole training set, and one argument. The local
+# passes and a cluster's partitions call the same functions, so each product is written once.
+def op_KtK(Kb: np.ndarray, Yb: np.ndarray, a: int, V: np.ndarray) -> tuple[np.ndarray, ...]:
+    """``K_Mb K_bM V``."""
+    return (Kb.T @ (Kb @ V),)
 
-    def __init__(self, X: np.ndarray, kmap: KernelMap, keep: bool = True) -> None:
-        self.X, self.kmap = X, kmap
+
+def op_KtK_and_KtY(Kb: np.ndarray, Yb: np.ndarray, a: int, V: np.ndarray) -> tuple[np.ndarray, ...]:
+    """``(K_Mb K_bM V, K_Mb Y_b)``."""
+    return Kb.T @ (Kb @ V), Kb.T @ Yb
+
+
+def op_KtY(Kb: np.ndarray, Yb: np.ndarray, a: int, _: object) -> tuple[np.ndarray, ...]:
+    """``K_Mb Y_b``."""
+    return (Kb.T @ Yb,)
+
+
+def op_gram(Kb: np.ndarray, Yb: np.ndarray, a: int, with_y: bool) -> tuple[np.ndarray, ...]:
+    """``K_Mb K_bM`` (and ``K_Mb Y_b``)."""
+    return (Kb.T @ Kb, Kb.T @ Yb) if with_y else (Kb.T @ Kb,)
+
+
+def op_probes(Kb: np.ndarray, Yb: np.ndarray, a: int, seed: int) -> tuple[np.ndarray, ...]:
+    """``K_Mb Z_b`` for the dof's Rademacher probes ``Z_b``, drawn from a generator seeded by the block's
+    first row: the same probes however the rows are split among threads (see ``DOF_PROBES``)."""
+    rng = np.random.default_rng([seed, a])
+    Z = rng.integers(0, 2, size=(Kb.shape[0], DOF_PROBES)).astype(np.float64) * 2.0 - 1.0
+    return (Kb.T @ Z,)
+
+
+class _Products:
+    """The passes over rows held in this process: ``v -> K_Mn (K_nM v)`` and the other products, a block
+    at a time (or from a kept K_nM). A cluster's partitions implement the same calls
+    (:class:`krrcli.data.partitions.PartitionProducts`)."""
+
+    carries_fitted = True  # KtKv gives the fitted values K_nM v too
+
+    def __init__(self, X: np.ndarray, Y: np.ndarray, kmap: KernelMap, keep: bool = True) -> None:
+        self.X, self.Y, self.kmap = X, Y, kmap
         n, M = X.shape[0], kmap.n_centers
         size = kmap.dtype.itemsize  # the kernel's values in the kernel map's precision
         self.step = max(1, BLOCK_BYTES // (size * M))
@@ -166,6 +201,10 @@ class _Products:
 
                 executor().map_blocks(n, self.pass_step, fill)
 
+    @property
+    def kept(self) -> bool:
+        return self.K is not None
+
     def blocks(self):
         """``(start, K_bM)`` over the rows in big blocks, in float64 (a float32 block, or kept K_nM, is
         widened for the products: single precision only rounds the kernel's values, every sum is float64)."""
@@ -183,12 +222,13 @@ class _Products:
             Kb = self.kmap.block(rows, out=buf[: rows.shape[0]])
             yield a, Kb if Kb.dtype == np.float64 else Kb.astype(np.float64)
 
-    def _sum(self, fn: Callable[[int, np.ndarray], tuple[np.ndarray, ...]]) -> tuple[np.ndarray, ...]:
-        """The sum over the rows' blocks of ``fn(start, K_bM)`` (``K_bM`` in float64): one call on a kept
-        float64 K_nM (BLAS uses every core), else blocks small enough to stay in cache, computed and
+    def sum_blocks(self, op: Callable[..., tuple[np.ndarray, ...]], arg: object) -> tuple[np.ndarray, ...]:
+        """The sum over the rows' blocks of ``op(K_bM, Y_b, a, arg)`` (``K_bM`` in float64): one call on a
+        kept float64 K_nM (BLAS uses every core), else blocks small enough to stay in cache, computed and
         reduced by the executor on every core (kernel, exponential and products alike)."""
+        Y = self.Y
         if self.K is not None and self.K.dtype == np.float64:
-            return fn(0, self.K)
+            return op(self.K, Y, 0, arg)
         M, step, dtype = self.kmap.n_centers, self.pass_step, self.kmap.dtype
 
         def work(a: int, b: int, scratch: dict) -> tuple[np.ndarray, ...]:
@@ -200,18 +240,18 @@ class _Products:
                 Kb = self.kmap.block(self.X[a:b], out=scratch["K"][: b - a])
                 if Kb.dtype != np.float64:
                     Kb = Kb.astype(np.float64)
-            return fn(a, Kb)
+            return op(Kb, Y[a:b], a, arg)
 
         return executor().sum_blocks(self.X.shape[0], step, work)
 
-    def KtKv(self, V: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def KtKv(self, V: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         """``(K_Mn K_nM V, K_nM V)``: one pass over the rows."""
         KV = np.empty((self.X.shape[0], V.shape[1]))
 
-        def part(a: int, Kb: np.ndarray) -> tuple[np.ndarray, ...]:
+        def part(Kb: np.ndarray, Yb: np.ndarray, a: int, _: object) -> tuple[np.ndarray, ...]:
             return (Kb.T @ np.matmul(Kb, V, out=KV[a : a + Kb.shape[0]]),)
 
-        return self._sum(part)[0], KV
+        return self.sum_blocks(part, None)[0], KV
 
     def KtK(self, V: np.ndarray, single: bool = False) -> np.ndarray:
         """``K_Mn K_nM V``: one pass over the rows. With ``single``, a kept float64 K_nM's products are
@@ -222,43 +262,37 @@ class _Products:
                 self._K32 = self.K.astype(np.float32)
             V32 = V.astype(np.float32)
             return (self._K32.T @ (self._K32 @ V32)).astype(np.float64)
-        return self._sum(lambda a, Kb: (Kb.T @ (Kb @ V),))[0]
+        return self.sum_blocks(op_KtK, V)[0]
 
-    def KtKv_and_Kt(self, V: np.ndarray, Y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def KtKv_and_KtY(self, V: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``(K_Mn K_nM V, K_Mn Y)`` in one pass over the rows."""
-
-        def part(a: int, Kb: np.ndarray) -> tuple[np.ndarray, ...]:
-            return Kb.T @ (Kb @ V), Kb.T @ Y[a : a + Kb.shape[0]]
-
-        KtKv, KtY = self._sum(part)
+        KtKv, KtY = self.sum_blocks(op_KtK_and_KtY, V)
         return KtKv, KtY
 
-    def Kt(self, Y: np.ndarray) -> np.ndarray:
-        return self._sum(lambda a, Kb: (Kb.T @ Y[a : a + Kb.shape[0]],))[0]
+    def KtY(self) -> np.ndarray:
+        return self.sum_blocks(op_KtY, None)[0]
 
     def K_times(self, B: np.ndarray) -> np.ndarray:
         out = np.empty((self.X.shape[0], B.shape[1]))
 
-        def part(a: int, Kb: np.ndarray) -> tuple[np.ndarray, ...]:
+        def part(Kb: np.ndarray, Yb: np.ndarray, a: int, _: object) -> tuple[np.ndarray, ...]:
             np.matmul(Kb, B, out=out[a : a + Kb.shape[0]])
             return ()
 
-        self._sum(part)
+        self.sum_blocks(part, None)
         return out
 
-    def gram(self, Y: np.ndarray | None = None) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
-        """``K_Mn K_nM`` (and ``K_Mn Y`` in the same pass when ``Y`` is given)."""
-        M = self.kmap.n_centers
-        G = np.zeros((M, M))
-        KtY = None if Y is None else np.zeros((M, Y.shape[1]))
+    def gram(self, with_y: bool = False) -> tuple[np.ndarray, ...]:
+        """``(K_Mn K_nM,)``, or ``(K_Mn K_nM, K_Mn Y)`` in the same pass."""
         n = self.X.shape[0]
+        total: tuple[np.ndarray, ...] | None = None
         with progress.task("nystrom: K_Mn K_nM", total=n) as bar:
             for a, Kb in self.blocks():
-                G += Kb.T @ Kb
-                if KtY is not None:
-                    KtY += Kb.T @ Y[a : a + Kb.shape[0]]
+                part = op_gram(Kb, self.Y[a : a + Kb.shape[0]], a, with_y)
+                total = part if total is None else tuple(t + p for t, p in zip(total, part, strict=True))
                 bar.update(a + Kb.shape[0], f"{a + Kb.shape[0]:,} of {n:,} rows")
-        return G if Y is None else (G, KtY)
+        assert total is not None
+        return total
 
 
 def _normal_equations(G: np.ndarray, KtY: np.ndarray, T: np.ndarray, alpha: float) -> np.ndarray | None:
@@ -353,14 +387,9 @@ def _hutchinson_dof(
     max_iter: int,
 ) -> tuple[float, float]:
     """``(estimate, standard error)`` of the Nystrom smoother's trace (see ``DOF_PROBES``); each block's
-    probes come from its own seeded generator, so the estimate does not depend on which thread ran it."""
+    probes come from its own seeded generator (``op_probes``)."""
 
-    def probes(a: int, Kb: np.ndarray) -> tuple[np.ndarray, ...]:
-        rng = np.random.default_rng([seed, a])
-        Z = rng.integers(0, 2, size=(Kb.shape[0], DOF_PROBES)).astype(np.float64) * 2.0 - 1.0
-        return (Kb.T @ Z,)
-
-    U = whiten(prod._sum(probes)[0])
+    U = whiten(prod.sum_blocks(op_probes, seed)[0])
     X, _, _, _ = conjugate_gradient(
         lambda p: operator(p, fitted=False), U, np.zeros_like(U), U, None, DOF_PROBE_TOL, max_iter
     )
@@ -381,6 +410,22 @@ def center_rows(n_samples: int, n_centers: int, seed: int) -> np.ndarray:
     return np.sort(np.random.default_rng(seed).choice(n_samples, n_centers, replace=False))
 
 
+class LocalRows:
+    """Training rows in this process's memory, as the nystrom solver passes over them (a cluster's
+    partitions, :class:`krrcli.data.partitions.PartitionedRows`, offer the same three calls)."""
+
+    def __init__(self, X: np.ndarray, Y: np.ndarray) -> None:
+        self.X, self.Y = X, Y
+        self.n_rows, self.n_targets = X.shape[0], Y.shape[1]
+
+    def take(self, index: np.ndarray) -> np.ndarray:
+        """The rows of X at ``index`` (global row numbers, sorted)."""
+        return self.X[index]
+
+    def products(self, kmap: KernelMap, keep: bool = True) -> _Products:
+        return _Products(self.X, self.Y, kmap, keep)
+
+
 def solve_nystrom(
     X: np.ndarray,
     Y: np.ndarray,
@@ -391,18 +436,32 @@ def solve_nystrom(
     dtype: str = "float64",
 ) -> Solution:
     """Fit on ``X`` (n, d) and ``Y`` (n, t); ``centers`` (M, d), when given, replace the sample of rows.
+    See :func:`solve_rows`."""
+    return solve_rows(LocalRows(X, Y), alpha, kernel, options, centers, dtype)
+
+
+def solve_rows(
+    rows: LocalRows,
+    alpha: float,
+    kernel: KernelSpec,
+    options: NystromOptions,
+    centers: np.ndarray | None = None,
+    dtype: str = "float64",
+) -> Solution:
+    """Fit on the training ``rows`` (in memory, or a cluster's partitions); ``centers`` (M, d), when given,
+    replace the sample of rows.
 
     With ``dtype="float32"`` the kernel's values are computed (and a kept K_nM stored) in single
     precision, and widened to float64 for every product and sum; CG is judged against
     ``max(tol, FLOAT32_TOL)``, and one float64 pass measures the true residual: above
     ``FLOAT32_MAX_RESIDUAL`` the fit is redone in float64.
     """
-    n = X.shape[0]
+    n = rows.n_rows
     M = options.n_centers if options.n_centers is not None else default_centers(n)
     if centers is None and M > n:
         raise UsageError(f"--centers {M:,} is more than the {n:,} training rows")
     rule = "given" if options.n_centers is not None else "min(n, max(1000, 10 sqrt(n)), 10,000)"
-    C = np.ascontiguousarray(X[center_rows(n, M, options.seed)] if centers is None else centers)
+    C = np.ascontiguousarray(rows.take(center_rows(n, M, options.seed)) if centers is None else centers)
     M = C.shape[0]
     kmap = KernelMap(kernel, C, dtype)
     tol = options.tol if dtype == "float64" else max(options.tol, FLOAT32_TOL)
@@ -413,12 +472,12 @@ def solve_nystrom(
         T = _cholesky_upper(K_MM, "kernel matrix of the centers")
     except UsageError:  # an indefinite kernel (sigmoid): no Falkon preconditioner; solve directly
         K_MM.flat[:: M + 1] -= jitter
-        return _solve_direct(X, Y, alpha, KernelMap(kernel, C), K_MM, C, rule)
+        return _solve_direct(rows, alpha, KernelMap(kernel, C), K_MM, C, rule)
     lam = alpha / n
     S = T @ T.T / M
     S.flat[:: M + 1] += lam
     A = _cholesky_upper(S, "preconditioner")
-    prod = _Products(X, kmap)
+    prod = rows.products(kmap)
 
     def precond_apply(beta: np.ndarray) -> np.ndarray:  # b = T^-1 A^-1 beta / sqrt(n)
         return _triangular(T, _triangular(A, beta, trans=False), trans=False) / math.sqrt(n)
@@ -432,15 +491,15 @@ def solve_nystrom(
         return _triangular(A, w + lam * _triangular(A, beta, trans=False), trans=True), Kv
 
     G = None
-    one_pass = prod.K is None and M <= NORMAL_EQ_MAX_CENTERS
+    one_pass = not prod.kept and M <= NORMAL_EQ_MAX_CENTERS
     if one_pass:  # K_Mn K_nM and K_Mn y in one pass over the rows
-        G, KtY = prod.gram(Y)
+        G, KtY = prod.gram(with_y=True)
         if not np.isfinite(G).all():
             if dtype != "float64":
                 raise Float32Inadequate("the float32 kernel values are not finite")
             raise NonFiniteKernel(kernel.kernel, kernel.gamma, kernel.degree, kernel.coef0)
     else:
-        KtY = prod.Kt(Y)
+        KtY = prod.KtY()
     rhs = _triangular(A, _triangular(T, KtY, trans=True), trans=True) / math.sqrt(n)
     beta = np.zeros_like(rhs)
     method = "preconditioned conjugate gradient"
@@ -471,7 +530,7 @@ def solve_nystrom(
         Wbeta, fitted = operator(beta)
         r = rhs - Wbeta
     else:
-        r, fitted = rhs.copy(), np.zeros((n, rhs.shape[1]))
+        r, fitted = rhs.copy(), np.zeros((n, rhs.shape[1])) if prod.carries_fitted else None
     t_cg = time.perf_counter()
     with progress.task("nystrom: conjugate gradient", total=options.max_iter) as bar:
 
@@ -482,8 +541,8 @@ def solve_nystrom(
     cg_seconds = time.perf_counter() - t_cg
     cg_residual = residual
     if dtype != "float64":  # the true residual, in float64: one more pass (K_Mn y in the same one)
-        prod64 = _Products(X, KernelMap(kernel, C), keep=False)
-        KtKv, KtY64 = prod64.KtKv_and_Kt(precond_apply(beta), Y)
+        prod64 = rows.products(KernelMap(kernel, C), keep=False)
+        KtKv, KtY64 = prod64.KtKv_and_KtY(precond_apply(beta))
         rhs64 = _triangular(A, _triangular(T, KtY64, trans=True), trans=True) / math.sqrt(n)
         w = _triangular(T, KtKv, trans=True) / math.sqrt(n)
         true_r = rhs64 - _triangular(A, w + lam * _triangular(A, beta, trans=False), trans=True)
@@ -510,7 +569,8 @@ def solve_nystrom(
             stacklevel=3,
         )
     W = precond_apply(beta)
-    if not (np.isfinite(W).all() and np.isfinite(fitted).all()):  # never a NaN model
+    train = None if fitted is not None else prod.train_scores(W)  # (a cluster's: one more pass)
+    if not (np.isfinite(W).all() and (fitted is None or np.isfinite(fitted).all())):  # never a NaN model
         if dtype != "float64":
             raise Float32Inadequate("the float32 kernel values are not finite")
         raise NonFiniteKernel(kernel.kernel, kernel.gamma, kernel.degree, kernel.coef0)
@@ -520,7 +580,7 @@ def solve_nystrom(
         # P^T K_Mn K_nM P with P = U e^-1/2 on the directions of K_MM = U diag(e) U^T above rounding
         # (a rank-deficient K_MM, as the linear kernel's, is handled; no ill-conditioned solve)
         K_MM.flat[:: M + 1] -= jitter
-        dof = float(effective_dof(K_MM, prod.gram() if G is None else G, np.array([alpha]))[0])
+        dof = float(effective_dof(K_MM, prod.gram()[0] if G is None else G, np.array([alpha]))[0])
         exact = dtype == "float64"  # float32 sums: close, not exact
     else:
         dof, dof_stderr = _hutchinson_dof(
@@ -540,28 +600,28 @@ def solve_nystrom(
         "residual": residual,
         "converged": bool(converged),
         "tol": float(tol),
-        "knm_kept": prod.K is not None,
+        "knm_kept": prod.kept,
         "cg_seconds": cg_seconds,
     }
     if dof_stderr is not None:
         info["dof_stderr"] = dof_stderr
-    return Solution(C, W, None, fitted, dof, exact, "nystrom", dtype=dtype, n_samples=n, info=info)
+    return Solution(C, W, None, fitted, dof, exact, "nystrom", dtype=dtype, n_samples=n, info=info, train_scores=train)
 
 
 # (K_Mn K_nM + alpha K_MM) b = K_Mn y with H = Q diag(h) Q^T: b = Q diag(1/h) Q^T K_Mn y, 1/h := 0 where
 # h is zero to working precision (the minimum-norm least-squares solution, as the exact eigh solver's).
 def _solve_direct(
-    X: np.ndarray, Y: np.ndarray, alpha: float, kmap: KernelMap, K_MM: np.ndarray, C: np.ndarray, rule: str
+    rows: LocalRows, alpha: float, kmap: KernelMap, K_MM: np.ndarray, C: np.ndarray, rule: str
 ) -> Solution:
     from scipy import linalg
 
     from .direct import spectral_inverse
 
-    prod = _Products(X, kmap)
-    G = prod.gram()
+    prod = rows.products(kmap)
+    G = prod.gram()[0]
     h, Q = linalg.eigh(G + alpha * K_MM, check_finite=False)
     inv = spectral_inverse(h, 0.0)
-    W = Q @ (inv[:, None] * (Q.T @ prod.Kt(Y)))
+    W = Q @ (inv[:, None] * (Q.T @ prod.KtY()))
     dof = float(np.trace(Q @ (inv[:, None] * (Q.T @ G))))
     info = {
         "n_centers": C.shape[0],
@@ -570,9 +630,12 @@ def _solve_direct(
         "residual": 0.0,
         "converged": True,
         "method": "direct: the centers' kernel matrix is indefinite",
-        "knm_kept": prod.K is not None,
+        "knm_kept": prod.kept,
     }
-    return Solution(C, W, None, prod.K_times(W), dof, True, "nystrom", n_samples=X.shape[0], info=info)
+    fitted = prod.K_times(W) if prod.carries_fitted else None
+    train = None if fitted is not None else prod.train_scores(W)
+    n = rows.n_rows
+    return Solution(C, W, None, fitted, dof, True, "nystrom", n_samples=n, info=info, train_scores=train)
 
 
 class Nystrom(Solver):
