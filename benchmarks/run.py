@@ -489,6 +489,91 @@ def huge_bench(n: int, m: int) -> dict:
     }
 
 
+def _start_cluster(workers: int, log_dir: Path):
+    """A real cluster on 127.0.0.1: ``dask scheduler`` and ``workers`` x ``dask worker --nthreads 1``;
+    returns (address, processes)."""
+    import subprocess
+
+    info = log_dir / "scheduler.json"
+    info.unlink(missing_ok=True)
+    dask = str(Path(PY).with_name("dask"))
+    quiet = dict(stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    procs = [
+        subprocess.Popen(
+            [dask, "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard", "--scheduler-file", str(info)],
+            **quiet,
+        )
+    ]
+    while not info.exists() or not info.read_text().strip():
+        time.sleep(0.2)
+    address = json.loads(info.read_text())["address"]
+    for k in range(workers):
+        args = [dask, "worker", address, "--nthreads", "1", "--no-dashboard", "--name", f"w{k}", "--host", "127.0.0.1"]
+        procs.append(subprocess.Popen(args, **quiet))
+    from distributed import Client
+
+    with Client(address, timeout=60) as client:
+        client.wait_for_workers(workers, timeout=120)
+    return address, procs
+
+
+def _stop_cluster(procs) -> None:
+    import signal
+
+    for p in procs:
+        if p.poll() is None:
+            os.killpg(p.pid, signal.SIGTERM)
+    for p in procs:
+        p.wait(timeout=60)
+
+
+def dask_bench(n: int, m: int, parts: int, reps: int) -> dict:
+    """``krr fit`` (nystrom, M centers) of n rows in ``parts`` CSV files, whole command: the local engine
+    against ``--engine dask`` on a running cluster of 2 workers x 1 thread, and of 1 worker; medians of
+    ``reps`` runs, alternating."""
+    log(f"dask: writing {n:,} rows in {parts} CSV files")
+    folder = WORK / "dask_parts"
+    folder.mkdir(parents=True, exist_ok=True)
+    per = n // parts
+    for k in range(parts):
+        write_rows_csv(folder / f"part-{k:02d}.csv", per, seed=10 + k)
+    pattern = str(folder / "part-*.csv")
+    fit = [KRR, "fit", pattern, "--solver", "nystrom", "--centers", str(m), "--gamma", "0.05", "--alpha", "1"]
+    fit += ["-o", str(WORK / "dask.joblib")]
+    times: dict[str, list[float]] = {"local": [], "dask 2 workers": [], "dask 1 worker": []}
+    summaries = {}
+    for workers in (2, 1):
+        address, procs = _start_cluster(workers, WORK)
+        try:
+            for _ in range(reps):
+                for name, args in (("local", fit), (f"dask {workers} worker{'s' if workers > 1 else ''}",
+                                                    [*fit, "--engine", "dask", "--scheduler", address])):  # fmt: skip
+                    if name == "local" and workers == 1:
+                        continue
+                    log(f"dask: {name}")
+                    t0 = time.perf_counter()
+                    proc = __import__("subprocess").run([*args, "--json"], capture_output=True, text=True, check=True)
+                    times[name].append(time.perf_counter() - t0)
+                    summaries[name] = json.loads(proc.stdout)
+        finally:
+            _stop_cluster(procs)
+    for k in range(parts):
+        (folder / f"part-{k:02d}.csv").unlink()
+    res = {"n": n, "m": m, "parts": parts, **{f"{k} seconds": median(v) for k, v in times.items()}}
+    for name, s in summaries.items():
+        info = s["solver_info"]
+        res[f"{name} fit"] = {
+            "seconds": s["seconds"],
+            "read_seconds": s["read_seconds"],
+            "iterations": info["iterations"],
+            "method": info["method"],
+            "cg_seconds": info.get("cg_seconds"),
+            "rmse": s["train"]["rmse"],
+        }
+    log("dask: " + ", ".join(f"{k} {v:.1f} s" for k, v in res.items() if k.endswith("seconds")))
+    return res
+
+
 def table(results: dict) -> str:
     lines = [f"{'figure':<44} {'krr':>12} {'reference':>12} {'ratio':>7}  reference is", "-" * 96]
 
@@ -596,6 +681,13 @@ def table(results: dict) -> str:
             "s",
             "one bare pass (GEMM, exp, 2 products)",
         )
+    dk = results.get("dask")
+    if dk:
+        label = f"n={dk['n']:,}, M={dk['m']:,}, {dk['parts']} files"
+        add(f"krr fit --engine dask, {label}", dk["dask 2 workers seconds"], dk["local seconds"], "s",
+            "--engine local (target: 1.3)")  # fmt: skip
+        add("  dask, 1 worker against 2", dk["dask 1 worker seconds"], dk["dask 2 workers seconds"], "s",
+            "2 workers x 1 thread")  # fmt: skip
     s = results["startup"]
     add("krr --version", s["krr --version"], s["import typer"], "ms", 'python -c "import typer"')
     add("krr --help", s["krr --help"], s["import typer"], "ms", 'python -c "import typer"')
@@ -685,6 +777,7 @@ def main() -> None:
             "startup": lambda: startup_bench(reps=7),
             "large": lambda: [large_bench(20_000, 2000, "krr-exact"), large_bench(400_000, 1000, "sklearn-pipeline")],
             "huge": lambda: huge_bench(10_000_000, 2000),
+            "dask": lambda: dask_bench(2_000_000, 1000, 8, reps=2),
             "nystrom_cv": lambda: [nystrom_cv_bench(50_000, 5, "1e-6:1e2:9", 5, 1000)],
             "scale": lambda: scale_bench([10_000, 100_000, 1_000_000], [10_000, 20_000], 1000),
         }
@@ -727,6 +820,7 @@ def main() -> None:
             "nystrom_cv": [nystrom_cv_bench(50_000, 5, "1e-6:1e2:9", 5, 1000)],
             "scale": scale_bench([10_000, 100_000, 1_000_000], [10_000, 20_000], 1000),
             "huge": huge_bench(10_000_000, 2000),
+            "dask": dask_bench(2_000_000, 1000, 8, reps=2),
         }
     results["machine"] = machine()
     name = "quick" if args.quick else "full"

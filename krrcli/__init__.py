@@ -27,6 +27,7 @@ _EXPORTS = {
     "ModelFileError": "errors",
     "OutputError": "errors",
     "ResourceError": "errors",
+    "ClusterError": "errors",
 }
 
 __all__ = ["__version__", *_EXPORTS]

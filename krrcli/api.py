@@ -72,10 +72,18 @@ def fit_csv(
     tol: float | None = None,
     max_iter: int | None = None,
     seed: int = 0,
+    engine: str = "local",
+    scheduler: str | None = None,
 ) -> dict[str, Any]:
-    """Fit a model on a CSV file and save it; return the summary (the keys of ``krr fit --json``)."""
+    """Fit a model on a CSV file and save it; return the summary (the keys of ``krr fit --json``).
+
+    With ``engine="dask"`` the files are read as partitions by the workers of the Dask cluster at
+    ``scheduler`` (or ``DASK_SCHEDULER_ADDRESS``; none: a local cluster started for the fit), and the
+    nystrom solver's passes run there."""
+    from .execution.cluster import check_engine
     from .solvers import get_solver
 
+    check_engine(engine, scheduler)
     check_params(kernel, gamma, alpha, degree, coef0)
     check_dtype(dtype)
     model = KernelRidge(
@@ -103,12 +111,25 @@ def fit_csv(
 
     from .solvers import direct  # noqa: F401
 
-    t0 = time.perf_counter()
-    with CsvRows(data, targets=targets, features=features, sep=sep, preflight=model.preflight) as rows:
-        table = ArrayRows(*rows.to_arrays(), features=rows.features, targets=rows.targets, name=rows.name, owned=True)
-    t1 = time.perf_counter()
-    model.fit_rows(table)
-    seconds = time.perf_counter() - t1  # the model alone; reading the CSV is read_seconds
+    if engine == "dask":
+        from .data.partitions import PartitionedRows
+        from .execution.cluster import Cluster
+
+        with Cluster(scheduler) as cluster:
+            t0 = time.perf_counter()
+            rows = PartitionedRows(cluster, data, targets=targets, features=features, sep=sep)
+            t1 = time.perf_counter()
+            model.fit_rows(rows)
+            seconds = time.perf_counter() - t1
+    else:
+        t0 = time.perf_counter()
+        with CsvRows(data, targets=targets, features=features, sep=sep, preflight=model.preflight) as rows:
+            table = ArrayRows(
+                *rows.to_arrays(), features=rows.features, targets=rows.targets, name=rows.name, owned=True
+            )
+        t1 = time.perf_counter()
+        model.fit_rows(table)
+        seconds = time.perf_counter() - t1  # the model alone; reading the CSV is read_seconds
     save_model(
         model,
         output,
@@ -132,8 +153,17 @@ def predict_csv(
     float_format: str | None = None,
     stdout: IO[str] | None = None,
     dtype: str = "float64",
+    engine: str = "local",
+    scheduler: str | None = None,
 ) -> int:
-    """Stream predictions for a CSV file to ``output`` (atomic) or stdout; return the row count."""
+    """Stream predictions for a CSV file to ``output`` (atomic) or stdout; return the row count.
+
+    With ``engine="dask"`` each input file is predicted by a worker of the Dask cluster; the output is
+    written in input order, or, when ``output`` has a ``*`` (``out/part-*.csv``), one file per input
+    file, the ``*`` replaced by its number (all written together, or none)."""
+    from .execution.cluster import check_engine
+
+    check_engine(engine, scheduler)
     check_dtype(dtype)
     if float_format is not None:
         _check_float_format(float_format)
@@ -141,9 +171,13 @@ def predict_csv(
     columns = [f"{t}_pred" for t in model.target_names_]
     if output == "-":
         output = None
-    if output is not None:
-        data = expand_inputs(data)  # once: the same files are checked against the output and read
-        check_writable(output, "output file", inputs=(*data, model_path))
+    data = expand_inputs(data)  # once: the same files are checked against the output and read
+    outputs = [output] if output is not None else []
+    if engine == "dask" and output is not None and "*" in os.path.basename(output):
+        width = len(str(len(data) - 1))
+        outputs = [output.replace("*", f"{i:0{width}d}") for i in range(len(data))]
+    for path in outputs:
+        check_writable(path, "output file", inputs=(*data, model_path))
     options = dict(
         sep=sep,
         chunk_size=chunk_size,
@@ -153,6 +187,17 @@ def predict_csv(
         columns=columns,
         dtype=dtype,
     )
+    if engine == "dask":
+        from .data.partitions import predict_partitions
+        from .execution.cluster import Cluster
+
+        with Cluster(scheduler) as cluster:
+            if len(outputs) > 1 or (outputs and outputs[0] != output):
+                return predict_partitions(cluster, model, data, options, outputs=outputs)
+            if output is None:
+                return predict_partitions(cluster, model, data, options, fh=stdout or sys.stdout)
+            with atomic_write(output, "w", what="output file") as fh:
+                return predict_partitions(cluster, model, data, options, fh=fh)
     if output is None:
         return _write_predictions(model, data, fh=stdout or sys.stdout, **options)
     with atomic_write(output, "w", what="output file") as fh:
@@ -190,6 +235,7 @@ def _write_predictions(
     columns: list[str],
     fh: IO[str],
     dtype: str = "float64",
+    header: bool = True,
 ) -> int:
     from .data import parse_sep
     from .errors import DataError
@@ -208,7 +254,8 @@ def _write_predictions(
                     f"{source}: line 1: the input already has a column {clash[0]!r}; "
                     "--with-input would write it twice (drop that column, or leave out --with-input)"
                 )
-            fh.write(format_header(([*names] if with_input else []) + columns, out_sep) + "\n")
+            if header:
+                fh.write(format_header(([*names] if with_input else []) + columns, out_sep) + "\n")
             first = False
         if X.shape[0] == 0:
             continue

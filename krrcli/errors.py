@@ -16,6 +16,7 @@ EXIT_DATA = 3
 EXIT_MODEL_FILE = 4
 EXIT_OUTPUT = 5
 EXIT_RESOURCES = 6
+EXIT_CLUSTER = 7
 EXIT_INTERRUPTED = 130
 
 
@@ -53,6 +54,12 @@ class ResourceError(KrrError, MemoryError):
     """The work would need more memory than this machine has available."""
 
     exit_code = EXIT_RESOURCES
+
+
+class ClusterError(KrrError):
+    """The Dask cluster failed the work: its scheduler cannot be reached, or its workers were lost."""
+
+    exit_code = EXIT_CLUSTER
 
 
 class KrrWarning(UserWarning):

@@ -239,7 +239,21 @@ class KernelRidge:
         X = np.ascontiguousarray(X)
         self.gamma_ = resolve_gamma(self.kernel, self.gamma, d)
         sol = solve(name, X, Y, alpha=float(self.alpha), kernel=self._kernel_spec(), options=options, dtype=dtype)
+        scores = sol.train_scores or regression_scores(Y, sol.fitted)
+        return self._store(sol, options, d, feature_names, target_names, y_1d, scores)
 
+    def _store(
+        self,
+        sol: Any,
+        options: Any,
+        d: int,
+        feature_names: list[str] | None,
+        target_names: list[str] | None,
+        y_1d: bool,
+        scores: dict[str, float],
+    ) -> KernelRidge:
+        """Set the fitted attributes from a solver's solution."""
+        t = sol.dual_coef.shape[1]
         self.solver_ = sol.solver
         self.dtype_ = sol.dtype
         self.fallbacks_ = list(sol.fallbacks)
@@ -254,7 +268,7 @@ class KernelRidge:
         self.n_features_in_ = d
         self.feature_names_in_ = feature_names or [f"x{i}" for i in range(d)]
         self.target_names_ = target_names or (["y"] if t == 1 else [f"y{j}" for j in range(t)])
-        self.train_scores_ = sol.train_scores or regression_scores(Y, sol.fitted)
+        self.train_scores_ = scores
         self._y_1d = y_1d
         return self
 
@@ -299,7 +313,9 @@ class KernelRidge:
         given = {f.name: getattr(self, f.name, None) for f in dataclasses.fields(solver.options_class)}
         return solver.make_options({k: v for k, v in given.items() if v is not None})
 
-    def _beyond_exact(self, name: str, n: int, d: int, t: int, itemsize: int, copies: int) -> str:
+    def _beyond_exact(
+        self, name: str, n: int, d: int, t: int, itemsize: int, copies: int, distributed: bool = False
+    ) -> str:
         """``auto``: the exact solver while it fits in memory and takes about a minute at most
         (``EXACT_AUTO_MAX_ROWS``), else nystrom with its default centers, said in one warning line."""
         from .resources import available_memory
@@ -316,7 +332,8 @@ class KernelRidge:
             return name
         available = available_memory()
         exact_need = _peak(exact, exact.make_options(None), n, d, t, itemsize, copies)
-        if available is not None and _peak(nystrom, options, n, d, t, 8, copies) > available:
+        # (on a cluster, nystrom's rows and passes are on the workers: this machine holds M x M matrices)
+        if not distributed and available is not None and _peak(nystrom, options, n, d, t, 8, copies) > available:
             return name  # nystrom does not fit either: the exact solver runs, or its refusal says what would
         if not beyond_exact(n, exact_need, EXACT_AUTO_MAX_ROWS, M, "the exact fit", "would take over a minute"):
             return name
@@ -325,11 +342,49 @@ class KernelRidge:
     def fit_rows(self, rows: Any) -> KernelRidge:
         """Fit on a row source (:class:`krrcli.data.RowSource`: arrays, or a CSV file), keeping its
         column names. One target is fitted as a 1-D ``y``, as ``krr fit`` does."""
-        X, Y = rows.to_arrays()  # the exact solvers hold every row
-        self._fit(X, Y[:, 0] if Y.shape[1] == 1 else Y, overwrite_X=bool(getattr(rows, "owned", False)))
+        if getattr(rows, "distributed", False):
+            self._fit_partitioned(rows)
+        else:
+            X, Y = rows.to_arrays()  # the exact solvers hold every row
+            self._fit(X, Y[:, 0] if Y.shape[1] == 1 else Y, overwrite_X=bool(getattr(rows, "owned", False)))
         self.feature_names_in_ = list(rows.features)
         self.target_names_ = list(rows.targets)
         return self
+
+    def _fit_partitioned(self, rows: Any) -> None:
+        """Fit on rows held by a cluster's workers (:class:`krrcli.data.partitions.PartitionedRows`): the
+        nystrom solver's passes run there; a fit small enough for the exact solver (as ``auto`` decides
+        locally, or an exact solver asked for) gathers the rows here and fits them as locally."""
+        from .solvers import get_solver, resolve_solver, solve
+
+        check_params(self.kernel, self.gamma, self.alpha, self.degree, self.coef0)
+        n, d, t = rows.n_rows, rows.n_features, rows.n_targets
+        name = resolve_solver(self.solver, kernel=self.kernel, n_samples=n, n_features=d, alpha=float(self.alpha))
+        itemsize = np.dtype(str(check_dtype(self.dtype))).itemsize
+        if self.solver == "auto":
+            name = self._beyond_exact(name, n, d, t, itemsize, copies=1, distributed=True)
+        if name != "nystrom":
+            warnings.warn(
+                f"{n:,} rows: small enough for the exact fit; gathering them from the cluster to fit here",
+                KrrWarning,
+                stacklevel=3,
+            )
+            X, Y = rows.to_arrays()
+            self._fit(X, Y[:, 0] if t == 1 else Y, overwrite_X=True)
+            return
+        solver = get_solver(name)
+        solver.check(kernel=self.kernel, alpha=float(self.alpha))
+        options = self._options_for(solver)
+        if self.standardize:
+            scaler = rows.scaler()
+            self.mean_, self.scale_ = scaler.mean_, scaler.scale_
+            rows = rows.standardized(self.mean_, self.scale_)
+        else:
+            self.mean_ = self.scale_ = None
+        self.gamma_ = resolve_gamma(self.kernel, self.gamma, d)
+        dtype = str(check_dtype(self.dtype))
+        sol = solve(name, rows, None, alpha=float(self.alpha), kernel=self._kernel_spec(), options=options, dtype=dtype)
+        self._store(sol, options, d, list(rows.features), list(rows.targets), t == 1, sol.train_scores)
 
     # -- prediction -------------------------------------------------------
     def _check_fitted(self) -> None:

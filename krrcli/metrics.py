@@ -22,9 +22,16 @@ def residual_scores(Y: np.ndarray, E: np.ndarray) -> tuple[np.ndarray, np.ndarra
     Returns three arrays of shape ``E.shape[:-2]``.
     """
     ss_tot = np.sum((Y - Y.mean(axis=0)) ** 2, axis=0)  # (t,)
-    ss_res = np.sum(E**2, axis=-2)  # (..., t)
-    rmse = np.sqrt(ss_res / Y.shape[0]).mean(axis=-1)
-    mae = np.abs(E).mean(axis=-2).mean(axis=-1)
+    return scores_from_sums(Y.shape[0], np.sum(E**2, axis=-2), np.sum(np.abs(E), axis=-2), ss_tot)
+
+
+def scores_from_sums(
+    n: int, ss_res: np.ndarray, sum_abs: np.ndarray, ss_tot: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """RMSE, MAE and R^2 (means over the last axis, the targets) from ``n`` rows' sums of squared and of
+    absolute residuals and the targets' sums of squared deviations from their mean."""
+    rmse = np.sqrt(ss_res / n).mean(axis=-1)
+    mae = (sum_abs / n).mean(axis=-1)
     return rmse, mae, r2_from_sums(ss_res, ss_tot).mean(axis=-1)
 
 

@@ -29,20 +29,34 @@ class Standardizer:
     # sets combine as  d = m_b - m_a;  m = m_a + d n_b / n;  M2 = M2_a + M2_b + d^2 n_a n_b / n.
     def partial_fit(self, X: np.ndarray) -> Standardizer:
         """Learn from one more block of rows ``X`` of shape (n_rows, n_features)."""
-        n_b = X.shape[0]
-        if n_b == 0:
+        if X.shape[0] == 0:
             return self
-        m_b = X.mean(axis=0)
-        m2_b = np.sum((X - m_b) ** 2, axis=0)
+        block = Standardizer()
+        block.mean_ = X.mean(axis=0)
+        block._m2, block.n_samples_seen_ = np.sum((X - block.mean_) ** 2, axis=0), X.shape[0]
+        return self.merge(block)
+
+    def merge(self, other: Standardizer) -> Standardizer:
+        """Learn from the rows ``other`` has seen (the two sets combined as above)."""
+        if other.mean_ is None:
+            return self
         if self.mean_ is None:
-            self.mean_, self._m2, self.n_samples_seen_ = m_b, m2_b, n_b
+            self.mean_, self._m2, self.n_samples_seen_ = other.mean_, other._m2, other.n_samples_seen_
             return self
-        n_a, n = self.n_samples_seen_, self.n_samples_seen_ + n_b
-        delta = m_b - self.mean_
+        n_a, n_b = self.n_samples_seen_, other.n_samples_seen_
+        n = n_a + n_b
+        delta = other.mean_ - self.mean_
         self.mean_ = self.mean_ + delta * (n_b / n)
-        self._m2 = self._m2 + m2_b + delta**2 * (n_a * n_b / n)
+        self._m2 = self._m2 + other._m2 + delta**2 * (n_a * n_b / n)
         self.n_samples_seen_ = n
         return self
+
+    @property
+    def sum_of_squares_(self) -> np.ndarray:
+        """The sum of squared deviations from the mean, per column."""
+        if self._m2 is None:
+            raise ValueError("the scaler has seen no rows")
+        return self._m2
 
     def fit(self, X: np.ndarray) -> Standardizer:
         """Learn from all rows at once."""

@@ -18,6 +18,7 @@ from .console import fmt_num, out, print_json, printable, progress_bars, report_
         "  krr fit data.csv -t price -f area,rooms -k laplacian -o price.joblib\n"
         "  zcat data.csv.gz | krr fit - --json\n"
         "  krr fit 'data/part-*.csv.gz' --solver nystrom --centers 2000\n"
+        "  krr fit 'data/part-*.csv' --engine dask --scheduler tcp://10.0.0.5:8786\n"
     ),
 )
 def fit(
@@ -47,6 +48,8 @@ def fit(
         float | None, typer.Option("--tol", help="nystrom: CG stops at this relative residual (default 1e-6).")
     ] = None,
     seed: Annotated[int, typer.Option("--seed", help="nystrom: seed of the center sample.")] = 0,
+    engine: o.Engine = "local",
+    scheduler: o.Scheduler = None,
     json: o.Json = False,
 ) -> None:
     """Fit kernel ridge regression on DATA and save the model.
@@ -78,6 +81,8 @@ def fit(
             tol=tol,
             max_iter=max_iter,
             seed=seed,
+            engine=engine,
+            scheduler=scheduler,
         )
     with report_after_saving(output):
         if json:

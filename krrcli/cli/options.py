@@ -52,3 +52,19 @@ Solver = Annotated[
         help="auto (default: primal for the linear kernel, else cholesky), or cholesky, eigh, primal, nystrom.",
     ),
 ]
+Engine = Annotated[
+    str,
+    typer.Option(
+        "--engine",
+        help="Where the work runs: local (this process), or dask (the workers of a Dask cluster; needs "
+        "pip install 'krrcli[dask]').",
+    ),
+]
+Scheduler = Annotated[
+    str | None,
+    typer.Option(
+        "--scheduler",
+        help="--engine dask: the scheduler's address, e.g. tcp://10.0.0.5:8786. Default: "
+        "$DASK_SCHEDULER_ADDRESS, else a local cluster started for the command (one worker per core).",
+    ),
+]

@@ -16,6 +16,7 @@ from .app import app
         "  krr predict model.joblib new.csv > pred.csv\n"
         "  krr predict model.joblib new.csv --with-input -o scored.csv\n"
         "  cat new.csv | krr predict model.joblib - --float-format %.6g | head\n"
+        "  krr predict model.joblib 'new/*.csv' --engine dask -o 'out/part-*.csv'\n"
     ),
 )
 def predict(
@@ -39,6 +40,8 @@ def predict(
     ] = 10_000,
     sep: o.Sep = ",",
     dtype: o.Dtype = "float64",
+    engine: o.Engine = "local",
+    scheduler: o.Scheduler = None,
 ) -> None:
     """Predict the target(s) for every row of DATA with MODEL; CSV to stdout.
 
@@ -58,4 +61,6 @@ def predict(
         with_input=with_input,
         float_format=float_format,
         dtype=dtype,
+        engine=engine,
+        scheduler=scheduler,
     )

@@ -4,6 +4,9 @@
 works the same from a shell, a Makefile or cron) read the files in the order given, each pattern's
 matches sorted by name. Every file must have the same header as the first; each keeps its own line
 numbers in messages. ``-`` (stdin) may be given once.
+
+A URL (``s3://bucket/part-*.csv``, ``https://host/data.csv``) is read through fsspec, which comes with
+the ``dask`` extra; each scheme needs its own fsspec package (``s3fs``, ``gcsfs``, ...).
 """
 
 from __future__ import annotations
@@ -30,7 +33,9 @@ def expand_inputs(items: str | list[str] | tuple[str, ...]) -> list[str]:
     out: list[str] = []
     for item in items:
         item = os.fspath(item)
-        if item != "-" and _GLOB_CHARS & set(item) and not os.path.exists(item):
+        if is_url(item):
+            out.extend(_expand_url(item))
+        elif item != "-" and _GLOB_CHARS & set(item) and not os.path.exists(item):
             matches = sorted(glob.glob(item))
             if not matches:
                 raise DataError(f"no file matches {item!r}")
@@ -40,6 +45,52 @@ def expand_inputs(items: str | list[str] | tuple[str, ...]) -> list[str]:
     if out.count("-") > 1:
         raise UsageError("- (stdin) can be read only once; give it once")
     return out
+
+
+def is_url(path: str) -> bool:
+    """Whether ``path`` names a file by URL (``scheme://...``) rather than on this machine's disks."""
+    scheme, sep, _ = path.partition("://")
+    return bool(sep) and scheme.isidentifier()
+
+
+def _fsspec():
+    try:
+        import fsspec
+    except ImportError:
+        raise UsageError("reading URLs needs fsspec: pip install 'krrcli[dask]'") from None
+    return fsspec
+
+
+def _url_error(url: str, exc: BaseException) -> DataError:
+    if isinstance(exc, FileNotFoundError):
+        return DataError(f"cannot read {url!r}: no such file")
+    if isinstance(exc, (ImportError, ValueError)) and "protocol" in str(exc).lower():
+        return DataError(f"cannot read {url!r}: {exc} (install the fsspec package for that scheme)")
+    return DataError(f"cannot read {url!r}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}")
+
+
+def _expand_url(url: str) -> list[str]:
+    """A URL as it is, or a URL pattern's matches sorted by name (each with its scheme)."""
+    if not _GLOB_CHARS & set(url.partition("://")[2]):
+        return [url]
+    fsspec = _fsspec()
+    try:
+        fs, _, _ = fsspec.core.url_to_fs(url)
+        matches = sorted(fs.glob(url))
+    except Exception as exc:  # (each filesystem raises its own)
+        raise _url_error(url, exc) from None
+    if not matches:
+        raise DataError(f"no file matches {url!r}")
+    return [fs.unstrip_protocol(m) for m in matches]
+
+
+def open_url(url: str):
+    """A binary stream of the file at ``url``."""
+    fsspec = _fsspec()
+    try:
+        return fsspec.open(url, "rb").open()
+    except Exception as exc:
+        raise _url_error(url, exc) from None
 
 
 def input_label(paths: list[str]) -> str:

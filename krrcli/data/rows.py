@@ -222,6 +222,7 @@ class CsvRows:
         block_rows: int = TRAINING_CHUNK_ROWS,
         replay: bool = False,
         preflight: Callable[[int, int, int, bool], None] | None = None,
+        expect_header: tuple[list[str], str] | None = None,
     ) -> None:
         self.paths = expand_inputs(path)  # several files (or a pattern's) are read one after another
         self.path = self.paths[0]
@@ -241,6 +242,9 @@ class CsvRows:
         self.preflight: Callable[[int, int, int, bool], None] | None = preflight
         self.spilled = False  # to_arrays's rows are in temporary files, not in memory
         self._first_share: float | None = None
+        self.header: list[str] = []  # the first file's column names
+        # (names, file) that every file's header must equal, when this reads part of a larger input
+        self._expect_header = expect_header
 
     @property
     def n_rows(self) -> int | None:
@@ -292,7 +296,7 @@ class CsvRows:
     def _read(self, spill: bool) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         targets, features = self._wanted
         out = tempfile.TemporaryFile(prefix="krr-rows-") if spill else None  # anonymous: gone at exit
-        rows, digests, first = 0, [], None
+        rows, digests, first, resolved = 0, [], self._expect_header, False
         try:
             for path in self.paths:
                 with ExitStack() as stack:
@@ -300,15 +304,15 @@ class CsvRows:
                     names = read_header(src)
                     if names is None:
                         raise DataError(f"{src.name} is empty; expected a header line and data rows")
-                    if first is None:
-                        first = (names, src.name)
+                    if first is not None:
+                        check_same_header(names, first[0], src.name, first[1])
+                    if not resolved:
+                        first, resolved, self.header = first or (names, src.name), True, names
                         targets, features = choose_columns(names, targets, features, src.name)
                         f_idx = _column_index(names, features, src.name, "feature")
                         t_idx = _column_index(names, targets, src.name, "target")
                         self.features, self.targets = features, targets
                         idx, nf = f_idx + t_idx, len(f_idx)
-                    else:
-                        check_same_header(names, first[0], src.name, first[1])
                     line_no = 1 + src.header_lines
                     reading = stack.enter_context(progress.task(f"reading {src.name}"))
                     before = rows
@@ -338,7 +342,7 @@ class CsvRows:
             if out is not None:
                 out.close()
             raise
-        if rows == 0:
+        if rows == 0 and self.min_rows > 0:
             raise DataError(f"{self.name} has a header but no data rows")
         if rows < self.min_rows:
             raise DataError(f"{self.name} has {rows} data row(s); need at least {self.min_rows}")

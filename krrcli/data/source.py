@@ -20,6 +20,7 @@ import numpy as np
 
 from ..errors import DataError, UsageError
 from ..limits import MAX_HEADER_BYTES, MAX_HEADER_LINES
+from .inputs import is_url, open_url
 from .text import _decode
 
 
@@ -79,6 +80,10 @@ class CsvSource:
             if stdin is None:
                 raise DataError("cannot read standard input ('-'): it is closed; give a file name, or pipe the data in")
             return stdin
+        if is_url(path):
+            fh = open_url(path)
+            self._closers.append(fh)
+            return fh
         if os.path.isdir(path):
             raise DataError(f"cannot read {path!r}: it is a folder, not a CSV file")
         try:

@@ -96,16 +96,7 @@ def atomic_write(path: str, mode: str = "wb", what: str = "output file") -> Iter
             yield fh
             fh.flush()
             os.fsync(fh.fileno())
-        if os.path.exists(real):
-            try:
-                os.chmod(tmp, os.stat(real).st_mode & 0o777)
-            except OSError:
-                pass
-        else:
-            umask = os.umask(0)
-            os.umask(umask)
-            os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, real)
+        _rename_over(tmp, real)
     except BaseException as exc:
         try:
             os.unlink(tmp)
@@ -114,6 +105,24 @@ def atomic_write(path: str, mode: str = "wb", what: str = "output file") -> Iter
         if isinstance(exc, OSError) and not isinstance(exc, OutputError):
             raise OutputError(f"cannot write {what} {path!r}: {exc.strerror or exc}") from None
         raise
+    _sync_folder(folder)
+
+
+def _rename_over(tmp: str, real: str) -> None:
+    """Give ``tmp`` the mode ``real`` has (or a new file's), and rename it over ``real``."""
+    if os.path.exists(real):
+        try:
+            os.chmod(tmp, os.stat(real).st_mode & 0o777)
+        except OSError:
+            pass
+    else:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+    os.replace(tmp, real)
+
+
+def _sync_folder(folder: str) -> None:
     try:
         dfd = os.open(folder, os.O_RDONLY)
         try:
@@ -122,3 +131,40 @@ def atomic_write(path: str, mode: str = "wb", what: str = "output file") -> Iter
             os.close(dfd)
     except OSError:
         pass
+
+
+def write_staged(path: str, write: Any, what: str = "output file") -> str:
+    """Write a temporary file next to ``path`` with ``write(fh)`` (text), synced; return its name for
+    :func:`commit_staged` (or :func:`discard_staged`). Several files then appear together, or none."""
+    real = os.path.realpath(path)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=temp_prefix(real), suffix=TEMP_SUFFIX, dir=os.path.dirname(real))
+    except OSError as exc:
+        raise OutputError(f"cannot write {what} {path!r}: {exc.strerror}") from None
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+            write(fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+    except BaseException as exc:
+        discard_staged([tmp])
+        if isinstance(exc, OSError) and not isinstance(exc, OutputError):
+            raise OutputError(f"cannot write {what} {path!r}: {exc.strerror or exc}") from None
+        raise
+    return tmp
+
+
+def commit_staged(staged: list[tuple[str, str]]) -> None:
+    """Rename each ``(temporary, path)`` over its path."""
+    for tmp, path in staged:
+        real = os.path.realpath(path)
+        _rename_over(tmp, real)
+        _sync_folder(os.path.dirname(real))
+
+
+def discard_staged(tmps: list[str]) -> None:
+    for tmp in tmps:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass

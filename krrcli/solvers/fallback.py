@@ -12,7 +12,7 @@ Each fallback is a warning (:class:`~krrcli.errors.KrrWarning`) and is recorded 
 from __future__ import annotations
 
 import warnings
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..errors import KrrWarning
 from .base import Float32Inadequate, NotPositiveDefinite, Solution, SolverOptions, get_solver
@@ -29,8 +29,8 @@ def _warn(alpha: float, reason: str, instead: str) -> None:
 
 def solve(
     name: str,
-    X: np.ndarray,
-    Y: np.ndarray,
+    X: Any,
+    Y: np.ndarray | None,
     *,
     alpha: float,
     kernel: KernelSpec,
@@ -39,8 +39,8 @@ def solve(
 ) -> Solution:
     """Fit with solver ``name``, applying the fallback policy to the failures it reports.
 
-    X : ndarray of shape (n_samples, n_features)
-    Y : ndarray of shape (n_samples, n_targets)
+    X : ndarray of shape (n_samples, n_features), or a cluster's rows (nystrom only)
+    Y : ndarray of shape (n_samples, n_targets), or None with a cluster's rows
     """
     solver = get_solver(name)
     options = solver.make_options(options)
@@ -52,12 +52,13 @@ def solve(
     except Float32Inadequate as failure:
         from ..resources import check_memory
 
-        n, d, t = X.shape[0], X.shape[1], Y.shape[1]
-        check_memory(
-            solver.peak_bytes(n_samples=n, n_features=d, n_targets=t, itemsize=8, options=options),
-            f"refitting {n:,} rows in float64 after {failure.reason}",
-            "use a larger alpha, fewer rows, or a machine with more memory",
-        )
+        if Y is not None:  # (a cluster's rows stay on its workers)
+            n, d, t = X.shape[0], X.shape[1], Y.shape[1]
+            check_memory(
+                solver.peak_bytes(n_samples=n, n_features=d, n_targets=t, itemsize=8, options=options),
+                f"refitting {n:,} rows in float64 after {failure.reason}",
+                "use a larger alpha, fewer rows, or a machine with more memory",
+            )
         _warn(alpha, failure.reason, "in float64")
         fallbacks.append(f"float32 -> float64: {failure.reason}")
         sol = solve(name, X, Y, alpha=alpha, kernel=kernel, options=options, dtype="float64")

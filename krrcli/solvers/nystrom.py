@@ -670,7 +670,8 @@ class Nystrom(Solver):
         self, X: np.ndarray, Y: np.ndarray, *, alpha: float, kernel: KernelSpec, options: SolverOptions, dtype: str
     ) -> Solution:
         self.check(kernel=kernel.kernel, alpha=alpha)
-        return solve_nystrom(X, Y, alpha, kernel, options, dtype=dtype)  # type: ignore[arg-type]
+        rows = X if Y is None else LocalRows(X, Y)  # (no Y: a cluster's rows)
+        return solve_rows(rows, alpha, kernel, options, dtype=dtype)  # type: ignore[arg-type]
 
 
 NYSTROM = register(Nystrom())

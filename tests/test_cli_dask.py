@@ -1,0 +1,212 @@
+"""--engine dask: fit and predict on a Dask cluster give the local engine's numbers; its failures are one line."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from krrcli import load_model
+from krrcli.errors import EXIT_CLUSTER, EXIT_DATA, EXIT_USAGE
+
+from .conftest import make_regression, write_csv
+
+distributed = pytest.importorskip("distributed")  # (the test extra installs it: see pyproject.toml)
+
+HEADER = ["a", "b", "c", "y"]
+
+
+@pytest.fixture(scope="module")
+def scheduler():
+    """An in-process cluster of two single-threaded workers, shared by the module's tests."""
+    import logging
+
+    cluster = distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None, silence_logs=logging.CRITICAL
+    )
+    yield cluster.scheduler_address
+    cluster.close()
+
+
+def _parts(tmp_path, sizes=(700, 500, 600), targets=1, seed=5):
+    X, Y = make_regression(sum(sizes), 3, targets=targets, seed=seed)
+    header = HEADER[:3] + (["y"] if targets == 1 else [f"y{j}" for j in range(targets)])
+    A = np.column_stack([X, Y])
+    (tmp_path / "parts").mkdir(exist_ok=True)
+    paths, start = [], 0
+    for k, m in enumerate(sizes):
+        paths.append(write_csv(tmp_path / "parts" / f"part-{k}.csv", header, A[start : start + m]))
+        start += m
+    return str(tmp_path / "parts" / "part-*.csv"), X, Y
+
+
+def _fit_both(krr, tmp_path, scheduler, *args):
+    pattern, X, _ = _parts(tmp_path, targets=2 if "-t" in args else 1)
+    local = krr("fit", pattern, *args, "-o", tmp_path / "local.joblib", "--json")
+    assert local.exit_code == 0, local.stderr
+    dask = krr("fit", pattern, *args, "--engine", "dask", "--scheduler", scheduler, "-o", tmp_path / "dask.joblib", "--json")
+    assert dask.exit_code == 0, dask.stderr
+    return json.loads(local.stdout), json.loads(dask.stdout), local, dask, X
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("--centers", "150", "--gamma", "0.5", "--alpha", "0.1"),
+        ("--centers", "120", "--standardize"),
+        ("--centers", "100", "-t", "y0", "-t", "y1", "--kernel", "laplacian"),
+    ],
+    ids=["nystrom", "standardized", "two-targets"],
+)
+def test_a_nystrom_fit_on_the_cluster_is_the_local_fit(krr, tmp_path, scheduler, args):
+    """The same solve: the cluster adds the blocks' sums in another order, so two runs stopped at CG's
+    default tolerance differ at that tolerance; run to 1e-12 they agree to 1e-10."""
+    ls, ds, _, _, X = _fit_both(krr, tmp_path, scheduler, "--solver", "nystrom", "--tol", "1e-12", *args)
+    local, dask = load_model(str(tmp_path / "local.joblib")), load_model(str(tmp_path / "dask.joblib"))
+    # the same centers, by global row number (standardized: by a scaler merged from the partitions')
+    np.testing.assert_allclose(local.centers_, dask.centers_, rtol=1e-13, atol=1e-13)
+    expected = local.predict(X)
+    np.testing.assert_allclose(dask.predict(X), expected, rtol=1e-10, atol=1e-10 * np.abs(expected).max())
+    for key in ("rmse", "mae", "r2"):
+        assert ds["train"][key] == pytest.approx(ls["train"][key], rel=1e-10)
+    # (the dof divides by K_MM's small eigenvalues: rounding in K_Mn K_nM shows from the 8th digit)
+    assert ds["effective_dof"] == pytest.approx(ls["effective_dof"], rel=1e-6) and ds["effective_dof_exact"]
+    assert ds["n_samples"] == 1800 and ds["solver"] == "nystrom"
+    assert ds["solver_info"]["converged"] and ds["solver_info"]["residual"] <= 1e-12
+    assert abs(ds["solver_info"]["iterations"] - ls["solver_info"]["iterations"]) <= 2
+
+
+def test_at_the_default_tolerance_the_fits_agree_to_it(krr, tmp_path, scheduler):
+    ls, ds, _, _, X = _fit_both(krr, tmp_path, scheduler, "--solver", "nystrom", "--centers", "150", "--alpha", "0.01")
+    local, dask = load_model(str(tmp_path / "local.joblib")), load_model(str(tmp_path / "dask.joblib"))
+    expected = local.predict(X)
+    assert 0 < np.max(np.abs(dask.predict(X) - expected)) <= 1e-4 * np.abs(expected).max()
+    assert ds["train"]["rmse"] == pytest.approx(ls["train"]["rmse"], rel=1e-6)
+
+
+def test_a_small_fit_is_gathered_and_fitted_exactly_here(krr, tmp_path, scheduler):
+    ls, ds, _, dask, X = _fit_both(krr, tmp_path, scheduler, "--alpha", "0.1")
+    assert "small enough for the exact fit; gathering them from the cluster" in dask.stderr
+    local, remote = load_model(str(tmp_path / "local.joblib")), load_model(str(tmp_path / "dask.joblib"))
+    assert ds["solver"] == ls["solver"] == "cholesky"
+    np.testing.assert_array_equal(remote.dual_coef_, local.dual_coef_)
+
+
+def test_predict_on_the_cluster_writes_the_local_output(krr, tmp_path, scheduler):
+    pattern, _, _ = _parts(tmp_path)
+    assert krr("fit", pattern, "--alpha", "0.1", "-o", tmp_path / "m.joblib").exit_code == 0
+    local = krr("predict", tmp_path / "m.joblib", pattern, "--with-input")
+    dask = krr("predict", tmp_path / "m.joblib", pattern, "--with-input", "--engine", "dask", "--scheduler", scheduler)
+    assert dask.exit_code == 0, dask.stderr
+    assert dask.stdout == local.stdout  # one header, the rows in input order, the same digits
+    assert dask.stdout.count("a,b,c,y,y_pred") == 1 and len(dask.stdout.splitlines()) == 1801
+
+
+def test_predict_writes_one_file_per_partition(krr, tmp_path, scheduler):
+    pattern, _, _ = _parts(tmp_path)
+    assert krr("fit", pattern, "--alpha", "0.1", "-o", tmp_path / "m.joblib").exit_code == 0
+    (tmp_path / "out").mkdir()
+    res = krr(
+        "predict", tmp_path / "m.joblib", pattern, "-o", str(tmp_path / "out" / "part-*.csv"), "--engine", "dask",
+        "--scheduler", scheduler, "--float-format", "%.6g",
+    )  # fmt: skip
+    assert res.exit_code == 0, res.stderr
+    written = sorted(p.name for p in (tmp_path / "out").iterdir())
+    assert written == ["part-0.csv", "part-1.csv", "part-2.csv"]
+    whole = krr("predict", tmp_path / "m.joblib", pattern, "--float-format", "%.6g").stdout.splitlines()
+    rows = []
+    for name in written:
+        lines = (tmp_path / "out" / name).read_text().splitlines()
+        assert lines[0] == "y_pred"
+        rows += lines[1:]
+    assert [whole[0], *rows] == whole
+    assert [len((tmp_path / "out" / n).read_text().splitlines()) - 1 for n in written] == [700, 500, 600]
+
+
+def test_a_bad_cell_in_one_partition_is_named_and_no_file_is_written(krr, tmp_path, scheduler):
+    pattern, _, _ = _parts(tmp_path)
+    bad = tmp_path / "parts" / "part-1.csv"
+    lines = bad.read_text().splitlines()
+    lines[42] = "1.0,x,2.0,3.0"
+    bad.write_text("\n".join(lines) + "\n")
+    res = krr("fit", pattern, "--engine", "dask", "--scheduler", scheduler, "-o", tmp_path / "m.joblib")
+    assert res.exit_code == EXIT_DATA
+    assert res.stderr.strip() == f"krr: error: {bad}: line 43, column 'b': 'x' is not a number"
+    assert not (tmp_path / "m.joblib").exists()
+    assert krr("fit", pattern, "--alpha", "0.1", "-o", tmp_path / "m.joblib").exit_code == EXIT_DATA  # as locally
+    (tmp_path / "out").mkdir()
+    write_csv(tmp_path / "good.csv", HEADER, np.ones((5, 4)))
+    assert krr("fit", tmp_path / "good.csv", "-o", tmp_path / "g.joblib").exit_code == 0
+    res = krr(
+        "predict", tmp_path / "g.joblib", pattern, "-o", str(tmp_path / "out" / "p-*.csv"), "--engine", "dask",
+        "--scheduler", scheduler,
+    )  # fmt: skip
+    assert res.exit_code == EXIT_DATA and "line 43" in res.stderr
+    assert list((tmp_path / "out").iterdir()) == []  # the good partitions' files are not left either
+
+
+def test_a_header_that_differs_names_both_files(krr, tmp_path, scheduler):
+    pattern, _, _ = _parts(tmp_path)
+    odd = tmp_path / "parts" / "part-2.csv"
+    text = odd.read_text().split("\n", 1)
+    odd.write_text("b,a,c,y\n" + text[1])
+    res = krr("fit", pattern, "--engine", "dask", "--scheduler", scheduler, "-o", tmp_path / "m.joblib")
+    assert res.exit_code == EXIT_DATA
+    first = tmp_path / "parts" / "part-0.csv"
+    assert res.stderr.startswith(f"krr: error: {odd}: line 1: its header differs from {first}'s")
+    local = krr("fit", pattern, "-o", tmp_path / "m.joblib")
+    assert local.stderr == res.stderr
+
+
+def test_an_unreachable_scheduler_is_one_line_and_exit_7(krr, tmp_path):
+    pattern, _, _ = _parts(tmp_path)
+    res = krr("fit", pattern, "--engine", "dask", "--scheduler", "tcp://127.0.0.1:9", "-o", tmp_path / "m.joblib")
+    assert res.exit_code == EXIT_CLUSTER
+    assert res.stderr.startswith("krr: error: cannot reach the Dask scheduler at tcp://127.0.0.1:9: ")
+    assert len(res.stderr.strip().splitlines()) == 1 and "Traceback" not in res.stderr
+    assert not (tmp_path / "m.joblib").exists()
+
+
+def test_engine_options_are_checked_before_any_work(krr, tmp_path, monkeypatch):
+    pattern, _, _ = _parts(tmp_path)
+    res = krr("fit", pattern, "--scheduler", "tcp://127.0.0.1:9", "-o", tmp_path / "m.joblib")
+    assert res.exit_code == EXIT_USAGE and "--scheduler is for --engine dask" in res.stderr
+    res = krr("fit", pattern, "--engine", "spark", "-o", tmp_path / "m.joblib")
+    assert res.exit_code == EXIT_USAGE and "--engine must be local or dask, got 'spark'" in res.stderr
+    monkeypatch.setitem(sys.modules, "distributed", None)  # as if the dask extra were not installed
+    res = krr("predict", tmp_path / "none.joblib", pattern, "--engine", "dask")
+    assert res.exit_code == EXIT_USAGE
+    assert res.stderr.strip() == (
+        "krr: error: --engine dask needs Dask, which is not installed: pip install 'krrcli[dask]' "
+        "(it brings dask[dataframe] and distributed)"
+    )
+
+
+def test_the_local_engine_never_imports_dask(tmp_path):
+    pattern, _, _ = _parts(tmp_path)
+    code = (
+        "import sys\nfrom krrcli.cli import main\n"
+        f"assert main(['fit', {pattern!r}, '-o', {str(tmp_path / 'm.joblib')!r}]) == 0\n"
+        f"assert main(['predict', {str(tmp_path / 'm.joblib')!r}, {pattern!r}, '-o', {str(tmp_path / 'p.csv')!r}]) == 0\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('dask', 'distributed', 'fsspec')))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip().splitlines()[-1] == "[]"  # (after fit's report)
+
+
+def test_worker_processes_give_the_same_fit(tmp_path):
+    """A local cluster of worker processes (started by krr, as without --scheduler): every task and its
+    arguments cross a process boundary."""
+    from krrcli import fit_csv
+
+    pattern, X, _ = _parts(tmp_path)
+    args = dict(solver="nystrom", n_centers=100, gamma=0.5, alpha=0.1, tol=1e-12)
+    fit_csv(pattern, str(tmp_path / "l.joblib"), **args)
+    summary = fit_csv(pattern, str(tmp_path / "d.joblib"), engine="dask", **args)
+    assert summary["n_samples"] == 1800
+    local, dask = load_model(str(tmp_path / "l.joblib")), load_model(str(tmp_path / "d.joblib"))
+    expected = local.predict(X)
+    np.testing.assert_allclose(dask.predict(X), expected, rtol=1e-10, atol=1e-10 * np.abs(expected).max())

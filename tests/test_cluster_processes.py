@@ -1,0 +1,116 @@
+"""A real cluster on 127.0.0.1 (``dask scheduler`` and two ``dask worker`` commands): krr fits and predicts
+through ``--scheduler``, and a worker killed during a fit leaves the same model. ``make test-cluster``."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from krrcli import load_model
+
+from .conftest import make_regression, write_csv
+
+distributed = pytest.importorskip("distributed")
+
+BIN = Path(sys.executable).parent
+
+
+def _start(args: list[str], log: Path) -> subprocess.Popen:
+    return subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=open(log, "w"), start_new_session=True)
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)
+
+
+@pytest.fixture()
+def cluster(tmp_path):
+    """``(address, scheduler, [worker, worker])``: the processes are stopped at the end, whatever happens."""
+    info = tmp_path / "scheduler.json"
+    procs = [_start([str(BIN / "dask"), "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
+                     "--scheduler-file", str(info)], tmp_path / "scheduler.log")]  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while not info.exists() or not info.read_text().strip():
+            assert time.monotonic() < deadline, (tmp_path / "scheduler.log").read_text()
+            time.sleep(0.2)
+        address = json.loads(info.read_text())["address"]
+        for k in range(2):
+            procs.append(_start([str(BIN / "dask"), "worker", address, "--nthreads", "1", "--no-dashboard",
+                                 "--name", f"w{k}", "--host", "127.0.0.1"], tmp_path / f"worker{k}.log"))  # fmt: skip
+        with distributed.Client(address, timeout=30) as client:
+            client.wait_for_workers(2, timeout=60)
+        yield address, procs[0], procs[1:]
+    finally:
+        for p in procs:
+            _stop(p)
+
+
+def _krr(*args: object, **kw) -> subprocess.Popen:
+    return subprocess.Popen([str(BIN / "krr"), *map(str, args)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, **kw)  # fmt: skip
+
+
+def _run(*args: object) -> tuple[int, str, str]:
+    p = _krr(*args)
+    out, err = p.communicate(timeout=300)
+    return p.returncode, out, err
+
+
+def test_fit_and_predict_through_a_scheduler_and_a_worker_killed_mid_fit(tmp_path, cluster):
+    address, _, workers = cluster
+    X, Y = make_regression(60_000, 4, seed=9)
+    A = np.column_stack([X, Y])
+    (tmp_path / "parts").mkdir()
+    for k in range(6):
+        write_csv(tmp_path / "parts" / f"part-{k}.csv", ["a", "b", "c", "d", "y"], A[k * 10_000 : (k + 1) * 10_000])
+    pattern = str(tmp_path / "parts" / "part-*.csv")
+    # many CG iterations over a kept K_nM: a fit long enough to lose a worker in the middle of it
+    fit = ["fit", pattern, "--solver", "nystrom", "--centers", "800", "--alpha", "1e-4", "--tol", "1e-13",
+           "--max-iter", "150", "--engine", "dask", "--scheduler", address]  # fmt: skip
+
+    code, _, err = _run(*fit, "-o", tmp_path / "ref.joblib")
+    assert code == 0, err
+    code, out, err = _run("predict", tmp_path / "ref.joblib", pattern, "--engine", "dask", "--scheduler", address)
+    assert code == 0, err
+    local = subprocess.run([str(BIN / "krr"), "predict", tmp_path / "ref.joblib", pattern], capture_output=True,
+                           text=True, check=True)  # fmt: skip
+    assert out == local.stdout and len(out.splitlines()) == 60_001
+
+    proc = _krr(*fit, "-o", tmp_path / "again.joblib")
+    with distributed.Client(address, timeout=30) as client:
+
+        def passes(dask_scheduler) -> int:  # CG's passes the scheduler has seen
+            return sum(1 for key in dask_scheduler.tasks if str(key).startswith("_pass-"))
+
+        deadline = time.monotonic() + 120
+        while client.run_on_scheduler(passes) < 30:
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        _stop(workers[0])  # the worker and its nanny, without warning
+        out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err
+    ref, again = load_model(str(tmp_path / "ref.joblib")), load_model(str(tmp_path / "again.joblib"))
+    np.testing.assert_allclose(again.dual_coef_, ref.dual_coef_, rtol=1e-10, atol=1e-12)
+    np.testing.assert_array_equal(again.centers_, ref.centers_)
+
+    _stop(workers[1])  # no worker left: krr says so and writes nothing
+    env = dict(os.environ, KRR_DASK_NO_WORKER_SECONDS="3")
+    p = subprocess.run([str(BIN / "krr"), *map(str, fit), "-o", tmp_path / "none.joblib"], capture_output=True,
+                       text=True, env=env, timeout=300)  # fmt: skip
+    assert p.returncode == 7, p.stderr
+    assert p.stderr.startswith(f"krr: error: the Dask cluster at {address} has had no workers for 3 s")
+    assert len(p.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "none.joblib").exists()
