@@ -76,7 +76,9 @@ def test_a_nystrom_fit_on_the_cluster_is_the_local_fit(krr, tmp_path, scheduler,
     assert ds["effective_dof"] == pytest.approx(ls["effective_dof"], rel=1e-6) and ds["effective_dof_exact"]
     assert ds["n_samples"] == 1800 and ds["solver"] == "nystrom"
     assert ds["solver_info"]["converged"] and ds["solver_info"]["residual"] <= 1e-12
-    assert abs(ds["solver_info"]["iterations"] - ls["solver_info"]["iterations"]) <= 2
+    # (near the tolerance the order of the sums may cost or save a few iterations)
+    iterations = ls["solver_info"]["iterations"]
+    assert abs(ds["solver_info"]["iterations"] - iterations) <= max(2, 0.05 * iterations)
 
 
 def test_at_the_default_tolerance_the_fits_agree_to_it(krr, tmp_path, scheduler):

@@ -75,31 +75,35 @@ def test_fit_and_predict_through_a_scheduler_and_a_worker_killed_mid_fit(tmp_pat
     for k in range(6):
         write_csv(tmp_path / "parts" / f"part-{k}.csv", ["a", "b", "c", "d", "y"], A[k * 10_000 : (k + 1) * 10_000])
     pattern = str(tmp_path / "parts" / "part-*.csv")
-    # many CG iterations over a kept K_nM: a fit long enough to lose a worker in the middle of it
-    fit = ["fit", pattern, "--solver", "nystrom", "--centers", "800", "--alpha", "1e-4", "--tol", "1e-13",
-           "--max-iter", "150", "--engine", "dask", "--scheduler", address]  # fmt: skip
+    # about 170 CG iterations of 50 ms (measured): a fit long enough to lose a worker in the middle of it
+    fit = ["fit", pattern, "--solver", "nystrom", "--centers", "300", "--alpha", "1", "--tol", "1e-10",
+           "--max-iter", "400", "--engine", "dask", "--scheduler", address, "--json"]  # fmt: skip
 
-    code, _, err = _run(*fit, "-o", tmp_path / "ref.joblib")
+    code, out, err = _run(*fit, "-o", tmp_path / "ref.joblib")
     assert code == 0, err
+    info = json.loads(out)["solver_info"]
+    assert info["converged"] and info["iterations"] > 50
     code, out, err = _run("predict", tmp_path / "ref.joblib", pattern, "--engine", "dask", "--scheduler", address)
     assert code == 0, err
     local = subprocess.run([str(BIN / "krr"), "predict", tmp_path / "ref.joblib", pattern], capture_output=True,
                            text=True, check=True)  # fmt: skip
     assert out == local.stdout and len(out.splitlines()) == 60_001
 
-    proc = _krr(*fit, "-o", tmp_path / "again.joblib")
+    def passes(dask_scheduler) -> int:  # the CG passes (one task per partition) the scheduler has finished
+        prefix = dask_scheduler.task_prefixes.get("pass")
+        return 0 if prefix is None else prefix.state_counts["memory"]
+
     with distributed.Client(address, timeout=30) as client:
-
-        def passes(dask_scheduler) -> int:  # CG's passes the scheduler has seen
-            return sum(1 for key in dask_scheduler.tasks if str(key).startswith("_pass-"))
-
+        before = client.run_on_scheduler(passes)
+        proc = _krr(*fit, "-o", tmp_path / "again.joblib")
         deadline = time.monotonic() + 120
-        while client.run_on_scheduler(passes) < 30:
+        while client.run_on_scheduler(passes) < before + 12:  # two iterations in
             assert proc.poll() is None, proc.communicate()
             assert time.monotonic() < deadline
             time.sleep(0.05)
         _stop(workers[0])  # the worker and its nanny, without warning
         out, err = proc.communicate(timeout=300)
+        assert client.run_on_scheduler(passes) > before + 6 * 100  # (the fit went on long after the loss)
     assert proc.returncode == 0, err
     assert "Traceback" not in err
     ref, again = load_model(str(tmp_path / "ref.joblib")), load_model(str(tmp_path / "again.joblib"))
