@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 KRR := $(VENV)/bin/krr
 STAMP := $(VENV)/.installed
 
-.PHONY: all setup test demo lint format sample clean
+.PHONY: all setup test test-cluster demo lint format sample clean
 
 all: test
 
@@ -19,6 +19,10 @@ setup: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest -q
+
+# a scheduler and two workers started as commands on 127.0.0.1 (also part of `make test`)
+test-cluster: $(STAMP)
+	$(PY) -m pytest -q tests/test_cluster_processes.py
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check krrcli tests sample_data benchmarks

@@ -297,6 +297,8 @@ def cv_csv(
     jobs: int | None = None,
     solver: str = "auto",
     n_centers: int | None = None,
+    engine: str = "local",
+    scheduler: str | None = None,
 ) -> dict[str, Any]:
     """Cross-validate a grid on a CSV file; optionally refit the best and save it. Returns the report dict.
 
@@ -304,13 +306,15 @@ def cv_csv(
     With loo and gcv, alpha is refined continuously around the best grid point and
     ``-o`` saves the refined model. ``solver`` is "exact", "nystrom" (with ``n_centers``), or "auto":
     exact up to ``CV_EXACT_AUTO_MAX_ROWS`` rows while its matrices fit in memory, else nystrom.
+    With ``engine="dask"`` the files are read as partitions on the Dask cluster (as :func:`fit_csv`
+    does) and the nystrom closed forms' two passes per gamma run there; data small enough for the
+    exact closed forms are gathered and cross-validated here.
     """
-    import numpy as np
+    from .errors import UsageError
+    from .execution.cluster import check_engine
+    from .selection import DEFAULT_ALPHAS, METRICS, check_grid_size, parse_grid
 
-    from .errors import DataError, UsageError
-    from .preprocess import Standardizer
-    from .selection import DEFAULT_ALPHAS, METRICS, check_grid_size, cross_validate, parse_grid
-
+    check_engine(engine, scheduler)
     check_params(kernel, None, 1.0, degree, coef0)
     if metric not in METRICS:
         raise UsageError(f"unknown metric {metric!r}; choose one of: {', '.join(METRICS)}")
@@ -322,21 +326,11 @@ def cv_csv(
     alpha_list = parse_grid(alphas if alphas is not None else DEFAULT_ALPHAS, "alpha")
     if gamma_list is not None:
         check_grid_size(len(gamma_list), len(alpha_list))
-    if output is not None:
+    if output is not None or engine == "dask":
         data = expand_inputs(data)  # once: the same files are checked against the output and read
+    if output is not None:
         check_writable(output, "model file", inputs=tuple(data))
-    t0 = time.perf_counter()
-    table = read_training_csv(data, targets=targets, features=features, sep=sep, min_rows=2)
-    if folds is not None and folds > table.X.shape[0]:
-        raise DataError(
-            f"{table.source} has {table.X.shape[0]} data rows, too few for {folds} folds; "
-            f"use at most {table.X.shape[0]} folds"
-        )
-    X = Standardizer().fit(table.X).transform(table.X) if standardize else table.X  # the scaler fit learns
-    solver = _cv_solver(solver, n_centers, table.X.shape[0], table.Y.shape[1], alpha_list)
-    report = cross_validate(
-        np.ascontiguousarray(X),
-        table.Y,
+    options = dict(
         kernel=kernel,
         gammas=gamma_list,
         alphas=alpha_list,
@@ -349,20 +343,65 @@ def cv_csv(
         method=method,
         refine=refine,
         jobs=jobs,
-        solver=solver,
         n_centers=n_centers,
     )
+    t0 = time.perf_counter()
+    if engine == "dask":
+        from .data.partitions import PartitionedRows
+        from .execution.cluster import Cluster
+
+        with Cluster(scheduler) as cluster:
+            rows = PartitionedRows(cluster, data, targets=targets, features=features, sep=sep)
+            return _cross_validate_rows(rows, standardize, solver, output, t0, options)
+    table = read_training_csv(data, targets=targets, features=features, sep=sep, min_rows=2)
+    rows = ArrayRows(
+        table.X, table.Y, features=table.features, targets=table.targets, name=table.source, sha256=table.sha256
+    )
+    return _cross_validate_rows(rows, standardize, solver, output, t0, options)
+
+
+def _cross_validate_rows(
+    rows: Any, standardize: bool, solver: str, output: str | None, t0: float, options: dict[str, Any]
+) -> dict[str, Any]:
+    """:func:`cv_csv` on the training ``rows`` read (in memory, or a cluster's partitions)."""
+    import warnings
+
+    from .errors import DataError, KrrWarning
+    from .preprocess import Standardizer
+    from .selection import cross_validate
+
+    n, t, folds, seed = rows.n_rows, rows.n_targets, options["folds"], options["seed"]
+    if folds is not None and folds > n:
+        raise DataError(f"{rows.name} has {n} data rows, too few for {folds} folds; use at most {n} folds")
+    solver = _cv_solver(solver, options["n_centers"], n, t, options["alphas"])
+    distributed = getattr(rows, "distributed", False)
+    if distributed and solver == "exact":
+        warnings.warn(
+            f"{n:,} rows: small enough for exact cross-validation; gathering them from the cluster to run it here",
+            KrrWarning,
+            stacklevel=3,
+        )
+    if distributed and solver == "nystrom":
+        scaled = rows
+        if standardize:  # the scaler merged from the partitions', as the fit learns it
+            scaler = rows.scaler()
+            scaled = rows.standardized(scaler.mean_, scaler.scale_)
+        report = cross_validate(None, None, solver=solver, rows=scaled, **options)
+    else:
+        X, Y = rows.to_arrays()
+        Xs = Standardizer().fit(X).transform(X) if standardize else X  # the scaler fit learns
+        report = cross_validate(np.ascontiguousarray(Xs), Y, solver=solver, **options)
     out: dict[str, Any] = {
         "solver": solver,
-        "n_centers": None if solver == "exact" else _centers_used(n_centers, report.n_samples),
+        "n_centers": None if solver == "exact" else _centers_used(options["n_centers"], report.n_samples),
         "method": report.method,
         "folds": report.folds,
         "metric": report.metric,
-        "kernel": kernel,
+        "kernel": options["kernel"],
         "standardize": standardize,
         "n_samples": report.n_samples,
-        "features": table.features,
-        "targets": table.targets,
+        "features": list(rows.features),
+        "targets": list(rows.targets),
         "gammas": report.gammas,
         "alphas": report.alphas,
         "seed": report.seed,
@@ -377,23 +416,26 @@ def cv_csv(
         best = report.refined or report.best
         t_fit = time.perf_counter()
         model = KernelRidge(
-            kernel=kernel,
+            kernel=options["kernel"],
             gamma=best.gamma,
             alpha=best.alpha,
-            degree=degree,
-            coef0=coef0,
+            degree=options["degree"],
+            coef0=options["coef0"],
             standardize=standardize,
-            **({} if solver == "exact" else {"solver": "nystrom", "n_centers": n_centers, "seed": seed}),
+            **({} if solver == "exact" else {"solver": "nystrom", "n_centers": options["n_centers"], "seed": seed}),
         )
-        model.fit(table.X, table.Y if table.Y.shape[1] > 1 else table.Y[:, 0])
-        model.feature_names_in_ = table.features
-        model.target_names_ = table.targets
+        if distributed and solver == "nystrom":
+            model.fit_rows(rows)
+        else:
+            model.fit(X, Y if t > 1 else Y[:, 0])
+            model.feature_names_in_ = list(rows.features)
+            model.target_names_ = list(rows.targets)
         save_model(
             model,
             output,
             fit_seconds=time.perf_counter() - t_fit,
-            training_sha256=table.sha256,
-            training_source=table.source,
+            training_sha256=rows.sha256,
+            training_source=rows.name,
         )
         out["model"] = output
     out["seconds"] = round(time.perf_counter() - t0, 6)

@@ -228,7 +228,6 @@ class KernelRidge:
         copy = (self.standardize and not (overwrite_X and X.flags.writeable)) or not X.flags.c_contiguous
         name, solver, options = self._plan(n, d, Y.shape[1], copies=int(copy))
         dtype = str(check_dtype(self.dtype))
-        t = Y.shape[1]
 
         if self.standardize:
             scaler = Standardizer().fit(X)

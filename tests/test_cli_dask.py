@@ -47,7 +47,9 @@ def _fit_both(krr, tmp_path, scheduler, *args):
     pattern, X, _ = _parts(tmp_path, targets=2 if "-t" in args else 1)
     local = krr("fit", pattern, *args, "-o", tmp_path / "local.joblib", "--json")
     assert local.exit_code == 0, local.stderr
-    dask = krr("fit", pattern, *args, "--engine", "dask", "--scheduler", scheduler, "-o", tmp_path / "dask.joblib", "--json")
+    dask = krr(
+        "fit", pattern, *args, "--engine", "dask", "--scheduler", scheduler, "-o", tmp_path / "dask.joblib", "--json"
+    )
     assert dask.exit_code == 0, dask.stderr
     return json.loads(local.stdout), json.loads(dask.stdout), local, dask, X
 
@@ -95,6 +97,89 @@ def test_a_small_fit_is_gathered_and_fitted_exactly_here(krr, tmp_path, schedule
     local, remote = load_model(str(tmp_path / "local.joblib")), load_model(str(tmp_path / "dask.joblib"))
     assert ds["solver"] == ls["solver"] == "cholesky"
     np.testing.assert_array_equal(remote.dual_coef_, local.dual_coef_)
+
+
+def _cv_both(krr, tmp_path, scheduler, *args):
+    pattern, X, Y = _parts(tmp_path, targets=2 if "-t" in args else 1)
+    local = krr("cv", pattern, *args, "-o", tmp_path / "local.joblib", "--json")
+    assert local.exit_code == 0, local.stderr
+    dask = krr(
+        "cv", pattern, *args, "--engine", "dask", "--scheduler", scheduler, "-o", tmp_path / "dask.joblib", "--json"
+    )
+    assert dask.exit_code == 0, dask.stderr
+    return json.loads(local.stdout), json.loads(dask.stdout), dask, X
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("--folds", "4", "--seed", "3"),
+        ("--gcv", "--standardize"),
+        ("--folds", "3", "--metric", "r2", "-t", "y0", "-t", "y1", "--kernel", "laplacian", "-g", "0.1,0.5"),
+    ],
+    ids=["kfold", "gcv-standardized", "two-targets"],
+)
+def test_nystrom_cv_on_the_cluster_is_the_local_cv(krr, tmp_path, scheduler, args):
+    """The closed forms' sums come from the partitions (the fold of each row by its global number):
+    every score the local engine's to 1e-10, the same best pair and the same refitted model. (The sums
+    are added in another order, so the agreement is rounding times the M x M systems' condition: on
+    this data two local runs with other block sizes differ by 6e-4 at gamma 0.1, alpha 0.1, and by
+    2e-11 at most on this grid.)"""
+    grid = ("--solver", "nystrom", "--centers", "120", "-g", "1,2", "-a", "0.1:10:3")
+    ls, ds, _, X = _cv_both(krr, tmp_path, scheduler, *grid, *args)
+    assert ds["n_samples"] == ls["n_samples"] == 1800 and ds["solver"] == "nystrom"
+    assert (ds["method"], ds["folds"], ds["gammas"], ds["alphas"]) == (
+        ls["method"],
+        ls["folds"],
+        ls["gammas"],
+        ls["alphas"],
+    )
+    assert len(ds["results"]) == 6
+    for mine, theirs in zip(ds["results"], ls["results"], strict=True):
+        assert mine.keys() == theirs.keys()
+        for key in ("rmse", "mae", "r2", "effective_dof", "gcv"):
+            if key in theirs:
+                assert mine[key] == pytest.approx(theirs[key], rel=1e-10), key
+        if "rmse_folds" in theirs:
+            np.testing.assert_allclose(mine["rmse_folds"], theirs["rmse_folds"], rtol=1e-10)
+    assert (ds["best"]["gamma"], ds["best"]["alpha"]) == (ls["best"]["gamma"], ls["best"]["alpha"])
+    local, dask = load_model(str(tmp_path / "local.joblib")), load_model(str(tmp_path / "dask.joblib"))
+    # the same centers (standardized: by a scaler merged from the partitions')
+    np.testing.assert_allclose(dask.centers_, local.centers_, rtol=1e-13, atol=1e-13)
+    expected = local.predict(X)
+    np.testing.assert_allclose(dask.predict(X), expected, rtol=1e-5, atol=1e-5 * np.abs(expected).max())
+
+
+def test_default_gammas_on_the_cluster_are_the_local_ones(krr, tmp_path, scheduler):
+    ls, ds, _, _ = _cv_both(krr, tmp_path, scheduler, "--solver", "nystrom", "--centers", "80", "-a", "1,10")
+    assert len(ds["gammas"]) == 7
+    np.testing.assert_allclose(ds["gammas"], ls["gammas"], rtol=1e-13)
+    # (the grid's smallest gammas make the M x M systems ill-conditioned: there the order of the sums shows
+    # from the 7th digit, as between two local runs with other block sizes)
+    np.testing.assert_allclose([r["rmse"] for r in ds["results"]], [r["rmse"] for r in ls["results"]], rtol=1e-6)
+
+
+def test_a_small_cv_is_gathered_and_run_exactly_here(krr, tmp_path, scheduler):
+    ls, ds, dask, _ = _cv_both(krr, tmp_path, scheduler, "-g", "0.5", "-a", "1e-2:1:3")
+    assert "small enough for exact cross-validation; gathering them from the cluster" in dask.stderr
+    assert ds["solver"] == ls["solver"] == "exact"
+    assert [r["rmse"] for r in ds["results"]] == [r["rmse"] for r in ls["results"]]
+    assert ds["refined"] == ls["refined"]
+
+
+def test_a_cell_the_closed_form_fails_is_refitted_on_the_cluster(tmp_path, scheduler, monkeypatch):
+    from krrcli import cv_csv
+    from krrcli.errors import KrrWarning
+    from krrcli.selection import nystrom_cv
+
+    pattern, _, _ = _parts(tmp_path)
+    args = dict(solver="nystrom", n_centers=60, gammas="1", alphas="0.1,1", folds=3)
+    local = cv_csv(pattern, **args)
+    monkeypatch.setattr(nystrom_cv, "CLOSED_FORM_MAX_ERROR", 0.0)  # every cell refitted by CG
+    with pytest.warns(KrrWarning, match="6 \\(fold, alpha\\) cell\\(s\\); they were refitted"):
+        dask = cv_csv(pattern, engine="dask", scheduler=scheduler, **args)
+    # (CG to its default tolerance 1e-8, on the fold's rows gathered into new partitions)
+    np.testing.assert_allclose([r["rmse"] for r in dask["results"]], [r["rmse"] for r in local["results"]], rtol=1e-6)
 
 
 def test_predict_on_the_cluster_writes_the_local_output(krr, tmp_path, scheduler):

@@ -15,7 +15,7 @@ from krrcli.kernels import KernelMap, KernelSpec
 from krrcli.metrics import residual_scores
 from krrcli.selection import kfold_indices
 from krrcli.selection import nystrom_cv as ncv
-from krrcli.solvers.nystrom import NystromOptions, solve_nystrom
+from krrcli.solvers.nystrom import LocalRows, NystromOptions, solve_nystrom
 
 from .conftest import make_regression, write_csv
 
@@ -25,7 +25,7 @@ ALPHAS = np.array([1e-3, 1e-1, 10.0])
 def _setting(n=90, m=20, kernel="rbf"):
     X, Y = make_regression(n, 3, 2, seed=31)
     spec = KernelSpec(kernel, 0.3, 2.0, 1.0)
-    return X, Y, spec, ncv.nystrom_centers(X, m, 0)
+    return X, Y, spec, ncv.nystrom_centers(LocalRows(X, Y), m, 0)
 
 
 def _refit(X, Y, spec, alpha, centers):
@@ -37,7 +37,7 @@ def _refit(X, Y, spec, alpha, centers):
 def test_kfold_closed_form_equals_refits_on_each_fold(kernel):
     X, Y, spec, C = _setting(kernel=kernel)
     folds = kfold_indices(X.shape[0], 4, 0)
-    out, refits = ncv.score_nystrom_gamma(X, Y, spec, ALPHAS, C, folds, 0)
+    out, refits = ncv.score_nystrom_gamma(LocalRows(X, Y), spec, ALPHAS, C, folds, 0)
     E = np.empty((len(ALPHAS),) + Y.shape)
     for a, alpha in enumerate(ALPHAS):
         for test in folds:
@@ -55,7 +55,7 @@ def test_kfold_closed_form_equals_refits_on_each_fold(kernel):
 
 def test_leave_one_out_and_gcv_equal_refits():
     X, Y, spec, C = _setting(n=50, m=12)
-    out, _ = ncv.score_nystrom_gamma(X, Y, spec, ALPHAS, C, None, 0)
+    out, _ = ncv.score_nystrom_gamma(LocalRows(X, Y), spec, ALPHAS, C, None, 0)
     n = X.shape[0]
     E = np.empty((len(ALPHAS),) + Y.shape)
     gcv = []
@@ -72,9 +72,9 @@ def test_leave_one_out_and_gcv_equal_refits():
 def test_inaccurate_cells_are_refitted_and_said(monkeypatch):
     X, Y, spec, C = _setting()
     folds = kfold_indices(X.shape[0], 3, 0)
-    closed, _ = ncv.score_nystrom_gamma(X, Y, spec, ALPHAS, C, folds, 0)
+    closed, _ = ncv.score_nystrom_gamma(LocalRows(X, Y), spec, ALPHAS, C, folds, 0)
     monkeypatch.setattr(ncv, "CLOSED_FORM_MAX_ERROR", 0.0)  # every cell fails the check
-    refitted, refits = ncv.score_nystrom_gamma(X, Y, spec, ALPHAS, C, folds, 0)
+    refitted, refits = ncv.score_nystrom_gamma(LocalRows(X, Y), spec, ALPHAS, C, folds, 0)
     assert refits == len(ALPHAS) * len(folds)
     np.testing.assert_allclose(refitted["rmse"], closed["rmse"], rtol=1e-6)
     from krrcli.selection import cross_validate
@@ -103,7 +103,7 @@ def test_cli_cv_with_nystrom_and_the_refit_on_the_same_centers(krr, data, tmp_pa
     model = load_model(str(dest))
     assert model.solver_ == "nystrom" and model.centers_.shape == (50, 3)
     X = np.loadtxt(data, delimiter=",", skiprows=1)[:, :3]
-    assert np.array_equal(model.centers_, ncv.nystrom_centers(X, 50, 0))
+    assert np.array_equal(model.centers_, ncv.nystrom_centers(LocalRows(X, X[:, :1]), 50, 0))
     table = krr(*args)
     assert table.exit_code == 0 and "3-fold (seed 0), rbf kernel, 400 rows, nystrom with 50 centers" in table.stdout
     loo = json.loads(krr("cv", data, "--solver", "nystrom", "--centers", "50", "-g", "0.5", "--gcv", "--json").stdout)
@@ -164,6 +164,6 @@ def test_a_kernel_that_cannot_be_scored_is_skipped():
 def test_a_leave_one_out_cell_that_fails_its_check_has_no_score_at_all(monkeypatch):
     X, Y, spec, C = _setting(n=60, m=15)
     monkeypatch.setattr(ncv, "CLOSED_FORM_MAX_ERROR", 0.0)
-    out, bad = ncv.score_nystrom_gamma(X, Y, spec, ALPHAS, C, None, 0)
+    out, bad = ncv.score_nystrom_gamma(LocalRows(X, Y), spec, ALPHAS, C, None, 0)
     assert bad == len(ALPHAS)
     assert np.isnan(out["rmse"]).all() and np.isnan(out["gcv"]).all() and np.isnan(out["dof"]).all()

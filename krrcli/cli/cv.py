@@ -19,6 +19,7 @@ from .console import err, fmt_num, out, print_json, printable, report_after_savi
         "  krr cv data.csv --gamma 0.01,0.1,1 --alpha 1e-4:1e1:6\n"
         "  krr cv data.csv --folds 5 --metric r2 -o best.joblib\n"
         "  krr cv data.csv --json | jq .best\n"
+        "  krr cv 'data/part-*.csv' --folds 5 --engine dask --scheduler tcp://10.0.0.5:8786\n"
     ),
 )
 def cv(
@@ -81,6 +82,8 @@ def cv(
         int | None,
         typer.Option("--centers", help="nystrom: the number of centers M (default: min(n, max(1000, 10 sqrt(n))))."),
     ] = None,
+    engine: o.Engine = "local",
+    scheduler: o.Scheduler = None,
     sep: o.Sep = ",",
     json: o.Json = False,
 ) -> None:
@@ -129,6 +132,8 @@ def cv(
             jobs=jobs,
             solver=solver,
             n_centers=centers,
+            engine=engine,
+            scheduler=scheduler,
         )
     if plot is not None:
         from ..plots import plot_cv

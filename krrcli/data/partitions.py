@@ -20,12 +20,13 @@ import numpy as np
 
 from .. import progress
 from ..errors import DataError
+from ..execution import add_sums
 from ..execution.cluster import Cluster
 from ..kernels import KernelMap
 from ..metrics import scores_from_sums
 from ..preprocess import Standardizer, standardize
-from .inputs import combined_sha256, input_label
 from .columns import read_header
+from .inputs import combined_sha256, input_label
 from .rows import CsvRows
 from .source import CsvSource
 
@@ -52,6 +53,10 @@ def _meta(part: dict) -> dict:
 
 def _take(part: dict, index: np.ndarray) -> np.ndarray:
     return part["X"][index]
+
+
+def _rows_at(part: dict, index: np.ndarray) -> dict:
+    return part | {"X": part["X"][index], "Y": part["Y"][index]}
 
 
 def _arrays(part: dict) -> tuple[np.ndarray, np.ndarray]:
@@ -84,8 +89,7 @@ def _pass(
         Kb = K[a : a + step] if K is not None else kmap.block(X[a : a + step], out=buf[: min(step, X.shape[0] - a)])
         if Kb.dtype != np.float64:
             Kb = Kb.astype(np.float64)
-        part_sum = op(Kb, Y[a : a + step], offset + a, arg)
-        total = part_sum if total is None else tuple(t + p for t, p in zip(total, part_sum, strict=True))
+        total = add_sums(total, op(Kb, Y[a : a + step], offset + a, arg))
     if total is None:  # an empty partition: zeros of the right shapes
         Kb = np.zeros((0, M))
         total = op(Kb, Y[:0], offset, arg)
@@ -142,6 +146,19 @@ class PartitionedRows:
         futures = [self.cluster.submit(_take, self.parts[p], local) for p, local in self._where(np.asarray(index))]
         return np.concatenate(self.cluster.gather(futures), axis=0)
 
+    def subset(self, index: np.ndarray) -> PartitionedRows:
+        """The rows at ``index`` (global row numbers, sorted), as new partitions on the workers."""
+        index = np.asarray(index)
+        out = object.__new__(PartitionedRows)
+        out.__dict__ = dict(self.__dict__)
+        where = dict(self._where(index))
+        empty = np.zeros(0, dtype=np.int64)
+        out.parts = [self.cluster.submit(_rows_at, p, where.get(i, empty)) for i, p in enumerate(self.parts)]
+        out.lengths = np.array([len(where.get(i, empty)) for i in range(len(self.parts))], dtype=np.int64)
+        out.offsets = np.concatenate([[0], np.cumsum(out.lengths)[:-1]]).astype(np.int64)
+        out.n_rows = int(out.lengths.sum())
+        return out
+
     def to_arrays(self) -> tuple[np.ndarray, np.ndarray]:
         """Every row, gathered to the client (for an exact fit)."""
         got = self.cluster.gather([self.cluster.submit(_arrays, p) for p in self.parts])
@@ -187,10 +204,12 @@ class PartitionProducts:
     def kept(self) -> bool:
         return self.K is not None
 
-    def sum_blocks(self, op: Callable, arg: Any, big: bool = False) -> tuple[np.ndarray, ...]:
-        """The sum over every row block of ``op(K_bM, Y_b, a, arg)``."""
+    def sum_blocks(self, op: Callable, arg: Any, big: bool = False, label: str = "") -> tuple[np.ndarray, ...]:
+        """The sum over every row block of ``op(K_bM, Y_b, a, arg)`` (``big``: in blocks of BLOCK_BYTES,
+        for sums of M x M; ``label`` names the pass, as locally: the cluster's passes show no bar)."""
         rows = self.rows
-        arg_f = self.cluster.scatter(arg) if isinstance(arg, np.ndarray) and arg.size > 4096 else arg
+        large = isinstance(arg, tuple) or (isinstance(arg, np.ndarray) and arg.size > 4096)
+        arg_f = self.cluster.scatter(arg) if large else arg  # sent once, not with every partition's task
         parts = [
             self.cluster.submit(
                 _pass,

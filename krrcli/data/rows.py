@@ -79,8 +79,10 @@ class ArrayRows:
         name: str = "<arrays>",
         block_rows: int = 50_000,
         owned: bool = False,
+        sha256: str | None = None,
     ) -> None:
         self.X, self.Y = X, Y
+        self.sha256 = sha256  # of the file the rows were read from, if any
         self.owned = owned  # the arrays are this source's alone: a fit may standardize them in place
         self.features = features or [f"x{i}" for i in range(X.shape[1])]
         self.targets = targets or (["y"] if Y.shape[1] == 1 else [f"y{j}" for j in range(Y.shape[1])])
@@ -90,6 +92,14 @@ class ArrayRows:
     @property
     def n_rows(self) -> int:
         return self.X.shape[0]
+
+    @property
+    def n_features(self) -> int:
+        return self.X.shape[1]
+
+    @property
+    def n_targets(self) -> int:
+        return self.Y.shape[1]
 
     def blocks(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         for a in range(0, self.X.shape[0], self.block_rows):

@@ -21,7 +21,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from .local import LocalExecutor
+from .local import LocalExecutor, add_sums
 
 
 class Executor(Protocol):
@@ -49,4 +49,4 @@ def use(new: Executor) -> Executor:
     return old
 
 
-__all__ = ["Executor", "LocalExecutor", "executor", "use"]
+__all__ = ["Executor", "LocalExecutor", "add_sums", "executor", "use"]

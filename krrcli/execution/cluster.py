@@ -27,6 +27,7 @@ import numpy as np
 
 from ..errors import ClusterError, KrrError, UsageError
 from .blas import cores
+from .local import add_sums
 
 CONNECT_SECONDS = 10
 NO_WORKER_SECONDS = float(os.environ.get("KRR_DASK_NO_WORKER_SECONDS", "30"))
@@ -47,10 +48,6 @@ def check_engine(engine: str, scheduler: str | None = None) -> None:
             import distributed  # noqa: F401
         except ImportError:
             raise UsageError(f"--engine dask needs Dask, which is not installed: {INSTALL_ADVICE}") from None
-
-
-def _add_parts(a: tuple[np.ndarray, ...], b: tuple[np.ndarray, ...]) -> tuple[np.ndarray, ...]:
-    return tuple(x + y for x, y in zip(a, b, strict=True))
 
 
 class Cluster:
@@ -179,7 +176,7 @@ class Cluster:
         first (always in the same order: the same bits every run); the total comes to the client."""
         level = list(parts)
         while len(level) > 1:
-            nxt = [self.submit(_add_parts, level[i], level[i + 1]) for i in range(0, len(level) - 1, 2)]
+            nxt = [self.submit(add_sums, level[i], level[i + 1]) for i in range(0, len(level) - 1, 2)]
             if len(level) % 2:
                 nxt.append(level[-1])
             level = nxt

@@ -10,8 +10,10 @@ import numpy as np
 
 from .blas import blas_threads, cores
 
+Sums = tuple[np.ndarray, ...]
 
-def _add(total: tuple[np.ndarray, ...] | None, part: tuple[np.ndarray, ...] | None) -> tuple[np.ndarray, ...] | None:
+
+def add_sums(total: Sums | None, part: Sums | None) -> Sums | None:
     """Elementwise sum of two tuples of arrays (None: nothing yet)."""
     if total is None or part is None:
         return part if total is None else total
@@ -50,7 +52,7 @@ class LocalExecutor:
             total, scratch = None, {}
             for a in starts[k::w]:
                 part = fn(a, min(a + step, n_rows), scratch)
-                total = _add(total, part)
+                total = add_sums(total, part)
             return total
 
         if workers > 1:
@@ -60,7 +62,7 @@ class LocalExecutor:
                         parts = list(pool.map(run, range(workers), [workers] * workers))
                     total = None
                     for part in parts:
-                        total = _add(total, part)
+                        total = add_sums(total, part)
                     return total or ()
         return run(0, 1) or ()
 

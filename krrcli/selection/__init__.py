@@ -13,6 +13,7 @@ import math
 import os
 import warnings
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 from scipy import linalg
@@ -22,6 +23,7 @@ from ..execution import executor
 from ..kernels import NonFiniteKernel, base_matrix, get_kernel
 from ..resources import check_memory, format_bytes
 from ..solvers import lapack64
+from ..solvers.nystrom import LocalRows
 from .closed_forms import COST_CHOLESKY, COST_EIGH, COST_GEMM, _kernel_for, _score_gamma, kfold_strategy, refine_alpha
 from .grids import (
     DEFAULT_ALPHAS,
@@ -120,6 +122,7 @@ def cross_validate(
     jobs: int | None = None,
     solver: str = "exact",
     n_centers: int | None = None,
+    rows: Any = None,
 ) -> CVReport:
     """Score every (gamma, alpha) pair by leave-one-out, GCV or k-fold.
 
@@ -143,6 +146,9 @@ def cross_validate(
     solver : {"exact", "nystrom"}
         "nystrom" scores the Nystrom model with ``n_centers`` centers (None: the solver's default
         number) sampled with ``seed``, by the closed forms of :mod:`.nystrom_cv`; no alpha refinement.
+    rows : training rows, optional
+        For nystrom, the rows as an object with the solver's passes (a cluster's partitions,
+        :class:`krrcli.data.partitions.PartitionedRows`) instead of ``X`` and ``Y`` (then None).
     """
     spec = get_kernel(kernel)
     method = method or ("kfold" if folds is not None else "loo")
@@ -153,16 +159,20 @@ def cross_validate(
     if (method == "kfold") != (folds is not None):
         raise UsageError("k-fold needs a number of folds, and leave-one-out and GCV take none")
     criterion = "gcv" if method == "gcv" else metric
-    if jobs is None and X.shape[0] < PARALLEL_MIN_ROWS:
+    if rows is not None and solver != "nystrom":
+        raise UsageError("training rows other than arrays are cross-validated by the nystrom solver only")
+    if rows is None:
+        if Y.ndim == 1:
+            Y = Y[:, None]
+        rows = LocalRows(X, Y)
+    n, d, t = rows.n_rows, rows.n_features, rows.n_targets
+    if jobs is None and n < PARALLEL_MIN_ROWS:
         jobs = 1  # starting worker processes costs more than it saves on small data
     jobs = resolve_jobs(jobs)
-    n, d = X.shape
-    if Y.ndim == 1:
-        Y = Y[:, None]
     if n < 2:
         raise DataError(f"need at least 2 rows to cross-validate, got {n}")
     if gammas is None:
-        gammas = default_gammas(X, kernel, seed)
+        gammas = default_gammas(X if X is not None else rows, kernel, seed)
     elif not spec.uses_gamma:
         gammas = [None]
     if alphas is None:
@@ -174,17 +184,16 @@ def cross_validate(
     check_grid_size(len(gammas), len(alpha_arr))
     if solver not in ("exact", "nystrom"):
         raise UsageError(f"unknown cv solver {solver!r}; choose exact or nystrom")
-    t = Y.shape[1]
     gamma_values = [(1.0 / d if g is None else float(g)) if spec.uses_gamma else None for g in gammas]
     base = None
     if solver == "nystrom":
         from .nystrom_cv import check_nystrom_cv_memory, nystrom_centers
 
         strategy = None if fold_idx is None else "nystrom"
-        centers = nystrom_centers(X, n_centers, seed)
+        centers = nystrom_centers(rows, n_centers, seed)
         k = 1 if fold_idx is None else len(fold_idx)
-        check_nystrom_cv_memory(n, d, t, len(alpha_arr), k, centers.shape[0])
-        tasks = _nystrom_tasks(X, Y, kernel, degree, coef0, alpha_arr, centers, fold_idx, seed, gamma_values)
+        check_nystrom_cv_memory(n, d, t, len(alpha_arr), k, centers.shape[0], rows_here=X is not None)
+        tasks = _nystrom_tasks(rows, kernel, degree, coef0, alpha_arr, centers, fold_idx, seed, gamma_values)
     else:
         workers = min(jobs, len(gammas))
         check_memory(
@@ -264,8 +273,9 @@ def cross_validate(
     )
 
 
-def _nystrom_tasks(X, Y, kernel, degree, coef0, alpha_arr, centers, fold_idx, seed, gamma_values):
-    """The Nystrom closed forms' (scores, error) per gamma, in this process (BLAS uses every core)."""
+def _nystrom_tasks(rows, kernel, degree, coef0, alpha_arr, centers, fold_idx, seed, gamma_values):
+    """The Nystrom closed forms' (scores, error) per gamma, in this process (BLAS uses every core) or on
+    the cluster that holds ``rows``."""
     from ..kernels import KernelSpec
     from .nystrom_cv import score_nystrom_gamma
 
@@ -273,7 +283,7 @@ def _nystrom_tasks(X, Y, kernel, degree, coef0, alpha_arr, centers, fold_idx, se
         spec = KernelSpec(kernel, gamma, float(degree), float(coef0))
         try:
             with np.errstate(all="ignore"):
-                out, refits = score_nystrom_gamma(X, Y, spec, alpha_arr, centers, fold_idx, seed)
+                out, refits = score_nystrom_gamma(rows, spec, alpha_arr, centers, fold_idx, seed)
         except (NonFiniteKernel, linalg.LinAlgError) as exc:
             nan = np.full(len(alpha_arr), np.nan)
             out = {"rmse": nan, "mae": nan, "r2": nan, "dof": nan, "gcv": nan if fold_idx is None else None}

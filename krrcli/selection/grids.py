@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
@@ -74,17 +75,23 @@ def parse_grid(spec: str, name: str) -> list[float]:
     return values
 
 
-def gamma_scale(X: np.ndarray, kernel: str, seed: int = 0) -> float:
+def gamma_scale(X: Any, kernel: str, seed: int = 0) -> float:
     """The data's own scale for gamma, the centre of the default grid.
 
     rbf: 1 / median squared Euclidean distance between rows; laplacian: 1 /
     median L1 distance; polynomial and sigmoid: 1 / median squared row norm.
     Computed on at most 1000 rows drawn with ``default_rng(seed)``; falls back
-    to 1 / n_features when that median is 0.
+    to 1 / n_features when that median is 0. ``X`` is an array or training rows
+    (:class:`~krrcli.solvers.nystrom.LocalRows`, a cluster's partitions).
     """
-    n, d = X.shape
+    rows = not isinstance(X, np.ndarray)
+    n, d = (X.n_rows, X.n_features) if rows else X.shape
     rng = np.random.default_rng(seed)
-    S = X if n <= SCALE_SAMPLE_ROWS else X[rng.choice(n, SCALE_SAMPLE_ROWS, replace=False)]
+    sample = None if n <= SCALE_SAMPLE_ROWS else np.sort(rng.choice(n, SCALE_SAMPLE_ROWS, replace=False))
+    if rows:
+        S = X.take(np.arange(n) if sample is None else sample)
+    else:
+        S = X if sample is None else X[sample]
     spec = get_kernel(kernel)
     if spec.base == "dot":
         med = float(np.median(np.einsum("ij,ij->i", S, S)))
@@ -95,7 +102,7 @@ def gamma_scale(X: np.ndarray, kernel: str, seed: int = 0) -> float:
     return 1.0 / med if med > 0 and math.isfinite(med) else 1.0 / d
 
 
-def default_gammas(X: np.ndarray, kernel: str, seed: int = 0) -> list[float | None]:
+def default_gammas(X: Any, kernel: str, seed: int = 0) -> list[float | None]:
     """Seven log-spaced gammas around :func:`gamma_scale` (``[None]`` for kernels without gamma)."""
     if not get_kernel(kernel).uses_gamma:
         return [None]

@@ -13,7 +13,9 @@ b_f(alpha)`` of every alpha at once. Leave-one-out (one "fold" of all rows) take
 diagonal in the same pass, ``h_ii = ||L^-1 k_i||^2`` with ``H + alpha K_MM = L L^T``, so ``e_i =
 (y_i - yhat_i) / (1 - h_ii)``, and GCV is ``(RSS / n) / (1 - dof / n)^2`` with ``dof = tr((H + alpha
 K_MM)^-1 H)``. So a gamma costs two passes over the rows and (k + 1) x alphas factorizations of M x
-M.
+M. Both passes reduce to sums (of ``H_f``, ``g_f``; of the residuals' squares and absolute values by
+fold and alpha), so they run wherever the rows are: in this process, or on a cluster's partitions,
+each returning its sums (the rows' fold numbers travel with the pass).
 
 Why not one eigendecomposition per fold for every alpha (``P^T (H - H_f) P = Z diag(s) Z^T`` with
 ``P = K_MM^-1/2`` on K_MM's directions above rounding)? Whitening by a nearly singular K_MM (a
@@ -34,15 +36,16 @@ the same centers; such a leave-one-out cell has no closed-form hat diagonal and 
 from __future__ import annotations
 
 import warnings
+from typing import Any
 
 import numpy as np
 from scipy import linalg
 
 from ..errors import DataError, KrrWarning
 from ..kernels import KernelMap, KernelSpec, NonFiniteKernel
-from ..metrics import residual_scores
+from ..metrics import scores_from_sums
 from ..resources import check_memory, format_bytes
-from ..solvers.nystrom import NystromOptions, center_jitter, center_rows, default_centers, effective_dof, solve_nystrom
+from ..solvers.nystrom import NystromOptions, center_jitter, center_rows, default_centers, effective_dof, solve_rows
 
 # A closed-form cell whose M x M solution has a larger normwise backward error is refitted by CG
 # (a Cholesky solve in float64 gives about 1e-16 times a modest factor).
@@ -51,16 +54,17 @@ CLOSED_FORM_MAX_ERROR = 1e-12
 BLOCK_BYTES = 32 * 2**20
 
 
-def nystrom_cv_peak_bytes(n: int, d: int, t: int, n_alphas: int, k: int, m: int) -> int:
-    """The fold sums (k of M x M), K_MM, their total, a training sum and one factor and its solve (k + 4);
-    for leave-one-out (k = 1) every alpha's factor; a block's rows and kernel; the residuals."""
+def nystrom_cv_peak_bytes(n: int, d: int, t: int, n_alphas: int, k: int, m: int, rows_here: bool = True) -> int:
+    """The fold sums (k of M x M, and a block's own and their running total), K_MM, their total, a training
+    sum and one factor and its solve; for leave-one-out (k = 1) every alpha's factor; the rows' fold
+    numbers; a block's rows and kernel; with ``rows_here``, the rows and their standardized copy."""
     factors = 4 + (n_alphas if k == 1 else 1)
-    return 8 * ((k + factors) * m * m + n_alphas * n * t + 2 * n * (d + t)) + 2 * BLOCK_BYTES
+    rows = 16 * n * (d + t) if rows_here else 0
+    return 8 * (3 * k + factors) * m * m + 4 * n + rows + 2 * BLOCK_BYTES
 
 
 def score_nystrom_gamma(
-    X: np.ndarray,
-    Y: np.ndarray,
+    rows: Any,
     kernel: KernelSpec,
     alphas: np.ndarray,
     centers: np.ndarray,
@@ -69,9 +73,11 @@ def score_nystrom_gamma(
     tol: float = 1e-8,
     max_iter: int = 200,
 ) -> tuple[dict, int]:
-    """Every alpha's scores for one kernel (rows of ``X`` in any order; ``folds`` None for leave-one-out);
-    returns the scores (as the exact closed forms give them) and the number of cells refitted by CG."""
-    n, t = Y.shape
+    """Every alpha's scores for one kernel (``rows``: the training rows, in memory as
+    :class:`~krrcli.solvers.nystrom.LocalRows` or a cluster's partitions; ``folds``: each fold's row
+    numbers, None for leave-one-out); returns the scores (as the exact closed forms give them) and the
+    number of cells refitted by CG."""
+    n, t = rows.n_rows, rows.n_targets
     kmap = KernelMap(kernel, centers)
     M = centers.shape[0]
     K_MM = kernel.gram(centers)
@@ -80,20 +86,18 @@ def score_nystrom_gamma(
     K_raw = K_MM.copy()  # for the effective degrees of freedom, as the fit reports them
     # the penalty the nystrom solver applies: alpha (K_MM + jitter I), its jitter (the same model as `krr fit`)
     K_MM.flat[:: M + 1] += center_jitter(K_MM)
-    parts = [np.arange(n)] if folds is None else folds
-    step = max(1, BLOCK_BYTES // (8 * M))
+    k = 1 if folds is None else len(folds)
+    fold_of = None
+    if folds is not None:  # each row's fold number
+        fold_of = np.empty(n, dtype=np.int32)
+        for f, test in enumerate(folds):
+            fold_of[test] = f
+    products = rows.products(kmap, keep=False)
 
-    # pass 1: the sums of every fold
-    H = np.zeros((len(parts), M, M))
-    g = np.zeros((len(parts), M, t))
-    for f, rows in enumerate(parts):
-        for a in range(0, len(rows), step):
-            r = rows[a : a + step]
-            Kb = kmap.block(X[r])
-            if not np.isfinite(Kb).all():
-                raise NonFiniteKernel(kernel.kernel, kernel.gamma, kernel.degree, kernel.coef0)
-            H[f] += Kb.T @ Kb
-            g[f] += Kb.T @ Y[r]
+    # pass 1: the sums of every fold, and of the targets (for R^2)
+    H, g, y_sum = products.sum_blocks(_op_fold_sums, (fold_of, k), big=True, label="cv: fold sums")
+    if not (np.isfinite(H).all() and np.isfinite(g).all()):
+        raise NonFiniteKernel(kernel.kernel, kernel.gamma, kernel.degree, kernel.coef0)
     H_all, g_all = H.sum(axis=0), g.sum(axis=0)
 
     def factor(Htr: np.ndarray, alpha: float) -> _Factor:
@@ -102,59 +106,92 @@ def score_nystrom_gamma(
     dof = effective_dof(K_raw, H_all, alphas)  # of the fit on all rows
     del K_raw
     full = [factor(H_all, float(alpha)) for alpha in alphas] if folds is None else None  # LOO's hat needs them
-    E = np.empty((len(alphas), n, t))
-    rss = np.zeros((len(alphas), t))  # of the fit on all rows (leave-one-out, for GCV)
-    refits, loo_bad = 0, []
-    for f, rows in enumerate(parts):
+    B = np.empty((k, M, len(alphas), t))
+    refits, bad_cells = 0, []
+    for f in range(k):
         Htr, gtr = (H_all, g_all) if folds is None else (H_all - H[f], g_all - g[f])
-        B = np.empty((M, len(alphas), t))
         bad = []
         norm_H, norm_K, norm_g = np.linalg.norm(Htr), np.linalg.norm(K_MM), np.linalg.norm(gtr)
         for a, alpha in enumerate(alphas):
             L = full[a] if full else factor(Htr, float(alpha))
-            B[:, a] = L.solve(gtr)
+            B[f, :, a] = L.solve(gtr)
             # the check: the normwise backward error of the solution
-            r = Htr @ B[:, a] + alpha * (K_MM @ B[:, a]) - gtr
+            r = Htr @ B[f, :, a] + alpha * (K_MM @ B[f, :, a]) - gtr
             if np.linalg.norm(r) > CLOSED_FORM_MAX_ERROR * (
-                ((norm_H + alpha * norm_K) * np.linalg.norm(B[:, a]) + norm_g) or 1.0
+                ((norm_H + alpha * norm_K) * np.linalg.norm(B[f, :, a]) + norm_g) or 1.0
             ):
                 bad.append(a)
+        refits += len(bad)
         if bad and folds is None:  # no closed form for the hat diagonal: left unscored (NaN below)
-            refits += len(bad)
-            loo_bad = list(bad)
-        elif bad:
-            train = np.setdiff1d(np.arange(n), rows, assume_unique=True)
+            bad_cells = [(0, a) for a in bad]
+        elif bad:  # refitted by CG on the fold's training rows, on the same centers
+            train = rows.subset(np.setdiff1d(np.arange(n), folds[f], assume_unique=True))
             options = NystromOptions(n_centers=M, seed=seed, tol=tol, max_iter=max_iter)
             for a in bad:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore", KrrWarning)
-                    B[:, a] = solve_nystrom(X[train], Y[train], float(alphas[a]), kernel, options, centers).dual_coef
-            refits += len(bad)
-        # pass 2 over this fold's rows: held-out predictions (and, for leave-one-out, the hat diagonal)
-        Bflat = B.reshape(M, -1)
-        for a in range(0, len(rows), step):
-            r = rows[a : a + step]
-            Kb = kmap.block(X[r])
-            pred = (Kb @ Bflat).reshape(len(r), len(alphas), t).transpose(1, 0, 2)  # (A, b, t)
-            res = Y[r][None] - pred
-            if folds is None:  # e_i = (y_i - yhat_i) / (1 - h_ii), h_ii = ||L^-1 k_i||^2
-                rss += np.sum(res**2, axis=1)
-                for j, L in enumerate(full):
-                    res[j] = np.nan if j in bad else res[j] / (1.0 - L.hat(Kb))[:, None]
-            E[:, r] = res
+                    B[f, :, a] = solve_rows(train, float(alphas[a]), kernel, options, centers).dual_coef
+    del H, g
+    # pass 2: the held-out residuals' sums, every fold's and alpha's (for leave-one-out divided by 1 - h_ii)
+    y_mean = y_sum / n
+    ss, sum_abs, rss, ss_tot = products.sum_blocks(
+        _op_held_out_sums, (fold_of, B.reshape(k, M, -1), full, y_mean), big=True, label="cv: held-out residuals"
+    )
+    for f, a in bad_cells:
+        ss[f, a] = sum_abs[f, a] = np.nan
+    sizes = np.full(1, n) if folds is None else np.array([len(test) for test in folds])
     out: dict = {"dof": dof, "gcv": None}
     if folds is None:
         with np.errstate(divide="ignore", invalid="ignore"):
             out["gcv"] = (rss / n).mean(axis=1) / (1.0 - dof / n) ** 2
-        out["gcv"][loo_bad] = np.nan  # no score from a solution that failed its check
-        out["dof"] = np.where(np.isin(np.arange(len(alphas)), loo_bad), np.nan, dof)
-    rmse, mae, r2 = residual_scores(Y, E)
+        bad_alphas = [a for _, a in bad_cells]
+        out["gcv"][bad_alphas] = np.nan  # no score from a solution that failed its check
+        out["dof"] = np.where(np.isin(np.arange(len(alphas)), bad_alphas), np.nan, dof)
+    rmse, mae, r2 = scores_from_sums(n, ss.sum(axis=0), sum_abs.sum(axis=0), ss_tot)
     out.update(rmse=rmse, mae=mae, r2=r2)
     if folds is not None:
-        out["rmse_folds"] = [
-            [float(np.sqrt(np.mean(E[a, rows] ** 2, axis=0)).mean()) for rows in folds] for a in range(len(alphas))
-        ]
+        out["rmse_folds"] = np.sqrt(ss / sizes[:, None, None]).mean(axis=2).T.tolist()  # (alphas, folds)
     return out, refits
+
+
+def _op_fold_sums(Kb: np.ndarray, Yb: np.ndarray, a: int, arg: tuple) -> tuple[np.ndarray, ...]:
+    """A block's ``K_bM^T K_bM`` and ``K_bM^T Y_b`` split by fold (the rows' fold numbers from ``a``), and
+    its targets' sum."""
+    fold_of, k = arg
+    M, t = Kb.shape[1], Yb.shape[1]
+    H, g = np.zeros((k, M, M)), np.zeros((k, M, t))
+    if fold_of is None:
+        H[0], g[0] = Kb.T @ Kb, Kb.T @ Yb
+    else:
+        f_b = fold_of[a : a + Kb.shape[0]]
+        for f in np.unique(f_b):
+            rows = f_b == f
+            K_f = Kb[rows]
+            H[f], g[f] = K_f.T @ K_f, K_f.T @ Yb[rows]
+    return H, g, Yb.sum(axis=0)
+
+
+def _op_held_out_sums(Kb: np.ndarray, Yb: np.ndarray, a: int, arg: tuple) -> tuple[np.ndarray, ...]:
+    """A block's held-out residuals ``y_i - k_i^T b_f(alpha)`` (row i in fold f), summed by fold and alpha:
+    squares and absolute values (k, A, t); for leave-one-out ``e_i = (y_i - yhat_i) / (1 - h_ii)``, ``h_ii =
+    ||L^-1 k_i||^2``, and the undivided squares' sum (A, t) for GCV; and the targets' squared deviations
+    from their mean ``y_mean`` (t,)."""
+    fold_of, B, full, y_mean = arg
+    k, A_t = B.shape[0], B.shape[2]
+    t = Yb.shape[1]
+    A = A_t // t
+    ss, sum_abs, rss = np.zeros((k, A, t)), np.zeros((k, A, t)), np.zeros((A, t))
+    f_b = np.zeros(Kb.shape[0], dtype=np.int32) if fold_of is None else fold_of[a : a + Kb.shape[0]]
+    for f in np.unique(f_b):
+        rows = f_b == f
+        K_f = Kb if fold_of is None else Kb[rows]
+        res = Yb[rows][None] - (K_f @ B[f]).reshape(K_f.shape[0], A, t).transpose(1, 0, 2)  # (A, b, t)
+        if full is not None:
+            rss += np.sum(res**2, axis=1)
+            for j, L in enumerate(full):
+                res[j] /= (1.0 - L.hat(K_f))[:, None]
+        ss[f], sum_abs[f] = np.sum(res**2, axis=1), np.sum(np.abs(res), axis=1)
+    return ss, sum_abs, rss, np.sum((Yb - y_mean) ** 2, axis=0)
 
 
 class _Factor:
@@ -186,17 +223,17 @@ class _Factor:
         return np.einsum("i,ij,ij->j", self.inv, V, V)
 
 
-def nystrom_centers(X: np.ndarray, n_centers: int | None, seed: int) -> np.ndarray:
-    """The centers every gamma is scored with, and the refit uses: the nystrom solver's sample."""
-    n = X.shape[0]
+def nystrom_centers(rows: Any, n_centers: int | None, seed: int) -> np.ndarray:
+    """The centers every gamma is scored with, and the refit uses: the nystrom solver's sample of ``rows``."""
+    n = rows.n_rows
     M = default_centers(n) if n_centers is None else n_centers
     if M > n:
         raise DataError(f"--centers {M:,} is more than the {n:,} rows")
-    return np.ascontiguousarray(X[center_rows(n, M, seed)])
+    return np.ascontiguousarray(rows.take(center_rows(n, M, seed)))
 
 
-def check_nystrom_cv_memory(n: int, d: int, t: int, n_alphas: int, k: int, m: int) -> None:
-    need = nystrom_cv_peak_bytes(n, d, t, n_alphas, k, m)
+def check_nystrom_cv_memory(n: int, d: int, t: int, n_alphas: int, k: int, m: int, rows_here: bool = True) -> None:
+    need = nystrom_cv_peak_bytes(n, d, t, n_alphas, k, m, rows_here)
     check_memory(
         need,
         f"cross-validating {n:,} rows with nystrom ({m:,} centers, {k} fold sums of {format_bytes(8 * m * m)} "

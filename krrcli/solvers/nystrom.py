@@ -30,7 +30,7 @@ import numpy as np
 
 from .. import progress
 from ..errors import KrrWarning, UsageError
-from ..execution import executor
+from ..execution import add_sums, executor
 from ..kernels import KernelMap, KernelSpec, NonFiniteKernel
 from .base import Float32Inadequate, Solution, Solver, SolverOptions, register
 
@@ -222,11 +222,24 @@ class _Products:
             Kb = self.kmap.block(rows, out=buf[: rows.shape[0]])
             yield a, Kb if Kb.dtype == np.float64 else Kb.astype(np.float64)
 
-    def sum_blocks(self, op: Callable[..., tuple[np.ndarray, ...]], arg: object) -> tuple[np.ndarray, ...]:
+    def sum_blocks(
+        self, op: Callable[..., tuple[np.ndarray, ...]], arg: object, big: bool = False, label: str = ""
+    ) -> tuple[np.ndarray, ...]:
         """The sum over the rows' blocks of ``op(K_bM, Y_b, a, arg)`` (``K_bM`` in float64): one call on a
         kept float64 K_nM (BLAS uses every core), else blocks small enough to stay in cache, computed and
-        reduced by the executor on every core (kernel, exponential and products alike)."""
+        reduced by the executor on every core (kernel, exponential and products alike). With ``big``, for
+        an ``op`` whose sums are M x M (a block's products cost more than adding them): blocks of
+        ``BLOCK_BYTES`` one after another, BLAS on every core, with a progress bar named ``label``."""
         Y = self.Y
+        if big:
+            n = self.X.shape[0]
+            total: tuple[np.ndarray, ...] | None = None
+            with progress.task(label or "nystrom: pass", total=n) as bar:
+                for a, Kb in self.blocks():
+                    total = add_sums(total, op(Kb, Y[a : a + Kb.shape[0]], a, arg))
+                    bar.update(a + Kb.shape[0], f"{a + Kb.shape[0]:,} of {n:,} rows")
+            assert total is not None
+            return total
         if self.K is not None and self.K.dtype == np.float64:
             return op(self.K, Y, 0, arg)
         M, step, dtype = self.kmap.n_centers, self.pass_step, self.kmap.dtype
@@ -284,15 +297,7 @@ class _Products:
 
     def gram(self, with_y: bool = False) -> tuple[np.ndarray, ...]:
         """``(K_Mn K_nM,)``, or ``(K_Mn K_nM, K_Mn Y)`` in the same pass."""
-        n = self.X.shape[0]
-        total: tuple[np.ndarray, ...] | None = None
-        with progress.task("nystrom: K_Mn K_nM", total=n) as bar:
-            for a, Kb in self.blocks():
-                part = op_gram(Kb, self.Y[a : a + Kb.shape[0]], a, with_y)
-                total = part if total is None else tuple(t + p for t, p in zip(total, part, strict=True))
-                bar.update(a + Kb.shape[0], f"{a + Kb.shape[0]:,} of {n:,} rows")
-        assert total is not None
-        return total
+        return self.sum_blocks(op_gram, with_y, big=True, label="nystrom: K_Mn K_nM")
 
 
 def _normal_equations(G: np.ndarray, KtY: np.ndarray, T: np.ndarray, alpha: float) -> np.ndarray | None:
@@ -416,7 +421,7 @@ class LocalRows:
 
     def __init__(self, X: np.ndarray, Y: np.ndarray) -> None:
         self.X, self.Y = X, Y
-        self.n_rows, self.n_targets = X.shape[0], Y.shape[1]
+        self.n_rows, self.n_features, self.n_targets = X.shape[0], X.shape[1], Y.shape[1]
 
     def take(self, index: np.ndarray) -> np.ndarray:
         """The rows of X at ``index`` (global row numbers, sorted)."""
@@ -424,6 +429,10 @@ class LocalRows:
 
     def products(self, kmap: KernelMap, keep: bool = True) -> _Products:
         return _Products(self.X, self.Y, kmap, keep)
+
+    def subset(self, index: np.ndarray) -> LocalRows:
+        """The rows at ``index`` (global row numbers, sorted)."""
+        return LocalRows(self.X[index], self.Y[index])
 
 
 def solve_nystrom(
