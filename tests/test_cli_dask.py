@@ -277,7 +277,8 @@ def test_the_local_engine_never_imports_dask(tmp_path):
     code = (
         "import sys\nfrom krrcli.cli import main\n"
         f"assert main(['fit', {pattern!r}, '-o', {str(tmp_path / 'm.joblib')!r}]) == 0\n"
-        f"assert main(['predict', {str(tmp_path / 'm.joblib')!r}, {pattern!r}, '-o', {str(tmp_path / 'p.csv')!r}]) == 0\n"
+        f"assert main(['predict', {str(tmp_path / 'm.joblib')!r}, {pattern!r}, "
+        f"'-o', {str(tmp_path / 'p.csv')!r}]) == 0\n"
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('dask', 'distributed', 'fsspec')))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
