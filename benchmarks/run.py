@@ -530,7 +530,9 @@ def _stop_cluster(procs) -> None:
 def dask_bench(n: int, m: int, parts: int, reps: int) -> dict:
     """``krr fit`` (nystrom, M centers) of n rows in ``parts`` CSV files, whole command: the local engine
     against ``--engine dask`` on a running cluster of 2 workers x 1 thread, and of 1 worker; medians of
-    ``reps`` runs, alternating."""
+    ``reps`` runs, alternating. And one CG iteration's time on each (a fit that iterates)."""
+    import subprocess
+
     log(f"dask: writing {n:,} rows in {parts} CSV files")
     folder = WORK / "dask_parts"
     folder.mkdir(parents=True, exist_ok=True)
@@ -540,19 +542,26 @@ def dask_bench(n: int, m: int, parts: int, reps: int) -> dict:
     pattern = str(folder / "part-*.csv")
     fit = [KRR, "fit", pattern, "--solver", "nystrom", "--centers", str(m), "--gamma", "0.05", "--alpha", "1"]
     fit += ["-o", str(WORK / "dask.joblib")]
+    # a small alpha and a tolerance out of reach: CG's passes over the rows after the one-pass start,
+    # to time one iteration (a map over partitions and a tree reduction on the cluster)
+    iterate = [*fit[:-2], "--alpha", "1e-5", "--tol", "1e-15", "--max-iter", "6", "-o", str(WORK / "cg.joblib")]
     times: dict[str, list[float]] = {"local": [], "dask 2 workers": [], "dask 1 worker": []}
-    summaries = {}
+    summaries, per_iteration = {}, {}
     for workers in (2, 1):
         address, procs = _start_cluster(workers, WORK)
+        label = f"dask {workers} worker{'s' if workers > 1 else ''}"
+        engines = ([] if workers == 1 else [("local", [])]) + [(label, ["--engine", "dask", "--scheduler", address])]
         try:
+            for name, extra in engines:
+                log(f"dask: {name}, CG iterations")
+                proc = subprocess.run([*iterate, *extra, "--json"], capture_output=True, text=True, check=True)
+                info = json.loads(proc.stdout)["solver_info"]
+                per_iteration[name] = info["cg_seconds"] / max(1, info["iterations"])
             for _ in range(reps):
-                for name, args in (("local", fit), (f"dask {workers} worker{'s' if workers > 1 else ''}",
-                                                    [*fit, "--engine", "dask", "--scheduler", address])):  # fmt: skip
-                    if name == "local" and workers == 1:
-                        continue
+                for name, extra in engines:
                     log(f"dask: {name}")
                     t0 = time.perf_counter()
-                    proc = __import__("subprocess").run([*args, "--json"], capture_output=True, text=True, check=True)
+                    proc = subprocess.run([*fit, *extra, "--json"], capture_output=True, text=True, check=True)
                     times[name].append(time.perf_counter() - t0)
                     summaries[name] = json.loads(proc.stdout)
         finally:
@@ -560,6 +569,7 @@ def dask_bench(n: int, m: int, parts: int, reps: int) -> dict:
     for k in range(parts):
         (folder / f"part-{k:02d}.csv").unlink()
     res = {"n": n, "m": m, "parts": parts, **{f"{k} seconds": median(v) for k, v in times.items()}}
+    res |= {f"{k} iteration seconds": v for k, v in per_iteration.items()}
     for name, s in summaries.items():
         info = s["solver_info"]
         res[f"{name} fit"] = {
@@ -688,6 +698,11 @@ def table(results: dict) -> str:
             "--engine local (target: 1.3)")  # fmt: skip
         add("  dask, 1 worker against 2", dk["dask 1 worker seconds"], dk["dask 2 workers seconds"], "s",
             "2 workers x 1 thread")  # fmt: skip
+        if "local iteration seconds" in dk:
+            add("  one CG iteration over the rows, dask", dk["dask 2 workers iteration seconds"],
+                dk["local iteration seconds"], "s", "--engine local")  # fmt: skip
+            add("  one CG iteration, dask 1 worker", dk["dask 1 worker iteration seconds"],
+                dk["dask 2 workers iteration seconds"], "s", "2 workers x 1 thread")  # fmt: skip
     s = results["startup"]
     add("krr --version", s["krr --version"], s["import typer"], "ms", 'python -c "import typer"')
     add("krr --help", s["krr --help"], s["import typer"], "ms", 'python -c "import typer"')
