@@ -192,6 +192,24 @@ def test_predict_on_the_cluster_writes_the_local_output(krr, tmp_path, scheduler
     assert dask.stdout.count("a,b,c,y,y_pred") == 1 and len(dask.stdout.splitlines()) == 1801
 
 
+def test_files_named_by_url_are_read_through_fsspec_by_either_engine(krr, tmp_path, scheduler):
+    """A URL pattern (here file://, as s3:// or gs:// with their fsspec packages) is expanded on the client
+    and each file read where the work runs; the fit is the one from the plain paths."""
+    pattern, _, _ = _parts(tmp_path)
+    url = "file://" + pattern
+    args = ("--solver", "nystrom", "--centers", "100", "--gamma", "1", "--alpha", "0.1", "--tol", "1e-12", "--json")
+    plain = json.loads(krr("fit", pattern, *args, "-o", tmp_path / "p.joblib").stdout)
+    for engine in (("--engine", "local"), ("--engine", "dask", "--scheduler", scheduler)):
+        res = krr("fit", url, *args, *engine, "-o", tmp_path / "u.joblib")
+        assert res.exit_code == 0, res.stderr
+        assert json.loads(res.stdout)["train"]["rmse"] == pytest.approx(plain["train"]["rmse"], rel=1e-10)
+    missing = krr("fit", "file://" + str(tmp_path / "none-*.csv"), "--engine", "dask", "--scheduler", scheduler)
+    assert missing.exit_code == EXIT_DATA and "no file matches" in missing.stderr
+    unknown = krr("fit", "nosuchscheme://bucket/a.csv", "--engine", "dask", "--scheduler", scheduler)
+    assert unknown.exit_code == EXIT_DATA and "nosuchscheme://bucket/a.csv" in unknown.stderr
+    assert len(unknown.stderr.strip().splitlines()) == 1
+
+
 def test_predict_writes_one_file_per_partition(krr, tmp_path, scheduler):
     pattern, _, _ = _parts(tmp_path)
     assert krr("fit", pattern, "--alpha", "0.1", "-o", tmp_path / "m.joblib").exit_code == 0

@@ -75,8 +75,8 @@ def _expand_url(url: str) -> list[str]:
         return [url]
     fsspec = _fsspec()
     try:
-        fs, _, _ = fsspec.core.url_to_fs(url)
-        matches = sorted(fs.glob(url))
+        fs, path = fsspec.core.url_to_fs(url)
+        matches = sorted(fs.glob(path))
     except Exception as exc:  # (each filesystem raises its own)
         raise _url_error(url, exc) from None
     if not matches:
