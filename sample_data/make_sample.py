@@ -8,10 +8,15 @@ day, a wind chill term) plus Gaussian noise, which is what kernel ridge
 regression is good at. Deterministic: seed 2024.
 
     python sample_data/make_sample.py
+    python sample_data/make_sample.py --rows 1000000 --parts 8 --out big/   # big/part-000.csv ...
+
+The second form writes a larger sample of the same building as several files of one header, as a
+cluster reads them (see "Running on a cluster" in the README).
 """
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 import numpy as np
@@ -42,7 +47,33 @@ def make(n: int = N_ROWS, seed: int = SEED) -> dict[str, np.ndarray]:
     }
 
 
+def _write(path: Path, cols: dict[str, np.ndarray], names: list[str], start: int, stop: int) -> None:
+    with path.open("w") as fh:
+        fh.write(",".join(names) + "\n")
+        for i in range(start, stop):
+            fh.write(",".join(str(cols[c][i]) for c in names) + "\n")
+
+
+def write_parts(out: Path, n: int, parts: int) -> None:
+    """``n`` rows as ``parts`` files ``out/part-000.csv`` ... of (nearly) equal size."""
+    cols = make(n)
+    names = list(cols)
+    out.mkdir(parents=True, exist_ok=True)
+    edges = np.linspace(0, n, parts + 1).round().astype(int)
+    for p in range(parts):
+        _write(out / f"part-{p:03d}.csv", cols, names, edges[p], edges[p + 1])
+    print(f"wrote {parts} files of about {n // parts} rows to {out}/")
+
+
 def main() -> None:
+    ap = argparse.ArgumentParser(description="Write the energy sample.")
+    ap.add_argument("--rows", type=int, default=None, help="rows of a larger sample (with --out)")
+    ap.add_argument("--parts", type=int, default=1, help="files to split it into")
+    ap.add_argument("--out", type=Path, default=None, help="folder for part-000.csv ...")
+    args = ap.parse_args()
+    if args.out is not None:
+        write_parts(args.out, args.rows or N_ROWS, max(1, args.parts))
+        return
     cols = make()
     out = Path(__file__).with_name("energy.csv")
     names = list(cols)
