@@ -316,3 +316,24 @@ def test_worker_processes_give_the_same_fit(tmp_path):
     local, dask = load_model(str(tmp_path / "l.joblib")), load_model(str(tmp_path / "d.joblib"))
     expected = local.predict(X)
     np.testing.assert_allclose(dask.predict(X), expected, rtol=1e-10, atol=1e-10 * np.abs(expected).max())
+
+
+def test_a_cluster_started_for_the_command_says_nothing_when_port_8787_is_busy(krr, tmp_path):
+    """Without --scheduler krr starts its own cluster; another cluster's dashboard on the default port
+    is no concern of the user's, so stderr stays empty and stdout is the local output."""
+    import socket
+
+    pattern, _, _ = _parts(tmp_path, sizes=(200, 150))
+    assert krr("fit", pattern, "--alpha", "0.1", "-o", tmp_path / "m.joblib").exit_code == 0
+    busy = socket.socket()
+    try:
+        busy.bind(("", 8787))
+        busy.listen()
+    except OSError:
+        pass  # (already taken by something else: busy either way)
+    try:
+        res = krr("predict", tmp_path / "m.joblib", pattern, "--engine", "dask")
+    finally:
+        busy.close()
+    assert res.exit_code == 0 and res.stderr == ""
+    assert res.stdout == krr("predict", tmp_path / "m.joblib", pattern).stdout

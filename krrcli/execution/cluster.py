@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -66,13 +67,15 @@ class Cluster:
             if self.address:
                 self.client = Client(self.address, timeout=CONNECT_SECONDS, set_as_default=False)
             else:
-                self._local = LocalCluster(
-                    n_workers=workers or cores(),
-                    threads_per_worker=1,
-                    processes=processes,
-                    dashboard_address=None,
-                    silence_logs=logging.CRITICAL,
-                )
+                with warnings.catch_warnings():  # its health-check server moves off a busy port 8787: harmless
+                    warnings.filterwarnings("ignore", message="Port .* is already in use")
+                    self._local = LocalCluster(
+                        n_workers=workers or cores(),
+                        threads_per_worker=1,
+                        processes=processes,
+                        dashboard_address=None,
+                        silence_logs=logging.CRITICAL,
+                    )
                 self.client = Client(self._local, set_as_default=False)
                 self.address = self._local.scheduler_address
         except (OSError, TimeoutError, ValueError) as exc:
