@@ -275,6 +275,45 @@ def test_an_unreachable_scheduler_is_one_line_and_exit_7(krr, tmp_path):
     assert not (tmp_path / "m.joblib").exists()
 
 
+def test_progress_counts_the_partitions_read_the_iterations_and_the_partitions_predicted(tmp_path, scheduler):
+    import io
+
+    from krrcli import progress
+    from krrcli.api import fit_csv, predict_csv
+
+    pattern, _, _ = _parts(tmp_path)
+    events = []
+    with progress.listening(lambda *event: events.append(event)):
+        summary = fit_csv(
+            pattern, str(tmp_path / "m.joblib"), solver="nystrom", n_centers=60, alpha=1e-3, gamma=0.5,
+            tol=1e-12, engine="dask", scheduler=scheduler,
+        )  # fmt: skip
+        predict_csv(str(tmp_path / "m.joblib"), pattern, stdout=io.StringIO(), engine="dask", scheduler=scheduler)
+    reading = [e for e in events if e[0] == "dask: reading partitions"]
+    assert [e[1] for e in reading] == [1, 2, 3, -1] and reading[0][2] == 3 and reading[-2][3] == "3 of 3 files"
+    cg = [e for e in events if e[0] == "nystrom: conjugate gradient"]
+    assert summary["solver_info"]["iterations"] > 0
+    assert [e[1] for e in cg][-2:] == [summary["solver_info"]["iterations"], -1]
+    assert cg[-2][3].startswith("residual ")
+    predicting = [e for e in events if e[0] == "dask: predicting partitions"]
+    assert [e[1] for e in predicting] == [1, 2, 3, -1]
+
+
+def test_stdin_is_refused_by_the_dask_engine_as_a_usage_error(krr, tmp_path, scheduler):
+    pattern, _, _ = _parts(tmp_path)
+    text = (tmp_path / "parts" / "part-0.csv").read_text()
+    res = krr("fit", "-", "--engine", "dask", "--scheduler", scheduler, "-o", tmp_path / "m.joblib", stdin=text)
+    assert res.exit_code == EXIT_USAGE
+    assert res.stderr.strip() == (
+        "krr: error: standard input ('-') cannot be read by a cluster's workers; give files or URLs"
+    )
+    assert not (tmp_path / "m.joblib").exists()
+    assert krr("fit", pattern, "--centers", "50", "--gamma", "0.5", "-o", tmp_path / "m.joblib").exit_code == 0
+    res = krr("predict", tmp_path / "m.joblib", "-", "--engine", "dask", "--scheduler", scheduler, stdin=text)
+    assert res.exit_code == EXIT_USAGE and "cannot be read by a cluster's workers" in res.stderr
+    assert res.stdout == ""
+
+
 def test_engine_options_are_checked_before_any_work(krr, tmp_path, monkeypatch):
     pattern, _, _ = _parts(tmp_path)
     res = krr("fit", pattern, "--scheduler", "tcp://127.0.0.1:9", "-o", tmp_path / "m.joblib")

@@ -19,7 +19,7 @@ from typing import IO, Any
 import numpy as np
 
 from .. import progress
-from ..errors import DataError
+from ..errors import DataError, UsageError
 from ..execution import add_sums
 from ..execution.cluster import Cluster
 from ..kernels import KernelMap
@@ -112,7 +112,7 @@ class PartitionedRows:
     def __init__(self, cluster: Cluster, paths: list[str], *, targets: Any, features: Any, sep: str) -> None:
         self.cluster, self.paths = cluster, list(paths)
         if any(p == "-" for p in self.paths):
-            raise DataError("standard input ('-') cannot be read by a cluster's workers; give files or URLs")
+            raise UsageError("standard input ('-') cannot be read by a cluster's workers; give files or URLs")
         with CsvSource(self.paths[0], sep) as src:  # the first header, that every file must have
             names = read_header(src)
             if names is None:
@@ -305,7 +305,7 @@ def predict_partitions(
     from ..persist.output import commit_staged, discard_staged
 
     if "-" in paths:
-        raise DataError("standard input ('-') cannot be read by a cluster's workers; give files or URLs")
+        raise UsageError("standard input ('-') cannot be read by a cluster's workers; give files or URLs")
     expect = None
     if not options.get("no_header"):
         with CsvSource(paths[0], options["sep"]) as src:
