@@ -230,7 +230,7 @@ class PartitionProducts:
 
         return self.sum_blocks(op_KtK, V)[0], None
 
-    def KtK(self, V: np.ndarray, single: bool = False) -> np.ndarray:
+    def KtK(self, V: np.ndarray) -> np.ndarray:
         from ..solvers.nystrom import op_KtK
 
         return self.sum_blocks(op_KtK, V)[0]

@@ -187,7 +187,6 @@ class _Products:
         self.step = max(1, BLOCK_BYTES // (size * M))
         self.pass_step = max(1, PASS_BLOCK_BYTES // (size * M))
         self.K = None
-        self._K32: np.ndarray | None = None
         if keep and size * n * M <= KNM_CACHE_BYTES:
             self.K = np.empty((n, M), dtype=kmap.dtype)
             lock, done = threading.Lock(), [0]
@@ -266,15 +265,10 @@ class _Products:
 
         return self.sum_blocks(part, None)[0], KV
 
-    def KtK(self, V: np.ndarray, single: bool = False) -> np.ndarray:
-        """``K_Mn K_nM V``: one pass over the rows. With ``single``, a kept float64 K_nM's products are
-        in float32 (a float32 copy, made once): for the dof's probes, whose own spread is ~1e-2, this
-        halves the cost of their many-column products (n = 20,000, M = 2,000, 32 columns: 0.05 s for 0.1)."""
-        if single and self.K is not None and self.K.dtype == np.float64:
-            if self._K32 is None:
-                self._K32 = self.K.astype(np.float32)
-            V32 = V.astype(np.float32)
-            return (self._K32.T @ (self._K32 @ V32)).astype(np.float64)
+    def KtK(self, V: np.ndarray) -> np.ndarray:
+        """``K_Mn K_nM V``: one pass over the rows. (A float32 copy of a kept K_nM for the dof's 16
+        probes was measured not to pay in a fresh process: its first touch of new memory cost 0.57 s
+        at n = 20,000, M = 2,000, more than the seven products it made faster.)"""
         return self.sum_blocks(op_KtK, V)[0]
 
     def KtKv_and_KtY(self, V: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -380,7 +374,10 @@ def effective_dof(K_MM: np.ndarray, G: np.ndarray, alphas: np.ndarray) -> np.nda
 # 1e-2 moves the estimate by 0.02, 0.3 and 0.08 (dof 469, 1965, 1989; standard errors 4-9) at a third
 # of the cost; 1e-1 by 4, 31 and 10 (biased low: not used). S's eigenvalues are in
 # [0, 1], so the standard error is at most sqrt(2 dof / DOF_PROBES); the report gives the probes' own.
-DOF_PROBES = 32
+# 16 probes: at n = 20,000, M = 2,000 (dof 476) 32 probes took 1.5 s of a 3.4 s fit on 2 cores for a
+# standard error of about 4; 16 take 1.2 s of 2.3 s (float64 products) for about 6 (1.3% of the dof),
+# enough for a figure that says how flexible the fit is.
+DOF_PROBES = 16
 DOF_PROBE_TOL = 1e-2
 
 
@@ -493,9 +490,9 @@ def solve_rows(
 
     def operator(beta: np.ndarray, fitted: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
         """The preconditioned system's matrix times ``beta``, and (when ``fitted``) the fitted values
-        ``K_nM v`` of its ``v``; without them (the dof's probes) a kept K_nM's products are in float32."""
+        ``K_nM v`` of its ``v`` (not for the dof's probes)."""
         v = precond_apply(beta)  # T^-1 A^-1 beta / sqrt(n)
-        KtKv, Kv = prod.KtKv(v) if fitted else (prod.KtK(v, single=True), None)
+        KtKv, Kv = prod.KtKv(v) if fitted else (prod.KtK(v), None)
         w = _triangular(T, KtKv, trans=True) / math.sqrt(n)  # T^-T K_Mn K_nM v / sqrt(n)
         return _triangular(A, w + lam * _triangular(A, beta, trans=False), trans=True), Kv
 
@@ -660,10 +657,7 @@ class Nystrom(Solver):
         M = options.n_centers or default_centers(n_samples)  # type: ignore[attr-defined]
         knm = itemsize * n_samples * M
         kept = knm if knm <= KNM_CACHE_BYTES else min(knm, BLOCK_BYTES)
-        # K_MM, T, S, A and the gram for the dof: five M x M; K_nM (and, for the dof's probes, its float32
-        # copy) or one block; the fitted values
-        if knm <= KNM_CACHE_BYTES and n_samples * M * M > DOF_EXACT_MAX_FLOPS:
-            kept += n_samples * M * 4
+        # K_MM, T, S, A and the gram for the dof: five M x M; K_nM or one block; the fitted values
         return 5 * 8 * M * M + kept + 8 * 4 * n_samples * n_targets
 
     def check(self, *, kernel: str, alpha: float) -> None:
