@@ -28,6 +28,7 @@ _EXPORTS = {
     "OutputError": "errors",
     "ResourceError": "errors",
     "ClusterError": "errors",
+    "NotFittedError": "errors",
 }
 
 __all__ = ["__version__", *_EXPORTS]

@@ -32,7 +32,7 @@ from .persist import FORMAT_VERSION, atomic_write, check_writable, read_model_re
 def _summary(model: KernelRidge, path: str | None, seconds: float, read_seconds: float | None) -> dict[str, Any]:
     return {
         "model": path,
-        "kernel": model.kernel,
+        "kernel": model.kernel_,
         "gamma": model.gamma_,
         "alpha": float(model.alpha),
         "degree": model.degree,

@@ -38,6 +38,16 @@ class DataError(KrrError, ValueError):
     exit_code = EXIT_DATA
 
 
+class NotFittedError(UsageError, AttributeError):
+    """A model was used before ``fit``. Also scikit-learn's ``NotFittedError`` (a ``ValueError`` and an
+    ``AttributeError``) when scikit-learn is in use: see :func:`krrcli.sklearn_compat.not_fitted`."""
+
+
+class DataTypeError(DataError, TypeError):
+    """Input that is not numbers at all (a Python object where a number should be); a ``TypeError`` too,
+    as numpy's conversion raises."""
+
+
 class ModelFileError(KrrError):
     """A model file is missing, corrupt, truncated, unsafe, foreign or too new."""
 

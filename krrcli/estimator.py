@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import DataError, KrrError, KrrWarning, ModelFileError, UsageError
+from .errors import DataError, DataTypeError, KrrError, KrrWarning, ModelFileError, UsageError
 from .kernels import KernelMap, KernelSpec, get_kernel, resolve_gamma
 from .metrics import regression_scores
 from .preprocess import Standardizer, standardize
@@ -78,9 +78,15 @@ _DTYPES = {"float64": np.dtype(np.float64), "float32": np.dtype(np.float32)}
 
 
 def _as_2d_float(X: Any, what: str) -> tuple[np.ndarray, list[str] | None]:
+    """``X`` as a float64 array of 2 dimensions (a 1-D ``y`` as one column), finite, with the column
+    names of a DataFrame (else None)."""
+    if X is None:
+        raise DataError(f"KernelRidge requires {what} to be passed, but the target {what} is None")
+    if type(X).__module__.startswith("scipy.sparse"):
+        raise DataError(f"{what} is a sparse matrix; sparse input is not supported: pass a dense array (.toarray())")
     names = None
-    if hasattr(X, "columns"):
-        names = [str(c) for c in X.columns]
+    if hasattr(X, "columns") and all(isinstance(c, str) for c in X.columns):  # (names, as scikit-learn's)
+        names = list(X.columns)
     raw = np.asarray(X) if not isinstance(X, np.ndarray) else X
     if np.iscomplexobj(raw):
         raise DataError(
@@ -88,15 +94,37 @@ def _as_2d_float(X: Any, what: str) -> tuple[np.ndarray, list[str] | None]:
         )
     try:
         A = np.asarray(raw, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
+    except TypeError as exc:  # (a cell that is no number at all: a TypeError, as numpy raises)
+        raise DataTypeError(f"{what} must be numeric: {exc}") from None
+    except ValueError as exc:
         raise DataError(f"{what} must be numeric: {exc}") from None
     if A.ndim == 1 and what == "y":
         A = A[:, None]
     if A.ndim != 2:
-        raise DataError(f"{what} must be 2-D (rows x columns), got {A.ndim} dimension(s)")
+        advice = ""
+        if A.ndim == 1:
+            advice = " Reshape your data: X.reshape(-1, 1) for one feature, X.reshape(1, -1) for one row"
+        raise DataError(f"{what} must be 2-D (rows x columns), got {A.ndim} dimension(s).{advice}")
     if not np.all(np.isfinite(A)):
         raise DataError(f"{what} contains NaN or infinite values")
     return A, names
+
+
+def _check_weights(sample_weight: Any, n: int) -> np.ndarray:
+    """Sample weights as a float array of shape (n,): finite, >= 0, not all zero."""
+    try:
+        w = np.asarray(sample_weight, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise DataError(f"sample_weight must be numeric: {exc}") from None
+    if w.ndim == 0:
+        w = np.full(n, float(w))
+    if w.shape != (n,):
+        raise DataError(f"sample_weight must have shape ({n},), one weight per row; got shape {w.shape}")
+    if not np.all(np.isfinite(w)) or np.any(w < 0):
+        raise DataError("sample_weight must be finite and >= 0")
+    if not np.any(w > 0):
+        raise DataError("sample_weight is zero for every row; at least one row needs a positive weight")
+    return w
 
 
 class KernelRidge:
@@ -199,9 +227,30 @@ class KernelRidge:
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
         return f"KernelRidge({args})"
 
+    # -- scikit-learn's protocol (see krrcli.sklearn_compat; scikit-learn is imported only when it asks)
+    _estimator_type = "regressor"  # what scikit-learn before 1.6 reads
+
+    def __sklearn_tags__(self) -> Any:
+        from .sklearn_compat import estimator_tags
+
+        return estimator_tags()
+
+    def __sklearn_is_fitted__(self) -> bool:
+        return hasattr(self, "dual_coef_")
+
+    def score(self, X: Any, y: Any, sample_weight: Any = None) -> float:
+        """R^2 of ``predict(X)`` against ``y`` (averaged over targets), as scikit-learn's regressors score."""
+        from .metrics import r2_score
+
+        Y, _ = _as_2d_float(y, "y")
+        P = np.asarray(self.predict(X), dtype=np.float64).reshape(Y.shape[0], -1)
+        if P.shape != Y.shape:
+            raise DataError(f"y has {Y.shape[1]} target column(s) but the model predicts {P.shape[1]}")
+        return r2_score(Y, P, None if sample_weight is None else _check_weights(sample_weight, Y.shape[0]))
+
     # -- fitting ----------------------------------------------------------
     def _kernel_spec(self) -> Any:
-        return KernelSpec(self.kernel, self.gamma_, float(self.degree), float(self.coef0))
+        return KernelSpec(self.kernel_, self.gamma_, float(self.degree), float(self.coef0))
 
     def fit(self, X: Any, y: Any) -> KernelRidge:
         """Fit on ``X`` of shape (n_samples, n_features) and ``y`` of shape (n_samples,) or (n_samples, n_targets)."""
@@ -212,18 +261,19 @@ class KernelRidge:
         from .solvers import solve
 
         check_params(self.kernel, self.gamma, self.alpha, self.degree, self.coef0)
+        self.kernel_ = get_kernel(self.kernel).name
         X, feature_names = _as_2d_float(X, "X")
-        y_1d = np.ndim(y) == 1
         Y, target_names = _as_2d_float(y, "y")
+        y_1d = np.ndim(np.asarray(y)) == 1
         if hasattr(y, "name") and y_1d:
             target_names = [str(y.name)]
         n, d = X.shape
         if Y.shape[0] != n:
             raise DataError(f"X has {n} rows but y has {Y.shape[0]}")
         if n < 2:
-            raise DataError(f"need at least 2 rows to fit, got {n}")
+            raise DataError(f"need at least 2 rows to fit, got n_samples={n}")
         if d < 1:
-            raise DataError("need at least one feature column")
+            raise DataError(f"X has 0 feature(s) (shape=({n}, 0)) while a minimum of 1 is required.")
 
         copy = (self.standardize and not (overwrite_X and X.flags.writeable)) or not X.flags.c_contiguous
         name, solver, options = self._plan(n, d, Y.shape[1], copies=int(copy))
@@ -236,7 +286,7 @@ class KernelRidge:
         else:
             self.mean_ = self.scale_ = None
         X = np.ascontiguousarray(X)
-        self.gamma_ = resolve_gamma(self.kernel, self.gamma, d)
+        self.gamma_ = resolve_gamma(self.kernel_, self.gamma, d)
         sol = solve(name, X, Y, alpha=float(self.alpha), kernel=self._kernel_spec(), options=options, dtype=dtype)
         scores = sol.train_scores or regression_scores(Y, sol.fitted)
         return self._store(sol, options, d, feature_names, target_names, y_1d, scores)
@@ -268,6 +318,7 @@ class KernelRidge:
         self.feature_names_in_ = feature_names or [f"x{i}" for i in range(d)]
         self.target_names_ = target_names or (["y"] if t == 1 else [f"y{j}" for j in range(t)])
         self.train_scores_ = scores
+        self.n_iter_ = sol.info.get("iterations")  # CG's over the rows (nystrom); None for the exact solvers
         self._y_1d = y_1d
         return self
 
@@ -276,7 +327,8 @@ class KernelRidge:
         solver's peak plus ``copies`` copies of the rows must fit (an ``estimated`` row count is said so)."""
         from .solvers import get_solver, resolve_solver
 
-        name = resolve_solver(self.solver, kernel=self.kernel, n_samples=n, n_features=d, alpha=float(self.alpha))
+        kernel = get_kernel(self.kernel).name
+        name = resolve_solver(self.solver, kernel=kernel, n_samples=n, n_features=d, alpha=float(self.alpha))
         itemsize = np.dtype(str(check_dtype(self.dtype))).itemsize
         if self.solver == "auto":
             with warnings.catch_warnings():
@@ -357,8 +409,9 @@ class KernelRidge:
         from .solvers import get_solver, resolve_solver, solve
 
         check_params(self.kernel, self.gamma, self.alpha, self.degree, self.coef0)
+        self.kernel_ = get_kernel(self.kernel).name
         n, d, t = rows.n_rows, rows.n_features, rows.n_targets
-        name = resolve_solver(self.solver, kernel=self.kernel, n_samples=n, n_features=d, alpha=float(self.alpha))
+        name = resolve_solver(self.solver, kernel=self.kernel_, n_samples=n, n_features=d, alpha=float(self.alpha))
         itemsize = np.dtype(str(check_dtype(self.dtype))).itemsize
         if self.solver == "auto":
             name = self._beyond_exact(name, n, d, t, itemsize, copies=1, distributed=True)
@@ -372,7 +425,7 @@ class KernelRidge:
             self._fit(X, Y[:, 0] if t == 1 else Y, overwrite_X=True)
             return
         solver = get_solver(name)
-        solver.check(kernel=self.kernel, alpha=float(self.alpha))
+        solver.check(kernel=self.kernel_, alpha=float(self.alpha))
         options = self._options_for(solver)
         if self.standardize:
             scaler = rows.scaler()
@@ -380,7 +433,7 @@ class KernelRidge:
             rows = rows.standardized(self.mean_, self.scale_)
         else:
             self.mean_ = self.scale_ = None
-        self.gamma_ = resolve_gamma(self.kernel, self.gamma, d)
+        self.gamma_ = resolve_gamma(self.kernel_, self.gamma, d)
         dtype = str(check_dtype(self.dtype))
         sol = solve(name, rows, None, alpha=float(self.alpha), kernel=self._kernel_spec(), options=options, dtype=dtype)
         self._store(sol, options, d, list(rows.features), list(rows.targets), t == 1, sol.train_scores)
@@ -388,7 +441,9 @@ class KernelRidge:
     # -- prediction -------------------------------------------------------
     def _check_fitted(self) -> None:
         if not hasattr(self, "dual_coef_"):
-            raise UsageError("this KernelRidge is not fitted yet; call fit(X, y) first")
+            from .sklearn_compat import not_fitted
+
+            raise not_fitted("this KernelRidge is not fitted yet; call fit(X, y) first")
 
     def transform_features(self, X: np.ndarray) -> np.ndarray:
         """Apply the stored scaler (if any) to raw feature rows."""
@@ -403,13 +458,14 @@ class KernelRidge:
         """
         check_dtype(dtype)
         self._check_fitted()
-        if hasattr(X, "columns") and self.feature_names_in_ is not None:
-            missing = [c for c in self.feature_names_in_ if c not in set(map(str, X.columns))]
-            if not missing:
+        if hasattr(X, "columns") and all(isinstance(c, str) for c in X.columns):
+            if set(self.feature_names_in_) <= set(X.columns):  # a DataFrame's columns, by name
                 X = X[self.feature_names_in_]
         X, _ = _as_2d_float(X, "X")
         if X.shape[1] != self.n_features_in_:
-            raise DataError(f"X has {X.shape[1]} feature columns but the model was fitted on {self.n_features_in_}")
+            raise DataError(
+                f"X has {X.shape[1]} features, but KernelRidge is expecting {self.n_features_in_} features as input"
+            )
         X = self.transform_features(X)
         W = self.dual_coef_.reshape(self.dual_coef_.shape[0], -1)
         if self.coef_ is not None:
@@ -453,6 +509,7 @@ class KernelRidge:
             solver=record.get("solver", "auto"),
             dtype=record.get("dtype", "float64"),
         )
+        m.kernel_ = get_kernel(m.kernel).name
         m.gamma_ = record.get("gamma")
         m.solver_ = record.get("solver", "cholesky")
         m.dtype_ = record.get("dtype", "float64")
@@ -473,6 +530,7 @@ class KernelRidge:
         m.effective_dof_ = float(record.get("effective_dof", float("nan")))
         m.effective_dof_exact_ = bool(record.get("effective_dof_exact", True))
         m.train_scores_ = {k: float(v) for k, v in (record.get("train") or {}).items()}
+        m.n_iter_ = m.solver_info_.get("iterations")
         return m
 
     def save(self, path: str, **metadata: Any) -> None:

@@ -42,3 +42,13 @@ def regression_scores(y: np.ndarray, pred: np.ndarray) -> dict[str, float]:
     """
     rmse, mae, r2 = residual_scores(y, y - pred)
     return {"rmse": float(rmse), "mae": float(mae), "r2": float(r2)}
+
+
+def r2_score(Y: np.ndarray, P: np.ndarray, weights: np.ndarray | None = None) -> float:
+    """R^2 of predictions ``P`` for targets ``Y`` (both of shape (n_samples, n_targets)), each row weighted
+    by ``weights`` (None: equally), averaged over targets: scikit-learn's ``r2_score``."""
+    w = np.ones(Y.shape[0]) if weights is None else np.asarray(weights, dtype=np.float64)
+    mean = (w @ Y) / w.sum()
+    ss_tot = w @ (Y - mean) ** 2
+    ss_res = w @ (Y - P) ** 2
+    return float(np.mean(r2_from_sums(ss_res, ss_tot)))

@@ -27,13 +27,13 @@ def kernel_spectrum(model: Any) -> dict[str, Any]:
     n = X.shape[0]
     check_lapack32(n, "the spectrum", "inspect a model with fewer rows", subject="this model")
     check_memory(3 * 8 * n * n, f"the spectrum of a {n:,} x {n:,} kernel", "inspect a model with fewer rows")
-    K = gram_matrix(X, model.kernel, model.gamma_, model.degree, model.coef0, triangle=True)
+    K = gram_matrix(X, model.kernel_, model.gamma_, model.degree, model.coef0, triangle=True)
     d = eigvals_kernel(K)[::-1]
     alpha = float(model.alpha)
     shrink = d * spectral_inverse(d, alpha)
     noise = float(np.max(np.abs(d), initial=0.0)) * n * np.finfo(float).eps
     return {
-        "kernel": model.kernel,
+        "kernel": model.kernel_,
         "gamma": None if model.gamma_ is None else float(model.gamma_),
         "alpha": alpha,
         "n_samples": n,

@@ -126,8 +126,14 @@ def test_fit_predict_and_cv_through_a_scheduler_and_a_worker_killed_mid_fit(tmp_
     assert proc.returncode == 0, err
     assert "Traceback" not in err
     ref, again = load_model(str(tmp_path / "ref.joblib")), load_model(str(tmp_path / "again.joblib"))
-    np.testing.assert_allclose(again.dual_coef_, ref.dual_coef_, rtol=1e-10, atol=1e-12)
     np.testing.assert_array_equal(again.centers_, ref.centers_)
+    # The same model to rounding, not always bit for bit: the partitions the lost worker held are read
+    # again into new memory, where OpenBLAS may round a product differently in the last bit, and 168 CG
+    # iterations carry that along. Measured over five runs: equal in three, apart by 5e-10 of the
+    # weights' scale (3.5e-10 of the predictions') in one, by 1.0e-6 on weights up to 550 in another.
+    pred_ref, pred_again = ref.predict(X), again.predict(X)
+    np.testing.assert_allclose(pred_again, pred_ref, rtol=0, atol=1e-8 * np.abs(pred_ref).max())
+    np.testing.assert_allclose(again.dual_coef_, ref.dual_coef_, rtol=0, atol=1e-7 * np.abs(ref.dual_coef_).max())
 
     _stop(workers[1])  # no worker left: krr says so and writes nothing
     env = dict(os.environ, KRR_DASK_NO_WORKER_SECONDS="3")

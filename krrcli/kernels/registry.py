@@ -45,11 +45,16 @@ KERNELS: dict[str, Kernel] = {
 }
 
 
+# other names of the same kernels (scikit-learn's pairwise_kernels calls the polynomial kernel "poly")
+ALIASES = {"poly": "polynomial"}
+
+
 def get_kernel(name: str) -> Kernel:
-    """Return the registry entry of ``name`` or raise a :class:`UsageError` listing the choices."""
+    """Return the registry entry of ``name`` (or of its alias; ``.name`` is the registry's own) or raise a
+    :class:`UsageError` listing the choices."""
     try:
-        return KERNELS[name]
-    except KeyError:
+        return KERNELS[ALIASES.get(name, name)]
+    except (KeyError, TypeError):
         raise UsageError(f"unknown kernel {name!r}; choose one of: {', '.join(KERNELS)}") from None
 
 

@@ -57,7 +57,7 @@ def model_to_dict(model: Any, **metadata: Any) -> dict[str, Any]:
     return {
         "format": FORMAT_NAME,
         "format_version": FORMAT_VERSION,
-        "kernel": str(model.kernel),
+        "kernel": str(model.kernel_),
         "gamma": None if model.gamma_ is None else float(model.gamma_),
         "alpha": float(model.alpha),
         "degree": float(model.degree),

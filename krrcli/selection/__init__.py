@@ -151,6 +151,7 @@ def cross_validate(
         :class:`krrcli.data.partitions.PartitionedRows`) instead of ``X`` and ``Y`` (then None).
     """
     spec = get_kernel(kernel)
+    kernel = spec.name  # (an alias such as "poly" resolved)
     method = method or ("kfold" if folds is not None else "loo")
     if method not in METHODS:
         raise UsageError(f"unknown method {method!r}; choose one of: {', '.join(METHODS)}")
