@@ -144,3 +144,16 @@ def test_alpha_zero_warns_once_on_stderr(krr, tmp_path):
     assert res.exit_code == 0
     assert res.stderr.count("krr: warning:") == 1
     assert json.loads(res.stdout)["solver"] == "eigh"
+
+
+def test_poly_names_the_polynomial_kernel_on_the_command_line(krr, train_csv, tmp_path):
+    res = krr("fit", train_csv, "--kernel", "poly", "--degree", "2", "-o", tmp_path / "m.joblib", "--json")
+    assert res.exit_code == 0, res.stderr
+    assert json.loads(res.stdout)["kernel"] == "polynomial"
+    same = krr("fit", train_csv, "--kernel", "polynomial", "--degree", "2", "-o", tmp_path / "p.joblib")
+    assert same.exit_code == 0
+    np.testing.assert_array_equal(
+        load_model(str(tmp_path / "m.joblib")).dual_coef_, load_model(str(tmp_path / "p.joblib")).dual_coef_
+    )
+    res = krr("fit", train_csv, "--kernel", "polly", "-o", tmp_path / "x.joblib")
+    assert res.exit_code == 2 and "unknown kernel 'polly'" in res.stderr
