@@ -25,6 +25,7 @@ from .data import (
     iter_feature_chunks,
     read_training_csv,
 )
+from .errors import DataError, UsageError
 from .estimator import KernelRidge, check_dtype, check_params
 from .persist import FORMAT_VERSION, atomic_write, check_writable, read_model_record, save_model
 
@@ -47,6 +48,8 @@ def _summary(model: KernelRidge, path: str | None, seconds: float, read_seconds:
         "train": dict(model.train_scores_),
         "effective_dof": float(model.effective_dof_),
         "effective_dof_exact": bool(model.effective_dof_exact_),
+        "sample_weights": getattr(model, "sample_weights_", None),
+        "rows_zero_weight": int(getattr(model, "rows_zero_weight_", 0)),
         "solver_info": dict(getattr(model, "solver_info_", {})),
         "seconds": None if not math.isfinite(seconds) else round(seconds, 6),
         "read_seconds": None if read_seconds is None or read_seconds != read_seconds else round(read_seconds, 6),
@@ -74,8 +77,12 @@ def fit_csv(
     seed: int = 0,
     engine: str = "local",
     scheduler: str | None = None,
+    weights: str | None = None,
 ) -> dict[str, Any]:
     """Fit a model on a CSV file and save it; return the summary (the keys of ``krr fit --json``).
+
+    ``weights`` names a column of sample weights (finite, >= 0, not all 0; not a feature); a row of
+    weight 0 is left out of the fit.
 
     With ``engine="dask"`` the files are read as partitions by the workers of the Dask cluster at
     ``scheduler`` (or ``DASK_SCHEDULER_ADDRESS``; none: a local cluster started for the fit), and the
@@ -84,6 +91,8 @@ def fit_csv(
     from .solvers import get_solver
 
     check_engine(engine, scheduler)
+    if weights is not None and engine == "dask":
+        raise UsageError("--weights is not supported with --engine dask yet; fit with --engine local")
     check_params(kernel, gamma, alpha, degree, coef0)
     check_dtype(dtype)
     model = KernelRidge(
@@ -123,10 +132,19 @@ def fit_csv(
             seconds = time.perf_counter() - t1
     else:
         t0 = time.perf_counter()
-        with CsvRows(data, targets=targets, features=features, sep=sep, preflight=model.preflight) as rows:
+        with CsvRows(
+            data, targets=targets, features=features, sep=sep, preflight=model.preflight, weights=weights
+        ) as rows:
+            X, Y = rows.to_arrays()
+            w = None
+            if weights is not None:  # the weights column is read after the targets
+                X, Y, w = X, Y[:, :-1], Y[:, -1].copy()
+                if not np.any(w > 0):
+                    raise DataError(f"{rows.name}: column {weights!r} (--weights) is 0 on every row")
             table = ArrayRows(
-                *rows.to_arrays(), features=rows.features, targets=rows.targets, name=rows.name, owned=True
-            )
+                X, Y, features=rows.features, targets=rows.targets, name=rows.name, owned=True, weights=w,
+                weights_name=weights,
+            )  # fmt: skip
         t1 = time.perf_counter()
         model.fit_rows(table)
         seconds = time.perf_counter() - t1  # the model alone; reading the CSV is read_seconds

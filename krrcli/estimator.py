@@ -252,11 +252,19 @@ class KernelRidge:
     def _kernel_spec(self) -> Any:
         return KernelSpec(self.kernel_, self.gamma_, float(self.degree), float(self.coef0))
 
-    def fit(self, X: Any, y: Any) -> KernelRidge:
-        """Fit on ``X`` of shape (n_samples, n_features) and ``y`` of shape (n_samples,) or (n_samples, n_targets)."""
-        return self._fit(X, y, overwrite_X=False)
+    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> KernelRidge:
+        """Fit on ``X`` of shape (n_samples, n_features) and ``y`` of shape (n_samples,) or (n_samples, n_targets).
 
-    def _fit(self, X: Any, y: Any, overwrite_X: bool) -> KernelRidge:
+        sample_weight : array of shape (n_samples,), or a number, or None
+            Minimize ``sum_i w_i (y_i - f(x_i))^2 + alpha ||f||^2`` (scikit-learn's meaning). Weights are
+            finite and >= 0, not all 0; a row of weight 0 is left out (as if it were not there), also from
+            the scaler of ``standardize``. The training scores are weighted the same way.
+        """
+        return self._fit(X, y, overwrite_X=False, sample_weight=sample_weight)
+
+    def _fit(
+        self, X: Any, y: Any, overwrite_X: bool, sample_weight: Any = None, weights_name: str | None = None
+    ) -> KernelRidge:
         """``fit``; with ``overwrite_X`` the scaler is applied in ``X``'s memory (arrays krr read itself)."""
         from .solvers import solve
 
@@ -270,6 +278,15 @@ class KernelRidge:
         n, d = X.shape
         if Y.shape[0] != n:
             raise DataError(f"X has {n} rows but y has {Y.shape[0]}")
+        weights, self.sample_weights_, self.rows_zero_weight_ = None, None, 0
+        if sample_weight is not None:
+            weights = _check_weights(sample_weight, n)
+            self.sample_weights_ = weights_name or "sample_weight"
+            if not np.all(weights > 0):  # a row of weight 0 counts for nothing: leave it out
+                keep = weights > 0
+                X, Y, weights = X[keep], Y[keep], weights[keep]
+                self.rows_zero_weight_ = n - X.shape[0]
+                n, overwrite_X = X.shape[0], True
         if n < 2:
             raise DataError(f"need at least 2 rows to fit, got n_samples={n}")
         if d < 1:
@@ -287,8 +304,17 @@ class KernelRidge:
             self.mean_ = self.scale_ = None
         X = np.ascontiguousarray(X)
         self.gamma_ = resolve_gamma(self.kernel_, self.gamma, d)
-        sol = solve(name, X, Y, alpha=float(self.alpha), kernel=self._kernel_spec(), options=options, dtype=dtype)
-        scores = sol.train_scores or regression_scores(Y, sol.fitted)
+        sol = solve(
+            name,
+            X,
+            Y,
+            alpha=float(self.alpha),
+            kernel=self._kernel_spec(),
+            options=options,
+            dtype=dtype,
+            weights=weights,
+        )
+        scores = sol.train_scores or regression_scores(Y, sol.fitted, weights)
         return self._store(sol, options, d, feature_names, target_names, y_1d, scores)
 
     def _store(
@@ -397,7 +423,10 @@ class KernelRidge:
             self._fit_partitioned(rows)
         else:
             X, Y = rows.to_arrays()  # the exact solvers hold every row
-            self._fit(X, Y[:, 0] if Y.shape[1] == 1 else Y, overwrite_X=bool(getattr(rows, "owned", False)))
+            y = Y[:, 0] if Y.shape[1] == 1 else Y
+            owned = bool(getattr(rows, "owned", False))
+            weights = getattr(rows, "weights", None)
+            self._fit(X, y, overwrite_X=owned, sample_weight=weights, weights_name=getattr(rows, "weights_name", None))
         self.feature_names_in_ = list(rows.features)
         self.target_names_ = list(rows.targets)
         return self
@@ -410,6 +439,7 @@ class KernelRidge:
 
         check_params(self.kernel, self.gamma, self.alpha, self.degree, self.coef0)
         self.kernel_ = get_kernel(self.kernel).name
+        self.sample_weights_, self.rows_zero_weight_ = None, 0
         n, d, t = rows.n_rows, rows.n_features, rows.n_targets
         name = resolve_solver(self.solver, kernel=self.kernel_, n_samples=n, n_features=d, alpha=float(self.alpha))
         itemsize = np.dtype(str(check_dtype(self.dtype))).itemsize
@@ -531,6 +561,8 @@ class KernelRidge:
         m.effective_dof_exact_ = bool(record.get("effective_dof_exact", True))
         m.train_scores_ = {k: float(v) for k, v in (record.get("train") or {}).items()}
         m.n_iter_ = m.solver_info_.get("iterations")
+        m.sample_weights_ = record.get("sample_weights")
+        m.rows_zero_weight_ = int(record.get("rows_zero_weight", 0))
         return m
 
     def save(self, path: str, **metadata: Any) -> None:

@@ -35,20 +35,24 @@ def scores_from_sums(
     return rmse, mae, r2_from_sums(ss_res, ss_tot).mean(axis=-1)
 
 
-def regression_scores(y: np.ndarray, pred: np.ndarray) -> dict[str, float]:
-    """RMSE, MAE and R^2 per target, averaged over targets.
+def regression_scores(y: np.ndarray, pred: np.ndarray, weights: np.ndarray | None = None) -> dict[str, float]:
+    """RMSE, MAE and R^2 per target, averaged over targets; with ``weights`` (n_samples,), weighted: each
+    row's squared and absolute residual counts ``w_i / sum(w)`` times, and R^2's mean is the weighted mean
+    (scikit-learn's ``sample_weight`` in its metrics).
 
     y, pred : ndarray of shape (n_samples, n_targets)
     """
-    rmse, mae, r2 = residual_scores(y, y - pred)
+    if weights is None:
+        rmse, mae, r2 = residual_scores(y, y - pred)
+    else:
+        w = np.asarray(weights, dtype=np.float64)
+        E = y - pred
+        ss_tot = w @ (y - (w @ y) / w.sum()) ** 2
+        rmse, mae, r2 = scores_from_sums(float(w.sum()), w @ E**2, w @ np.abs(E), ss_tot)
     return {"rmse": float(rmse), "mae": float(mae), "r2": float(r2)}
 
 
 def r2_score(Y: np.ndarray, P: np.ndarray, weights: np.ndarray | None = None) -> float:
-    """R^2 of predictions ``P`` for targets ``Y`` (both of shape (n_samples, n_targets)), each row weighted
-    by ``weights`` (None: equally), averaged over targets: scikit-learn's ``r2_score``."""
-    w = np.ones(Y.shape[0]) if weights is None else np.asarray(weights, dtype=np.float64)
-    mean = (w @ Y) / w.sum()
-    ss_tot = w @ (Y - mean) ** 2
-    ss_res = w @ (Y - P) ** 2
-    return float(np.mean(r2_from_sums(ss_res, ss_tot)))
+    """R^2 of predictions ``P`` for targets ``Y`` (both of shape (n_samples, n_targets)), averaged over
+    targets, rows weighted by ``weights`` if given: scikit-learn's ``r2_score``."""
+    return regression_scores(Y, P, weights)["r2"]

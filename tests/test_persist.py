@@ -823,7 +823,7 @@ def test_a_version_1_file_is_checked_as_strictly(tmp_path):
         krrcli.load_model(str(path))
 
 
-def test_version_2_records_centers_rows_and_what_the_solver_did(tmp_path, monkeypatch):
+def test_records_since_version_2_hold_centers_rows_and_what_the_solver_did(tmp_path, monkeypatch):
     monkeypatch.setattr(krrcli.solvers.direct, "FLOAT32_MAX_RESIDUAL", 0.0)
     X, y = regression()
     with pytest.warns(krrcli.solvers.KrrWarning):
@@ -831,7 +831,7 @@ def test_version_2_records_centers_rows_and_what_the_solver_did(tmp_path, monkey
     path = tmp_path / "v2.joblib"
     save_model(model, str(path))
     record = safe_load(str(path))
-    assert record["format_version"] == 2 and "X_fit" not in record
+    assert record["format_version"] == FORMAT_VERSION and "X_fit" not in record
     assert record["centers"].shape == (40, 3) and record["n_samples_fit"] == 40
     assert record["dtype"] == "float64" and record["fallbacks"][0].startswith("float32 -> float64")
     assert record["solver_options"] == {} and record["solver_info"] == {}

@@ -48,6 +48,15 @@ def fit(
         float | None, typer.Option("--tol", help="nystrom: CG stops at this relative residual (default 1e-6).")
     ] = None,
     seed: Annotated[int, typer.Option("--seed", help="nystrom: seed of the center sample.")] = 0,
+    weights: Annotated[
+        str | None,
+        typer.Option(
+            "--weights",
+            "-w",
+            help="A column of sample weights (finite, >= 0; not a feature): minimizes sum w_i (y_i - f(x_i))^2 "
+            "+ alpha ||f||^2. Rows of weight 0 are left out.",
+        ),
+    ] = None,
     engine: o.Engine = "local",
     scheduler: o.Scheduler = None,
     json: o.Json = False,
@@ -83,6 +92,7 @@ def fit(
             seed=seed,
             engine=engine,
             scheduler=scheduler,
+            weights=weights,
         )
     with report_after_saving(output):
         if json:
@@ -112,6 +122,7 @@ def render_summary(s: dict[str, Any], verb: str) -> None:
         ("features", printable(", ".join(s["features"]))),
         ("targets", printable(", ".join(s["targets"]))),
         ("standardize", "yes" if s["standardize"] else "no"),
+        *_weights_row(s),
         ("solver", f"{s.get('solver') or '-'} ({s.get('dtype', 'float64')})" + _solver_facts(s)),
         (
             "training fit",
@@ -126,6 +137,15 @@ def render_summary(s: dict[str, Any], verb: str) -> None:
     ]
     for key, value in rows:
         con.print(f"  {key:<14} {value}", markup=False)
+
+
+def _weights_row(s: dict[str, Any]) -> list[tuple[str, str]]:
+    name = s.get("sample_weights")
+    if name is None:
+        return []
+    zero = s.get("rows_zero_weight") or 0
+    left = f" ({zero:,} row(s) of weight 0 left out)" if zero else ""
+    return [("weights", printable(f"column {name}" if name != "sample_weight" else "sample_weight") + left)]
 
 
 def _dof_note(s: dict[str, Any]) -> str:

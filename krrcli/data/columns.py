@@ -46,9 +46,16 @@ def _column_index(names: list[str], wanted: list[str], src_name: str, role: str)
 
 
 def choose_columns(
-    names: list[str], targets: list[str] | None, features: list[str] | None, src_name: str
+    names: list[str], targets: list[str] | None, features: list[str] | None, src_name: str, weights: str | None = None
 ) -> tuple[list[str], list[str]]:
-    """Resolve ``--target`` / ``--features`` against the header (defaults: last column / all others)."""
+    """Resolve ``--target`` / ``--features`` against the header (defaults: last column / all others; a
+    ``--weights`` column is neither)."""
+    if weights is not None:
+        _column_index(names, [weights], src_name, "weights")
+        if weights in (targets or [names[-1]]):
+            raise UsageError(f"column {weights!r} is given both as the weights and as a target")
+        if features and weights in features:
+            raise UsageError(f"column {weights!r} is given both as the weights and as a feature")
     if len(names) < 2 and not features:
         hint = ""
         if any(c in names[0] for c in ";\t|,"):
@@ -66,7 +73,7 @@ def choose_columns(
         if len(set(features)) != len(features):
             raise UsageError("--features names a column more than once")
     else:
-        features = [n for n in names if n not in targets]
+        features = [n for n in names if n not in targets and n != weights]
         if not features:
             raise DataError(f"{src_name}: no feature columns left after taking the target(s) {', '.join(targets)}")
     if len(set(targets)) != len(targets):

@@ -80,8 +80,12 @@ class ArrayRows:
         block_rows: int = 50_000,
         owned: bool = False,
         sha256: str | None = None,
+        weights: np.ndarray | None = None,
+        weights_name: str | None = None,
     ) -> None:
         self.X, self.Y = X, Y
+        self.weights = weights  # sample weights, one per row (None: all equal)
+        self.weights_name = weights_name  # where they came from (a column's name)
         self.sha256 = sha256  # of the file the rows were read from, if any
         self.owned = owned  # the arrays are this source's alone: a fit may standardize them in place
         self.features = features or [f"x{i}" for i in range(X.shape[1])]
@@ -202,6 +206,17 @@ class _RowStore:
         return out[0], out[1]
 
 
+def _check_weight_column(w: np.ndarray, raw: bytes, line_no: int, name: str, column: str) -> None:
+    """Refuse a negative weight, naming its line (exactly when every row of the block is one line; else
+    its data row in the block)."""
+    bad = np.flatnonzero(w < 0)
+    if bad.size == 0:
+        return
+    i = int(bad[0])
+    where = f"line {line_no + i}" if raw.count(b"\n") == w.shape[0] else f"data row {i + 1} from line {line_no}"
+    raise DataError(f"{name}, {where}, column {column!r}: weight {w[i]:g} is negative; weights must be >= 0")
+
+
 def _rereadable(path: str) -> bool:
     if path == "-":
         return False
@@ -233,8 +248,11 @@ class CsvRows:
         replay: bool = False,
         preflight: Callable[[int, int, int, bool], None] | None = None,
         expect_header: tuple[list[str], str] | None = None,
+        weights: str | None = None,
     ) -> None:
-        self.paths = expand_inputs(path)  # several files (or a pattern's) are read one after another
+        self.paths = expand_inputs(path)
+        # a column of sample weights (finite, >= 0), read after the targets: the last column of each Y block
+        self.weights = weights  # several files (or a pattern's) are read one after another
         self.path = self.paths[0]
         self.replay = replay
         self._started = False
@@ -284,7 +302,7 @@ class CsvRows:
                     self.preflight(store.estimate, x.shape[1], y.shape[1], not store.spilled)
             store.append(x, y)
         if store is None:
-            return np.empty((0, len(self.features))), np.empty((0, len(self.targets)))
+            return np.empty((0, len(self.features))), np.empty((0, len(self.targets) + bool(self.weights)))
         X, Y = store.arrays()
         self.spilled = store.spilled
         return X, Y
@@ -318,9 +336,11 @@ class CsvRows:
                         check_same_header(names, first[0], src.name, first[1])
                     if not resolved:
                         first, resolved, self.header = first or (names, src.name), True, names
-                        targets, features = choose_columns(names, targets, features, src.name)
+                        targets, features = choose_columns(names, targets, features, src.name, self.weights)
                         f_idx = _column_index(names, features, src.name, "feature")
-                        t_idx = _column_index(names, targets, src.name, "target")
+                        t_idx = _column_index(
+                            names, targets + ([self.weights] if self.weights else []), src.name, "target"
+                        )
                         self.features, self.targets = features, targets
                         idx, nf = f_idx + t_idx, len(f_idx)
                     line_no = 1 + src.header_lines
@@ -331,6 +351,8 @@ class CsvRows:
                         if not raw:
                             break
                         A = parse_chunk(raw, line_no, names, idx, src.sep, src.name)[0]
+                        if self.weights:
+                            _check_weight_column(A[:, -1], raw, line_no, src.name, self.weights)
                         line_no += raw.count(b"\n")
                         if A.shape[0] == 0:
                             continue
@@ -361,7 +383,7 @@ class CsvRows:
     def _replay(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         assert self._spill is not None and self._n_rows is not None
         self._spill.flush()
-        nf, width = len(self.features), len(self.features) + len(self.targets)
+        nf, width = len(self.features), len(self.features) + len(self.targets) + bool(self.weights)
         A = np.memmap(self._spill, dtype=np.float64, mode="r", shape=(self._n_rows, width))
         for a in range(0, self._n_rows, self.block_rows):
             block = np.array(A[a : a + self.block_rows])

@@ -24,7 +24,7 @@ from .joblib_reader import CorruptModelFile, ForeignFile, TextFile, UnsafeModelF
 from .output import atomic_write
 
 FORMAT_NAME = "krr-model"
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 # Format history:
 #   1  the rows the model predicts from are "X_fit" (the training rows)
 #   2  "centers" and "n_samples_fit" apart (a model may keep fewer rows than it was trained on),
@@ -80,6 +80,8 @@ def model_to_dict(model: Any, **metadata: Any) -> dict[str, Any]:
         "solver_options": dict(getattr(model, "solver_options_", {})),
         "solver_info": dict(getattr(model, "solver_info_", {})),
         "fallbacks": list(getattr(model, "fallbacks_", [])),
+        "sample_weights": getattr(model, "sample_weights_", None),
+        "rows_zero_weight": int(getattr(model, "rows_zero_weight_", 0)),
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "versions": _versions(),
         "fit_seconds": float(metadata.get("fit_seconds", float("nan"))),
@@ -190,7 +192,7 @@ def _facts(v: Any) -> bool:
     )
 
 
-# Every entry of the record (format version 2): (required, check of the value alone, what it must be).
+# Every entry of the record (format version 3): (required, check of the value alone, what it must be).
 # Checks between entries follow in check_record.
 FIELDS: dict[str, tuple[bool, Any, str]] = {
     "format": (True, lambda v: type(v) is str and v == FORMAT_NAME, f"{FORMAT_NAME!r}"),
@@ -236,13 +238,20 @@ FIELDS: dict[str, tuple[bool, Any, str]] = {
     "solver_options": (False, _facts, "a dict of the solver's options"),
     "solver_info": (False, _facts, "a dict of facts about the solve"),
     "fallbacks": (False, lambda v: type(v) is list and len(v) <= 16 and all(type(x) is str for x in v), "a list"),
+    # version 3: what the rows were weighted by (a column's name, "sample_weight" from Python, or null), and
+    # how many rows of weight 0 were left out
+    "sample_weights": (False, lambda v: v is None or (type(v) is str and len(v) <= 2**16), "a text, or null"),
+    "rows_zero_weight": (False, lambda v: type(v) is int and v >= 0, "an integer >= 0"),
 }
+FIELDS_V3_ONLY = ("sample_weights", "rows_zero_weight")
+# Version 2 had none of the version-3 entries.
+FIELDS_V2: dict[str, tuple[bool, Any, str]] = {k: v for k, v in FIELDS.items() if k not in FIELDS_V3_ONLY}
 # Version 1 had the centers as "X_fit", and none of the version-2 entries.
 FIELDS_V1: dict[str, tuple[bool, Any, str]] = {
     **{
         k: v
         for k, v in FIELDS.items()
-        if k not in ("centers", "n_samples_fit", "solver_options", "solver_info", "fallbacks")
+        if k not in ("centers", "n_samples_fit", "solver_options", "solver_info", "fallbacks", *FIELDS_V3_ONLY)
     },
     "X_fit": (True, _float_array, "an array of floats"),
 }
@@ -270,7 +279,7 @@ def check_record(record: Any, path: str, saving: bool = False) -> None:
             f"{path!r} uses model format version {version}, newer than this krr reads "
             f"(up to {FORMAT_VERSION}); upgrade krr"
         )
-    fields = FIELDS if version >= 2 else FIELDS_V1
+    fields = FIELDS if version >= 3 else FIELDS_V2 if version == 2 else FIELDS_V1
     unknown = [k for k in record if k not in fields]
     if unknown:
         raise bad(f"entry {_show(unknown[0])} is not part of the krr model format")

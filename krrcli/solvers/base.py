@@ -115,6 +115,8 @@ class Solver:
     primal: ClassVar[bool] = False
     # whether the centers it keeps are all the training rows (the exact solvers), or fewer
     centers_are_rows: ClassVar[bool] = True
+    # whether ``fit`` takes sample weights (``weights=``, positive, one per row)
+    weighted: ClassVar[bool] = False
 
     def check(self, *, kernel: str, alpha: float) -> None:
         """Raise :class:`UsageError` when this solver cannot serve ``kernel`` and ``alpha``."""
@@ -141,7 +143,9 @@ class Solver:
     def fit(
         self, X: np.ndarray, Y: np.ndarray, *, alpha: float, kernel: KernelSpec, options: SolverOptions, dtype: str
     ) -> Solution:
-        """Solve on rows ``X`` of shape (n_samples, n_features) and targets ``Y`` of shape (n_samples, n_targets)."""
+        """Solve on rows ``X`` of shape (n_samples, n_features) and targets ``Y`` of shape (n_samples, n_targets).
+        A ``weighted`` solver also takes ``weights=`` (ndarray of shape (n_samples,), all > 0, or None):
+        it then minimizes ``sum_i w_i (y_i - f(x_i))^2 + alpha ||f||^2`` and its ``fitted`` are f(x_i)."""
         raise NotImplementedError
 
     def make_options(self, options: SolverOptions | dict[str, Any] | None) -> SolverOptions:

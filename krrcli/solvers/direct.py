@@ -29,6 +29,18 @@ def _add_to_diagonal(A: np.ndarray, value: float) -> None:
     A.flat[:: A.shape[0] + 1] += value
 
 
+# Sample weights w: minimize sum_i w_i (y_i - f(x_i))^2 + alpha ||f||^2. With S = diag(sqrt(w)) that is the
+# unweighted problem of the kernel S K S and targets S y: (S K S + alpha I) c = S y, and the dual weights of
+# K are w = S c (scikit-learn's KernelRidge computes the same). Rows of weight 0 are left out before.
+def _scale_symmetric(G: np.ndarray, s: np.ndarray) -> None:
+    """``G_ij *= s_i s_j`` in place, a few rows at a time."""
+    s = s.astype(G.dtype, copy=False)
+    step = max(1, 2**17 // G.shape[0])
+    for a in range(0, G.shape[0], step):
+        G[a : a + step] *= s[a : a + step, None]
+        G[a : a + step] *= s[None, :]
+
+
 def _trace_inverse_from_cholesky(G: np.ndarray) -> tuple[float, bool]:
     """``tr(G^-1)`` from a Cholesky factor held in ``G``'s lower triangle (``G`` is destroyed).
 
@@ -79,9 +91,15 @@ def _large(A: np.ndarray) -> bool:
 
 
 def _float32_check(
-    X: np.ndarray, Y: np.ndarray, W: np.ndarray, alpha: float, kernel: KernelSpec
+    X: np.ndarray, Y: np.ndarray, W: np.ndarray, alpha: float, kernel: KernelSpec, s: np.ndarray | None = None
 ) -> tuple[float, np.ndarray]:
-    """Relative residual ``||(K + alpha I) w - y|| / ||y||`` and ``K w``, with K rebuilt by blocks."""
+    """Relative residual ``||(K + alpha I) w - y|| / ||y||`` and ``K w``, with K rebuilt by blocks; with
+    weights (``s = sqrt(w)``; ``Y`` is then ``S y`` and ``W`` is ``c``) the scaled system's, and ``K S c``."""
+    if s is not None:
+        resid, KW = _float32_check(X, Y, W * s[:, None], 0.0, kernel)
+        S_KW = KW * s[:, None]
+        resid = np.linalg.norm(S_KW + alpha * W - Y) / max(np.linalg.norm(Y), np.finfo(float).tiny)
+        return float(resid), KW
     from ..execution import executor
     from ..kernels import KernelMap
 
@@ -98,12 +116,24 @@ def _float32_check(
 
 
 # (K + alpha I) w = y, by an in-place Cholesky factorization K + alpha I = L L^T.
-def solve_cholesky(X: np.ndarray, Y: np.ndarray, alpha: float, kernel: KernelSpec, dtype: str = "float64") -> Solution:
+# Weighted: (S K S + alpha I) c = S y, w = S c (see _scale_symmetric).
+def solve_cholesky(
+    X: np.ndarray,
+    Y: np.ndarray,
+    alpha: float,
+    kernel: KernelSpec,
+    dtype: str = "float64",
+    weights: np.ndarray | None = None,
+) -> Solution:
     from scipy import linalg
 
     n = X.shape[0]
     f32 = np.dtype(dtype) == np.float32
     G = kernel.gram(X, triangle=True, dtype=dtype)  # lower triangle only; G.T is its Fortran view
+    s = None if weights is None else np.sqrt(weights)
+    if s is not None:
+        _scale_symmetric(G, s)
+        Y = Y * s[:, None]
     _add_to_diagonal(G, alpha)
     if _large(G):
         info = lapack64.blocked_potrf_upper(G.T)
@@ -129,15 +159,18 @@ def solve_cholesky(X: np.ndarray, Y: np.ndarray, alpha: float, kernel: KernelSpe
         raise NotPositiveDefinite("the Cholesky solve was numerically unstable")
     W = np.ascontiguousarray(W, dtype=np.float64)
     if f32:
-        resid, fitted = _float32_check(X, Y, W, alpha, kernel)
+        resid, fitted = _float32_check(X, Y, W, alpha, kernel, s)
         if resid > FLOAT32_MAX_RESIDUAL:
             del G
             raise Float32Inadequate(
                 f"the float32 solve's relative residual {resid:.1e} exceeded {FLOAT32_MAX_RESIDUAL:g}"
             )
     else:
-        # (K + alpha I) w = y  =>  K w = y - alpha w: training predictions for free.
-        fitted = Y - alpha * W
+        # (K + alpha I) w = y  =>  K w = y - alpha w: training predictions for free
+        # (weighted: S K S c = S y - alpha c, so K w = y - alpha c / s)
+        fitted = Y - alpha * W if s is None else (Y - alpha * W) / s[:, None]
+    if s is not None:
+        W = W * s[:, None]
     # tr(K G^-1) = n - alpha tr(G^-1)
     tr_inv, exact = _trace_inverse_from_cholesky(G)
     dof = float(n - alpha * tr_inv)
@@ -173,7 +206,15 @@ def eigvals_kernel(K: np.ndarray, triangle: bool = True, overwrite: bool = True)
 
 # K = Q diag(d) Q^T;  w = Q diag(1 / (d + alpha)) Q^T y, with 1/(d + alpha) := 0
 # where d + alpha is zero to working precision (the minimum-norm least-squares solution).
-def solve_eigh(X: np.ndarray, Y: np.ndarray, alpha: float, kernel: KernelSpec, dtype: str = "float64") -> Solution:
+# Weighted: the same for S K S and S y, then w = S c and the fitted values K w = (S K S c) / s.
+def solve_eigh(
+    X: np.ndarray,
+    Y: np.ndarray,
+    alpha: float,
+    kernel: KernelSpec,
+    dtype: str = "float64",
+    weights: np.ndarray | None = None,
+) -> Solution:
     # always float64: the eigendecomposition is the careful fallback
     lapack64.check_lapack32(
         X.shape[0],
@@ -182,15 +223,24 @@ def solve_eigh(X: np.ndarray, Y: np.ndarray, alpha: float, kernel: KernelSpec, d
     )
     from scipy import linalg
 
+    s = None if weights is None else np.sqrt(weights)
+    K = kernel.gram(X, triangle=True)
+    if s is not None:
+        _scale_symmetric(K, s)
+        Y = Y * s[:, None]
     try:
-        d, Q = eigh_kernel(kernel.gram(X, triangle=True))
+        d, Q = eigh_kernel(K)
     except linalg.LinAlgError as exc:
         raise DataError(f"the eigendecomposition of the kernel matrix failed ({exc}); try a larger alpha") from None
+    del K
     inv = spectral_inverse(d, alpha)
     QtY = Q.T @ Y
     W = Q @ (inv[:, None] * QtY)
     shrink = d * inv
     fitted = Q @ (shrink[:, None] * QtY)
+    if s is not None:
+        W *= s[:, None]
+        fitted /= s[:, None]
     return Solution(X, W, None, fitted, float(np.sum(shrink)), True, "eigh")
 
 
@@ -234,16 +284,25 @@ def spectral_inverse(d: np.ndarray, alpha: float) -> np.ndarray:
 
 
 # (X^T X + alpha I) beta = X^T y  (linear kernel, primal);  w = (y - X beta) / alpha.
-def solve_primal(X: np.ndarray, Y: np.ndarray, alpha: float, kernel: KernelSpec, dtype: str = "float64") -> Solution:
+# Weighted (Omega = diag(w)): (X^T Omega X + alpha I) beta = X^T Omega y;  w = Omega (y - X beta) / alpha.
+def solve_primal(
+    X: np.ndarray,
+    Y: np.ndarray,
+    alpha: float,
+    kernel: KernelSpec,
+    dtype: str = "float64",
+    weights: np.ndarray | None = None,
+) -> Solution:
     from scipy import linalg
 
     # always float64: a d x d system costs nothing
-    A = X.T @ X
+    Xw = X if weights is None else X * weights[:, None]  # Omega X
+    A = Xw.T @ X
     s = linalg.eigvalsh(A, check_finite=False)
     _add_to_diagonal(A, alpha)
-    beta = linalg.solve(A, X.T @ Y, assume_a="pos", overwrite_a=True, check_finite=False)
+    beta = linalg.solve(A, Xw.T @ Y, assume_a="pos", overwrite_a=True, check_finite=False)
     fitted = X @ beta
-    W = (Y - fitted) / alpha
+    W = (Y - fitted) / alpha if weights is None else weights[:, None] * (Y - fitted) / alpha
     s = np.clip(s, 0.0, None)
     dof = float(np.sum(s / (s + alpha)))
     return Solution(X, W, beta, fitted, dof, True, "primal")
@@ -252,6 +311,7 @@ def solve_primal(X: np.ndarray, Y: np.ndarray, alpha: float, kernel: KernelSpec,
 # -- the registered solvers ---------------------------------------------------------
 class Cholesky(Solver):
     name = "cholesky"
+    weighted = True
     summary = "(K + alpha I) w = y by an in-place Cholesky factorization (falls back to eigh)"
     precisions = ("float64", "float32")
 
@@ -269,13 +329,22 @@ class Cholesky(Solver):
         return itemsize * n * n + 8 * (4 * n * n_targets + HUTCHINSON_PROBES * n) + block
 
     def fit(
-        self, X: np.ndarray, Y: np.ndarray, *, alpha: float, kernel: KernelSpec, options: SolverOptions, dtype: str
+        self,
+        X: np.ndarray,
+        Y: np.ndarray,
+        *,
+        alpha: float,
+        kernel: KernelSpec,
+        options: SolverOptions,
+        dtype: str,
+        weights: np.ndarray | None = None,
     ) -> Solution:
-        return solve_cholesky(X, Y, alpha, kernel, dtype)
+        return solve_cholesky(X, Y, alpha, kernel, dtype, weights)
 
 
 class Eigh(Solver):
     name = "eigh"
+    weighted = True
     summary = "K = Q diag(d) Q^T, w = Q diag(1/(d + alpha)) Q^T y (least squares where d + alpha = 0)"
 
     def peak_bytes(
@@ -285,13 +354,22 @@ class Eigh(Solver):
         return 8 * (2 * n * n + 3 * n * n_targets) + 8 * 64 * n  # K, then Q plus LAPACK workspace
 
     def fit(
-        self, X: np.ndarray, Y: np.ndarray, *, alpha: float, kernel: KernelSpec, options: SolverOptions, dtype: str
+        self,
+        X: np.ndarray,
+        Y: np.ndarray,
+        *,
+        alpha: float,
+        kernel: KernelSpec,
+        options: SolverOptions,
+        dtype: str,
+        weights: np.ndarray | None = None,
     ) -> Solution:
-        return solve_eigh(X, Y, alpha, kernel)
+        return solve_eigh(X, Y, alpha, kernel, weights=weights)
 
 
 class Primal(Solver):
     name = "primal"
+    weighted = True
     summary = "(X^T X + alpha I) beta = X^T y for the linear kernel; w = (y - X beta) / alpha"
     kernels = ("linear",)
     primal = True
@@ -310,10 +388,18 @@ class Primal(Solver):
         return 8 * (n_features * n_features + 3 * n_samples * n_targets)
 
     def fit(
-        self, X: np.ndarray, Y: np.ndarray, *, alpha: float, kernel: KernelSpec, options: SolverOptions, dtype: str
+        self,
+        X: np.ndarray,
+        Y: np.ndarray,
+        *,
+        alpha: float,
+        kernel: KernelSpec,
+        options: SolverOptions,
+        dtype: str,
+        weights: np.ndarray | None = None,
     ) -> Solution:
         self.check(kernel=kernel.kernel, alpha=alpha)
-        return solve_primal(X, Y, alpha, kernel)
+        return solve_primal(X, Y, alpha, kernel, weights=weights)
 
 
 CHOLESKY = register(Cholesky())

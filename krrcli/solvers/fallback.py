@@ -14,7 +14,7 @@ from __future__ import annotations
 import warnings
 from typing import TYPE_CHECKING, Any
 
-from ..errors import KrrWarning
+from ..errors import KrrWarning, UsageError
 from .base import Float32Inadequate, NotPositiveDefinite, Solution, SolverOptions, get_solver
 
 if TYPE_CHECKING:
@@ -36,19 +36,26 @@ def solve(
     kernel: KernelSpec,
     options: SolverOptions | None = None,
     dtype: str = "float64",
+    weights: np.ndarray | None = None,
 ) -> Solution:
     """Fit with solver ``name``, applying the fallback policy to the failures it reports.
 
     X : ndarray of shape (n_samples, n_features), or a cluster's rows (nystrom only)
     Y : ndarray of shape (n_samples, n_targets), or None with a cluster's rows
+    weights : ndarray of shape (n_samples,) of positive sample weights, or None
     """
     solver = get_solver(name)
     options = solver.make_options(options)
     if dtype not in solver.precisions:
         dtype = "float64"
+    extra = {}
+    if weights is not None:
+        if not solver.weighted:
+            raise UsageError(f"the {solver.name} solver does not take sample weights")
+        extra["weights"] = weights
     fallbacks: list[str] = []
     try:
-        sol = solver.fit(X, Y, alpha=alpha, kernel=kernel, options=options, dtype=dtype)
+        sol = solver.fit(X, Y, alpha=alpha, kernel=kernel, options=options, dtype=dtype, **extra)
     except Float32Inadequate as failure:
         from ..resources import check_memory
 
@@ -61,10 +68,10 @@ def solve(
             )
         _warn(alpha, failure.reason, "in float64")
         fallbacks.append(f"float32 -> float64: {failure.reason}")
-        sol = solve(name, X, Y, alpha=alpha, kernel=kernel, options=options, dtype="float64")
+        sol = solve(name, X, Y, alpha=alpha, kernel=kernel, options=options, dtype="float64", weights=weights)
     except NotPositiveDefinite as failure:
         _warn(alpha, failure.reason, "by least squares from an eigendecomposition")
         fallbacks.append(f"{solver.name} -> eigh: {failure.reason}")
-        sol = solve("eigh", X, Y, alpha=alpha, kernel=kernel, dtype="float64")
+        sol = solve("eigh", X, Y, alpha=alpha, kernel=kernel, dtype="float64", weights=weights)
     sol.fallbacks[:0] = fallbacks
     return sol

@@ -180,8 +180,11 @@ class _Products:
 
     carries_fitted = True  # KtKv gives the fitted values K_nM v too
 
-    def __init__(self, X: np.ndarray, Y: np.ndarray, kmap: KernelMap, keep: bool = True) -> None:
-        self.X, self.Y, self.kmap = X, Y, kmap
+    def __init__(
+        self, X: np.ndarray, Y: np.ndarray, kmap: KernelMap, keep: bool = True, scale: np.ndarray | None = None
+    ) -> None:
+        # scale: sqrt of the sample weights; every block of K_nM is then S K_bM (see LocalRows)
+        self.X, self.Y, self.kmap, self.scale = X, Y, kmap, scale
         n, M = X.shape[0], kmap.n_centers
         size = kmap.dtype.itemsize  # the kernel's values in the kernel map's precision
         self.step = max(1, BLOCK_BYTES // (size * M))
@@ -193,7 +196,7 @@ class _Products:
             with progress.task("nystrom: K_nM", total=n) as bar:
 
                 def fill(a: int, b: int) -> None:
-                    kmap.block(X[a:b], out=self.K[a:b])  # type: ignore[index]
+                    self._block(a, X[a:b], out=self.K[a:b])  # type: ignore[index]
                     with lock:
                         done[0] += b - a
                         bar.update(done[0], f"{done[0]:,} of {n:,} rows")
@@ -203,6 +206,13 @@ class _Products:
     @property
     def kept(self) -> bool:
         return self.K is not None
+
+    def _block(self, a: int, rows: np.ndarray, out: np.ndarray) -> np.ndarray:
+        """``K(rows, C)`` for the rows from row ``a`` on, times their weights' square roots if weighted."""
+        Kb = self.kmap.block(rows, out=out)
+        if self.scale is not None:
+            Kb *= self.scale[a : a + rows.shape[0], None].astype(Kb.dtype, copy=False)
+        return Kb
 
     def blocks(self):
         """``(start, K_bM)`` over the rows in big blocks, in float64 (a float32 block, or kept K_nM, is
@@ -218,7 +228,7 @@ class _Products:
         buf = np.empty((min(step, self.X.shape[0]), self.kmap.n_centers), dtype=self.kmap.dtype)
         for a in range(0, self.X.shape[0], step):
             rows = self.X[a : a + step]
-            Kb = self.kmap.block(rows, out=buf[: rows.shape[0]])
+            Kb = self._block(a, rows, out=buf[: rows.shape[0]])
             yield a, Kb if Kb.dtype == np.float64 else Kb.astype(np.float64)
 
     def sum_blocks(
@@ -249,7 +259,7 @@ class _Products:
             else:
                 if "K" not in scratch:
                     scratch["K"] = np.empty((step, M), dtype=dtype)
-                Kb = self.kmap.block(self.X[a:b], out=scratch["K"][: b - a])
+                Kb = self._block(a, self.X[a:b], out=scratch["K"][: b - a])
                 if Kb.dtype != np.float64:
                     Kb = Kb.astype(np.float64)
             return op(Kb, Y[a:b], a, arg)
@@ -412,24 +422,34 @@ def center_rows(n_samples: int, n_centers: int, seed: int) -> np.ndarray:
     return np.sort(np.random.default_rng(seed).choice(n_samples, n_centers, replace=False))
 
 
+# Sample weights w (all > 0): minimize sum_i w_i (y_i - K_iM b)^2 + alpha b^T K_MM b, which is the unweighted
+# problem of the rows S K_nM and targets S y, S = diag(sqrt(w)): every block of K_nM is scaled as it is made,
+# y once, and the fitted values S K_nM b are divided by sqrt(w) at the end. The preconditioner's n becomes
+# sum(w) (K_Mn S^2 K_nM ~ sum(w) / M K_MM^2), which changes only how fast CG converges, not the solution.
 class LocalRows:
     """Training rows in this process's memory, as the nystrom solver passes over them (a cluster's
-    partitions, :class:`krrcli.data.partitions.PartitionedRows`, offer the same three calls)."""
+    partitions, :class:`krrcli.data.partitions.PartitionedRows`, offer the same three calls). With
+    ``weights``, ``Y`` is kept as ``S y`` and the products are those of ``S K_nM`` (see above)."""
 
-    def __init__(self, X: np.ndarray, Y: np.ndarray) -> None:
-        self.X, self.Y = X, Y
+    def __init__(self, X: np.ndarray, Y: np.ndarray, weights: np.ndarray | None = None) -> None:
+        self.weights = weights
+        self.scale = None if weights is None else np.sqrt(weights)
+        self.X, self.Y = X, (Y if self.scale is None else Y * self.scale[:, None])
         self.n_rows, self.n_features, self.n_targets = X.shape[0], X.shape[1], Y.shape[1]
+        self.weight_sum = float(X.shape[0] if weights is None else np.sum(weights))
 
     def take(self, index: np.ndarray) -> np.ndarray:
         """The rows of X at ``index`` (global row numbers, sorted)."""
         return self.X[index]
 
     def products(self, kmap: KernelMap, keep: bool = True) -> _Products:
-        return _Products(self.X, self.Y, kmap, keep)
+        return _Products(self.X, self.Y, kmap, keep, self.scale)
 
     def subset(self, index: np.ndarray) -> LocalRows:
         """The rows at ``index`` (global row numbers, sorted)."""
-        return LocalRows(self.X[index], self.Y[index])
+        if self.scale is None:
+            return LocalRows(self.X[index], self.Y[index])
+        return LocalRows(self.X[index], self.Y[index] / self.scale[index, None], self.weights[index])
 
 
 def solve_nystrom(
@@ -440,10 +460,11 @@ def solve_nystrom(
     options: NystromOptions,
     centers: np.ndarray | None = None,
     dtype: str = "float64",
+    weights: np.ndarray | None = None,
 ) -> Solution:
-    """Fit on ``X`` (n, d) and ``Y`` (n, t); ``centers`` (M, d), when given, replace the sample of rows.
-    See :func:`solve_rows`."""
-    return solve_rows(LocalRows(X, Y), alpha, kernel, options, centers, dtype)
+    """Fit on ``X`` (n, d) and ``Y`` (n, t), rows weighted by ``weights`` (n,) if given; ``centers`` (M, d),
+    when given, replace the sample of rows. See :func:`solve_rows`."""
+    return solve_rows(LocalRows(X, Y, weights), alpha, kernel, options, centers, dtype)
 
 
 def solve_rows(
@@ -479,6 +500,7 @@ def solve_rows(
     except UsageError:  # an indefinite kernel (sigmoid): no Falkon preconditioner; solve directly
         K_MM.flat[:: M + 1] -= jitter
         return _solve_direct(rows, alpha, KernelMap(kernel, C), K_MM, C, rule)
+    n_rows, n = n, getattr(rows, "weight_sum", n)  # (the preconditioner's n: sum(w) when weighted)
     lam = alpha / n
     S = T @ T.T / M
     S.flat[:: M + 1] += lam
@@ -536,7 +558,7 @@ def solve_rows(
         Wbeta, fitted = operator(beta)
         r = rhs - Wbeta
     else:
-        r, fitted = rhs.copy(), np.zeros((n, rhs.shape[1])) if prod.carries_fitted else None
+        r, fitted = rhs.copy(), np.zeros((n_rows, rhs.shape[1])) if prod.carries_fitted else None
     t_cg = time.perf_counter()
     with progress.task("nystrom: conjugate gradient", total=options.max_iter) as bar:
 
@@ -581,7 +603,7 @@ def solve_rows(
             raise Float32Inadequate("the float32 kernel values are not finite")
         raise NonFiniteKernel(kernel.kernel, kernel.gamma, kernel.degree, kernel.coef0)
     dof_stderr = None
-    if G is not None or n * M * M <= DOF_EXACT_MAX_FLOPS:
+    if G is not None or n_rows * M * M <= DOF_EXACT_MAX_FLOPS:
         # tr(K_nM (K_Mn K_nM + alpha K_MM)^-1 K_Mn) = sum s / (s + alpha), s the eigenvalues of
         # P^T K_Mn K_nM P with P = U e^-1/2 on the directions of K_MM = U diag(e) U^T above rounding
         # (a rank-deficient K_MM, as the linear kernel's, is handled; no ill-conditioned solve)
@@ -611,7 +633,11 @@ def solve_rows(
     }
     if dof_stderr is not None:
         info["dof_stderr"] = dof_stderr
-    return Solution(C, W, None, fitted, dof, exact, "nystrom", dtype=dtype, n_samples=n, info=info, train_scores=train)
+    if fitted is not None and getattr(rows, "scale", None) is not None:
+        fitted = fitted / rows.scale[:, None]  # S K_nM b -> K_nM b
+    return Solution(
+        C, W, None, fitted, dof, exact, "nystrom", dtype=dtype, n_samples=n_rows, info=info, train_scores=train
+    )
 
 
 # (K_Mn K_nM + alpha K_MM) b = K_Mn y with H = Q diag(h) Q^T: b = Q diag(1/h) Q^T K_Mn y, 1/h := 0 where
@@ -639,6 +665,8 @@ def _solve_direct(
         "knm_kept": prod.kept,
     }
     fitted = prod.K_times(W) if prod.carries_fitted else None
+    if fitted is not None and getattr(rows, "scale", None) is not None:
+        fitted = fitted / rows.scale[:, None]  # S K_nM b -> K_nM b
     train = None if fitted is not None else prod.train_scores(W)
     n = rows.n_rows
     return Solution(C, W, None, fitted, dof, True, "nystrom", n_samples=n, info=info, train_scores=train)
@@ -650,6 +678,7 @@ class Nystrom(Solver):
     options_class = NystromOptions
     centers_are_rows = False
     precisions = ("float64", "float32")
+    weighted = True
 
     def peak_bytes(
         self, *, n_samples: int, n_features: int, n_targets: int, itemsize: int, options: SolverOptions
@@ -670,10 +699,20 @@ class Nystrom(Solver):
         return f"{M:,} centers, {M:,} x {M:,} matrices"
 
     def fit(
-        self, X: np.ndarray, Y: np.ndarray, *, alpha: float, kernel: KernelSpec, options: SolverOptions, dtype: str
+        self,
+        X: np.ndarray,
+        Y: np.ndarray,
+        *,
+        alpha: float,
+        kernel: KernelSpec,
+        options: SolverOptions,
+        dtype: str,
+        weights: np.ndarray | None = None,
     ) -> Solution:
         self.check(kernel=kernel.kernel, alpha=alpha)
-        rows = X if Y is None else LocalRows(X, Y)  # (no Y: a cluster's rows)
+        if Y is None and weights is not None:
+            raise UsageError("sample weights are not supported with --engine dask yet")
+        rows = X if Y is None else LocalRows(X, Y, weights)  # (no Y: a cluster's rows)
         return solve_rows(rows, alpha, kernel, options, dtype=dtype)  # type: ignore[arg-type]
 
 
