@@ -23,7 +23,6 @@ from .data import (
     format_header,
     format_rows,
     iter_feature_chunks,
-    read_training_csv,
 )
 from .errors import DataError, UsageError
 from .estimator import KernelRidge, check_dtype, check_params
@@ -50,6 +49,7 @@ def _summary(model: KernelRidge, path: str | None, seconds: float, read_seconds:
         "effective_dof_exact": bool(model.effective_dof_exact_),
         "sample_weights": getattr(model, "sample_weights_", None),
         "rows_zero_weight": int(getattr(model, "rows_zero_weight_", 0)),
+        "intercept": None if getattr(model, "intercept_", None) is None else [float(v) for v in model.intercept_],
         "solver_info": dict(getattr(model, "solver_info_", {})),
         "seconds": None if not math.isfinite(seconds) else round(seconds, 6),
         "read_seconds": None if read_seconds is None or read_seconds != read_seconds else round(read_seconds, 6),
@@ -78,8 +78,11 @@ def fit_csv(
     engine: str = "local",
     scheduler: str | None = None,
     weights: str | None = None,
+    intercept: bool = False,
 ) -> dict[str, Any]:
     """Fit a model on a CSV file and save it; return the summary (the keys of ``krr fit --json``).
+
+    ``intercept`` adds an unpenalized constant to the model (see :mod:`krrcli.solvers.intercept`).
 
     ``weights`` names a column of sample weights (finite, >= 0, not all 0; not a feature); a row of
     weight 0 is left out of the fit.
@@ -93,6 +96,8 @@ def fit_csv(
     check_engine(engine, scheduler)
     if weights is not None and engine == "dask":
         raise UsageError("--weights is not supported with --engine dask yet; fit with --engine local")
+    if intercept and engine == "dask":
+        raise UsageError("--intercept is not supported with --engine dask yet; fit with --engine local")
     check_params(kernel, gamma, alpha, degree, coef0)
     check_dtype(dtype)
     model = KernelRidge(
@@ -108,6 +113,7 @@ def fit_csv(
         tol=tol,
         max_iter=max_iter,
         seed=seed,
+        fit_intercept=intercept,
     )
     if solver != "auto":  # an explicit solver and its options are checked before any work
         chosen = get_solver(solver)
@@ -136,11 +142,7 @@ def fit_csv(
             data, targets=targets, features=features, sep=sep, preflight=model.preflight, weights=weights
         ) as rows:
             X, Y = rows.to_arrays()
-            w = None
-            if weights is not None:  # the weights column is read after the targets
-                X, Y, w = X, Y[:, :-1], Y[:, -1].copy()
-                if not np.any(w > 0):
-                    raise DataError(f"{rows.name}: column {weights!r} (--weights) is 0 on every row")
+            Y, w = _split_weights(Y, weights, rows.name)
             table = ArrayRows(
                 X, Y, features=rows.features, targets=rows.targets, name=rows.name, owned=True, weights=w,
                 weights_name=weights,
@@ -317,8 +319,12 @@ def cv_csv(
     n_centers: int | None = None,
     engine: str = "local",
     scheduler: str | None = None,
+    weights: str | None = None,
 ) -> dict[str, Any]:
     """Cross-validate a grid on a CSV file; optionally refit the best and save it. Returns the report dict.
+
+    ``weights`` names a column of sample weights (as :func:`fit_csv` takes it): every fit and every score
+    is weighted, and rows of weight 0 are left out.
 
     ``method`` is "loo" (default), "gcv", or "kfold" (the default when ``folds`` is given).
     With loo and gcv, alpha is refined continuously around the best grid point and
@@ -333,6 +339,8 @@ def cv_csv(
     from .selection import DEFAULT_ALPHAS, METRICS, check_grid_size, parse_grid
 
     check_engine(engine, scheduler)
+    if weights is not None and engine == "dask":
+        raise UsageError("--weights is not supported with --engine dask yet; run cv with --engine local")
     check_params(kernel, None, 1.0, degree, coef0)
     if metric not in METRICS:
         raise UsageError(f"unknown metric {metric!r}; choose one of: {', '.join(METRICS)}")
@@ -371,11 +379,24 @@ def cv_csv(
         with Cluster(scheduler) as cluster:
             rows = PartitionedRows(cluster, data, targets=targets, features=features, sep=sep)
             return _cross_validate_rows(rows, standardize, solver, output, t0, options)
-    table = read_training_csv(data, targets=targets, features=features, sep=sep, min_rows=2)
-    rows = ArrayRows(
-        table.X, table.Y, features=table.features, targets=table.targets, name=table.source, sha256=table.sha256
-    )
+    with CsvRows(data, targets=targets, features=features, sep=sep, weights=weights) as table:
+        X, Y = table.to_arrays()
+        Y, w = _split_weights(Y, weights, table.name)
+        rows = ArrayRows(
+            X, Y, features=table.features, targets=table.targets, name=table.name, sha256=table.sha256, weights=w,
+            weights_name=weights,
+        )  # fmt: skip
     return _cross_validate_rows(rows, standardize, solver, output, t0, options)
+
+
+def _split_weights(Y: np.ndarray, weights: str | None, name: str) -> tuple[np.ndarray, np.ndarray | None]:
+    """The targets and the weights column that :class:`CsvRows` reads after them (``weights``: its name)."""
+    if weights is None:
+        return Y, None
+    w = Y[:, -1].copy()
+    if not np.any(w > 0):
+        raise DataError(f"{name}: column {weights!r} (--weights) is 0 on every row")
+    return Y[:, :-1], w
 
 
 def _cross_validate_rows(
@@ -407,8 +428,13 @@ def _cross_validate_rows(
         report = cross_validate(None, None, solver=solver, rows=scaled, **options)
     else:
         X, Y = rows.to_arrays()
+        w = getattr(rows, "weights", None)
+        zero = 0
+        if w is not None and not np.all(w > 0):  # left out, as the fit leaves them out (also from the scaler)
+            keep = w > 0
+            X, Y, w, zero = X[keep], Y[keep], w[keep], int(np.sum(~keep))
         Xs = Standardizer().fit(X).transform(X) if standardize else X  # the scaler fit learns
-        report = cross_validate(np.ascontiguousarray(Xs), Y, solver=solver, **options)
+        report = cross_validate(np.ascontiguousarray(Xs), Y, solver=solver, sample_weight=w, **options)
     out: dict[str, Any] = {
         "solver": solver,
         "n_centers": None if solver == "exact" else _centers_used(options["n_centers"], report.n_samples),
@@ -428,6 +454,7 @@ def _cross_validate_rows(
         "refined": None if report.refined is None else report.refined.to_dict(),
         "notes": report.notes,
         "strategy": report.strategy,
+        "sample_weights": getattr(rows, "weights_name", None) if getattr(rows, "weights", None) is not None else None,
         "model": None,
     }
     if output is not None:
@@ -445,9 +472,11 @@ def _cross_validate_rows(
         if distributed and solver == "nystrom":
             model.fit_rows(rows)
         else:
-            model.fit(X, Y if t > 1 else Y[:, 0])
+            model.fit(X, Y if t > 1 else Y[:, 0], sample_weight=w)
             model.feature_names_in_ = list(rows.features)
             model.target_names_ = list(rows.targets)
+            if w is not None:
+                model.sample_weights_, model.rows_zero_weight_ = rows.weights_name or "sample_weight", zero
         save_model(
             model,
             output,

@@ -34,6 +34,7 @@ PARAMS = (
     "tol",
     "max_iter",
     "seed",
+    "fit_intercept",
 )
 
 # Prediction computes K(X_new, X_fit) a block of rows at a time; one block of
@@ -198,6 +199,7 @@ class KernelRidge:
         tol: float | None = None,
         max_iter: int | None = None,
         seed: int = 0,
+        fit_intercept: bool = False,
     ) -> None:
         self.kernel = kernel
         self.gamma = gamma
@@ -211,6 +213,7 @@ class KernelRidge:
         self.tol = tol
         self.max_iter = max_iter
         self.seed = seed
+        self.fit_intercept = fit_intercept
 
     def get_params(self, deep: bool = True) -> dict[str, Any]:
         """The constructor's arguments, exactly (as scikit-learn's ``clone`` needs)."""
@@ -304,16 +307,22 @@ class KernelRidge:
             self.mean_ = self.scale_ = None
         X = np.ascontiguousarray(X)
         self.gamma_ = resolve_gamma(self.kernel_, self.gamma, d)
+        from .solvers.intercept import split_intercept, with_ones
+
+        targets = with_ones(Y) if self.fit_intercept else Y  # (the intercept: see solvers/intercept.py)
         sol = solve(
             name,
             X,
-            Y,
+            targets,
             alpha=float(self.alpha),
             kernel=self._kernel_spec(),
             options=options,
             dtype=dtype,
             weights=weights,
         )
+        self.intercept_ = None
+        if self.fit_intercept:
+            sol, self.intercept_ = split_intercept(sol, Y, weights)
         scores = sol.train_scores or regression_scores(Y, sol.fitted, weights)
         return self._store(sol, options, d, feature_names, target_names, y_1d, scores)
 
@@ -502,6 +511,8 @@ class KernelRidge:
             out = X @ self.coef_.reshape(X.shape[1], -1)
         else:
             out = self._predict_dual(X, W, block_bytes, dtype)
+        if getattr(self, "intercept_", None) is not None:
+            out += self.intercept_
         return out.ravel() if self._y_1d else out
 
     def _predict_dual(self, X: np.ndarray, W: np.ndarray, block_bytes: int, dtype: str) -> np.ndarray:
@@ -562,6 +573,8 @@ class KernelRidge:
         m.train_scores_ = {k: float(v) for k, v in (record.get("train") or {}).items()}
         m.n_iter_ = m.solver_info_.get("iterations")
         m.sample_weights_ = record.get("sample_weights")
+        m.intercept_ = record.get("intercept")
+        m.fit_intercept = m.intercept_ is not None
         m.rows_zero_weight_ = int(record.get("rows_zero_weight", 0))
         return m
 

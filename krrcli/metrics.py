@@ -11,18 +11,28 @@ def r2_from_sums(ss_res: np.ndarray, ss_tot: np.ndarray) -> np.ndarray:
         return np.where(ss_tot > 0, 1.0 - ss_res / np.where(ss_tot > 0, ss_tot, 1.0), np.where(ss_res > 0, 0.0, 1.0))
 
 
-def residual_scores(Y: np.ndarray, E: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def residual_scores(
+    Y: np.ndarray, E: np.ndarray, weights: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """RMSE, MAE and R^2 of residuals, each the mean over targets.
 
     Y : ndarray of shape (n_samples, n_targets)
         The targets (for R^2's total sum of squares).
     E : ndarray of shape (..., n_samples, n_targets)
         Residuals ``y - prediction``; leading axes (one per alpha, say) are kept.
+    weights : ndarray of shape (n_samples,), or None
+        Row weights: every sum weighted, divided by ``sum(w)`` instead of n (see :func:`regression_scores`).
 
     Returns three arrays of shape ``E.shape[:-2]``.
     """
-    ss_tot = np.sum((Y - Y.mean(axis=0)) ** 2, axis=0)  # (t,)
-    return scores_from_sums(Y.shape[0], np.sum(E**2, axis=-2), np.sum(np.abs(E), axis=-2), ss_tot)
+    if weights is None:
+        ss_tot = np.sum((Y - Y.mean(axis=0)) ** 2, axis=0)  # (t,)
+        return scores_from_sums(Y.shape[0], np.sum(E**2, axis=-2), np.sum(np.abs(E), axis=-2), ss_tot)
+    w = np.asarray(weights, dtype=np.float64)
+    ss_tot = w @ (Y - (w @ Y) / w.sum()) ** 2
+    ss_res = np.einsum("i,...it->...t", w, E**2)
+    sum_abs = np.einsum("i,...it->...t", w, np.abs(E))
+    return scores_from_sums(float(w.sum()), ss_res, sum_abs, ss_tot)
 
 
 def scores_from_sums(
@@ -42,13 +52,7 @@ def regression_scores(y: np.ndarray, pred: np.ndarray, weights: np.ndarray | Non
 
     y, pred : ndarray of shape (n_samples, n_targets)
     """
-    if weights is None:
-        rmse, mae, r2 = residual_scores(y, y - pred)
-    else:
-        w = np.asarray(weights, dtype=np.float64)
-        E = y - pred
-        ss_tot = w @ (y - (w @ y) / w.sum()) ** 2
-        rmse, mae, r2 = scores_from_sums(float(w.sum()), w @ E**2, w @ np.abs(E), ss_tot)
+    rmse, mae, r2 = residual_scores(y, y - pred, weights)
     return {"rmse": float(rmse), "mae": float(mae), "r2": float(r2)}
 
 

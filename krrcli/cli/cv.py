@@ -82,6 +82,7 @@ def cv(
         int | None,
         typer.Option("--centers", help="nystrom: the number of centers M (default: min(n, max(1000, 10 sqrt(n))))."),
     ] = None,
+    weights: o.Weights = None,
     engine: o.Engine = "local",
     scheduler: o.Scheduler = None,
     sep: o.Sep = ",",
@@ -134,6 +135,7 @@ def cv(
             n_centers=centers,
             engine=engine,
             scheduler=scheduler,
+            weights=weights,
         )
     if plot is not None:
         from ..plots import plot_cv
@@ -200,6 +202,8 @@ def render_report(r: dict[str, Any]) -> None:
     title = f"{metric} by {method}, {r['kernel']} kernel, {r['n_samples']:,} rows"
     if r.get("solver") == "nystrom":
         title += f", nystrom with {r['n_centers']:,} centers"
+    if r.get("sample_weights"):
+        title += f", weighted by {printable(r['sample_weights'])}"
     best = r["best"]
     by_cell = {(res["gamma"], res["alpha"]): res for res in r["results"]}
     finite = [res[metric] for res in r["results"] if res.get(metric) is not None and math.isfinite(res[metric])]

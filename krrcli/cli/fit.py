@@ -48,15 +48,8 @@ def fit(
         float | None, typer.Option("--tol", help="nystrom: CG stops at this relative residual (default 1e-6).")
     ] = None,
     seed: Annotated[int, typer.Option("--seed", help="nystrom: seed of the center sample.")] = 0,
-    weights: Annotated[
-        str | None,
-        typer.Option(
-            "--weights",
-            "-w",
-            help="A column of sample weights (finite, >= 0; not a feature): minimizes sum w_i (y_i - f(x_i))^2 "
-            "+ alpha ||f||^2. Rows of weight 0 are left out.",
-        ),
-    ] = None,
+    weights: o.Weights = None,
+    intercept: o.Intercept = False,
     engine: o.Engine = "local",
     scheduler: o.Scheduler = None,
     json: o.Json = False,
@@ -93,6 +86,7 @@ def fit(
             engine=engine,
             scheduler=scheduler,
             weights=weights,
+            intercept=intercept,
         )
     with report_after_saving(output):
         if json:
@@ -123,6 +117,7 @@ def render_summary(s: dict[str, Any], verb: str) -> None:
         ("targets", printable(", ".join(s["targets"]))),
         ("standardize", "yes" if s["standardize"] else "no"),
         *_weights_row(s),
+        *([("intercept", ", ".join(fmt_num(b) for b in s["intercept"]))] if s.get("intercept") else []),
         ("solver", f"{s.get('solver') or '-'} ({s.get('dtype', 'float64')})" + _solver_facts(s)),
         (
             "training fit",

@@ -52,6 +52,23 @@ Solver = Annotated[
         help="auto (default: primal for the linear kernel, else cholesky), or cholesky, eigh, primal, nystrom.",
     ),
 ]
+Weights = Annotated[
+    str | None,
+    typer.Option(
+        "--weights",
+        "-w",
+        help="A column of sample weights (finite, >= 0; not a feature): minimizes sum w_i (y_i - f(x_i))^2 "
+        "+ alpha ||f||^2, and cv scores weighted. Rows of weight 0 are left out.",
+    ),
+]
+Intercept = Annotated[
+    bool,
+    typer.Option(
+        "--intercept",
+        help="Add an unpenalized constant to the model (solved exactly with the rest); default: none, as "
+        "scikit-learn's KernelRidge.",
+    ),
+]
 Engine = Annotated[
     str,
     typer.Option(

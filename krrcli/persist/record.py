@@ -82,6 +82,7 @@ def model_to_dict(model: Any, **metadata: Any) -> dict[str, Any]:
         "fallbacks": list(getattr(model, "fallbacks_", [])),
         "sample_weights": getattr(model, "sample_weights_", None),
         "rows_zero_weight": int(getattr(model, "rows_zero_weight_", 0)),
+        "intercept": arr(getattr(model, "intercept_", None)),
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "versions": _versions(),
         "fit_seconds": float(metadata.get("fit_seconds", float("nan"))),
@@ -242,8 +243,10 @@ FIELDS: dict[str, tuple[bool, Any, str]] = {
     # how many rows of weight 0 were left out
     "sample_weights": (False, lambda v: v is None or (type(v) is str and len(v) <= 2**16), "a text, or null"),
     "rows_zero_weight": (False, lambda v: type(v) is int and v >= 0, "an integer >= 0"),
+    # version 3: the unpenalized constant added to every prediction, one per target (null: none)
+    "intercept": (False, lambda v: v is None or _float_array(v), "an array of floats, or null"),
 }
-FIELDS_V3_ONLY = ("sample_weights", "rows_zero_weight")
+FIELDS_V3_ONLY = ("sample_weights", "rows_zero_weight", "intercept")
 # Version 2 had none of the version-3 entries.
 FIELDS_V2: dict[str, tuple[bool, Any, str]] = {k: v for k, v in FIELDS.items() if k not in FIELDS_V3_ONLY}
 # Version 1 had the centers as "X_fit", and none of the version-2 entries.
@@ -358,6 +361,9 @@ def _check_consistency(record: dict[str, Any], bad: Any, centers: str = "centers
             else f"entry 'coef' is set but the {solver.name} solver has no primal weights"
         )
     standardize = record.get("standardize", False)
+    intercept = record.get("intercept")
+    if intercept is not None and (intercept.ndim != 1 or intercept.shape[0] != t or not np.isfinite(intercept).all()):
+        raise bad(f"the intercept (shape {intercept.shape}) does not match the {t} target(s), or is not finite")
     mean, scale = record.get("mean"), record.get("scale")
     if standardize != (mean is not None) or standardize != (scale is not None):
         raise bad(

@@ -72,10 +72,12 @@ def _gamma_task(
     method: str,
     folds: list[np.ndarray] | None,
     strategy: str | None,
+    weights: np.ndarray | None = None,
 ) -> tuple[dict, str | None]:
     """Score every alpha for one gamma; a kernel that cannot be used gives NaN scores and the reason."""
     try:
-        return _score_gamma(_kernel_for(base, kernel, gamma, degree, coef0), Y, alphas, method, folds, strategy), None
+        K = _kernel_for(base, kernel, gamma, degree, coef0)
+        return _score_gamma(K, Y, alphas, method, folds, strategy, weights), None
     except (NonFiniteKernel, linalg.LinAlgError) as exc:
         nan = np.full(len(alphas), np.nan)
         out = {"rmse": nan, "mae": nan, "r2": nan, "dof": nan, "gcv": nan if method != "kfold" else None}
@@ -123,6 +125,7 @@ def cross_validate(
     solver: str = "exact",
     n_centers: int | None = None,
     rows: Any = None,
+    sample_weight: np.ndarray | None = None,
 ) -> CVReport:
     """Score every (gamma, alpha) pair by leave-one-out, GCV or k-fold.
 
@@ -149,6 +152,10 @@ def cross_validate(
     rows : training rows, optional
         For nystrom, the rows as an object with the solver's passes (a cluster's partitions,
         :class:`krrcli.data.partitions.PartitionedRows`) instead of ``X`` and ``Y`` (then None).
+    sample_weight : ndarray of shape (n_samples,), or None
+        Weights of the rows (finite, >= 0, not all 0), as ``KernelRidge.fit`` takes them: every fit
+        weighted, every score weighted (see ``closed_forms._weighted``); rows of weight 0 are left out
+        before the folds are drawn.
     """
     spec = get_kernel(kernel)
     kernel = spec.name  # (an alias such as "poly" resolved)
@@ -162,10 +169,20 @@ def cross_validate(
     criterion = "gcv" if method == "gcv" else metric
     if rows is not None and solver != "nystrom":
         raise UsageError("training rows other than arrays are cross-validated by the nystrom solver only")
+    weights = None
+    if sample_weight is not None:
+        if rows is not None:
+            raise UsageError("sample weights are not supported with --engine dask yet")
+        from ..estimator import _check_weights
+
+        weights = _check_weights(sample_weight, X.shape[0])
+        if not np.all(weights > 0):
+            keep = weights > 0
+            X, Y, weights = X[keep], Y[keep], weights[keep]
     if rows is None:
         if Y.ndim == 1:
             Y = Y[:, None]
-        rows = LocalRows(X, Y)
+        rows = LocalRows(X, Y, weights)
     n, d, t = rows.n_rows, rows.n_features, rows.n_targets
     if jobs is None and n < PARALLEL_MIN_ROWS:
         jobs = 1  # starting worker processes costs more than it saves on small data
@@ -205,7 +222,7 @@ def cross_validate(
         )
         lapack64.check_lapack32(n, "cross-validation", "use a random sample of the rows", subject="this data")
         base = base_matrix(X, kernel)
-        args = (base, Y, kernel, degree, coef0, alpha_arr, method, fold_idx, strategy)
+        args = (base, Y, kernel, degree, coef0, alpha_arr, method, fold_idx, strategy, weights)
         tasks = _run_tasks(args, gamma_values, jobs)
     total = len(gammas)
     if progress:
@@ -253,6 +270,7 @@ def cross_validate(
             alphas=list(alphas),
             best_alpha=best.alpha,
             metric=criterion,
+            weights=weights,
         )
     notes = _edge_notes(best, gammas if spec.uses_gamma else [], list(alphas))
     if refined is not None and not min(alphas) <= refined.alpha <= max(alphas):

@@ -125,10 +125,32 @@ def _kfold_per_fold(K: np.ndarray, Y: np.ndarray, alphas: np.ndarray, folds: lis
     return E
 
 
+# Sample weights w (all > 0): the weighted fit is the unweighted one of S K S and S y, S = diag(sqrt(w))
+# (solvers/direct.py), and leaving rows out of it is leaving them out of the scaled problem. So every
+# closed form above, run on S K S and S y, gives the scaled held-out residuals S e: divided by sqrt(w) they
+# are the residuals e, scored with weights (rmse = sqrt(sum w e^2 / sum w), ...). GCV's mean square is
+# sum w (y - y_hat)^2 / sum w.
+def _weighted(K: np.ndarray, Y: np.ndarray, weights: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None]:
+    """``S K S`` in ``K``'s memory and ``S Y``, with ``S = diag(sqrt(weights))`` (unchanged without)."""
+    if weights is None:
+        return Y, None
+    s = np.sqrt(weights)
+    K *= s[:, None]
+    K *= s[None, :]
+    return Y * s[:, None], s
+
+
 def _score_gamma(
-    K: np.ndarray, Y: np.ndarray, alphas: np.ndarray, method: str, folds: list[np.ndarray] | None, strategy: str | None
+    K: np.ndarray,
+    Y: np.ndarray,
+    alphas: np.ndarray,
+    method: str,
+    folds: list[np.ndarray] | None,
+    strategy: str | None,
+    weights: np.ndarray | None = None,
 ) -> dict:
-    """Every alpha's scores for one kernel matrix (K is destroyed)."""
+    """Every alpha's scores for one kernel matrix (K is destroyed), rows weighted by ``weights`` if given."""
+    Y_raw, (Y, s) = Y, _weighted(K, Y, weights)
     if method in ("loo", "gcv"):
         d, Q = eigh_kernel(K, triangle=False)
         out = _closed_form(d, Q, Y, alphas)
@@ -139,11 +161,15 @@ def _score_gamma(
         d = eigvals_kernel(K, triangle=False, overwrite=False)
         E = _kfold_per_fold(K, Y, alphas, folds, eigh=strategy == "fold-eigh")
         out = {"E": E, "dof": np.sum(d[:, None] / (d[:, None] + alphas[None, :]), axis=0), "gcv": None}
-    rmse, mae, r2 = residual_scores(Y, out["E"])
+    E = out["E"] if s is None else out["E"] / s[None, :, None]
+    rmse, mae, r2 = residual_scores(Y_raw, E, weights)
     out.update(rmse=rmse, mae=mae, r2=r2)
+    if weights is not None and out["gcv"] is not None:
+        out["gcv"] = out["gcv"] * (Y.shape[0] / weights.sum())
     if folds is not None:
+        w = np.ones(Y.shape[0]) if weights is None else weights
         out["rmse_folds"] = [
-            [float(np.sqrt(np.mean(out["E"][a, B] ** 2, axis=0)).mean()) for B in folds] for a in range(len(alphas))
+            [float(np.sqrt((w[B] @ E[a, B] ** 2) / w[B].sum()).mean()) for B in folds] for a in range(len(alphas))
         ]
     del out["E"]
     return out
@@ -169,6 +195,7 @@ def refine_alpha(
     alphas: list[float],
     best_alpha: float,
     metric: str,
+    weights: np.ndarray | None = None,
 ) -> CVResult:
     """Continuous alpha for one gamma: a bounded search on log10(alpha) between the grid neighbours of
     ``best_alpha``, each evaluation O(n^2) from one eigendecomposition; returns the optimum's scores.
@@ -178,7 +205,9 @@ def refine_alpha(
     """
     from scipy.optimize import minimize_scalar
 
-    d, Q = eigh_kernel(_kernel_for(base, kernel, gamma, degree, coef0), triangle=False)
+    K = _kernel_for(base, kernel, gamma, degree, coef0)
+    Y_raw, (Yw, s) = Y, _weighted(K, Y, weights)
+    d, Q = eigh_kernel(K, triangle=False)
     grid = sorted(alphas)
     i = grid.index(best_alpha)
     lo, hi = grid[max(i - 1, 0)], grid[min(i + 1, len(grid) - 1)]
@@ -189,9 +218,11 @@ def refine_alpha(
 
     def evaluate(log_alpha: float, alpha: float | None = None) -> dict:
         a = np.array([10.0**log_alpha if alpha is None else alpha])
-        out = _closed_form(d, Q, Y, a)
-        rmse, mae, r2 = residual_scores(Y, out["E"])
-        return {"rmse": rmse[0], "mae": mae[0], "r2": r2[0], "gcv": out["gcv"][0], "dof": out["dof"][0]}
+        out = _closed_form(d, Q, Yw, a)
+        E = out["E"] if s is None else out["E"] / s[None, :, None]
+        rmse, mae, r2 = residual_scores(Y_raw, E, weights)
+        gcv = out["gcv"][0] * (1.0 if weights is None else Yw.shape[0] / weights.sum())
+        return {"rmse": rmse[0], "mae": mae[0], "r2": r2[0], "gcv": gcv, "dof": out["dof"][0]}
 
     def objective(log_alpha: float) -> float:
         v = evaluate(log_alpha)[metric]

@@ -93,9 +93,14 @@ def score_nystrom_gamma(
         for f, test in enumerate(folds):
             fold_of[test] = f
     products = rows.products(kmap, keep=False)
+    # weighted rows (LocalRows with weights): the passes see S K_nM and S y, S = diag(sqrt(w)), so the fold
+    # sums are the weighted fit's; the held-out residuals come out as S e, whose squares are w e^2, and the
+    # other sums take sqrt(w) from `scale` (see closed_forms._weighted)
+    scale = getattr(rows, "scale", None)
+    total_weight = getattr(rows, "weight_sum", n)
 
     # pass 1: the sums of every fold, and of the targets (for R^2)
-    H, g, y_sum = products.sum_blocks(_op_fold_sums, (fold_of, k), big=True, label="cv: fold sums")
+    H, g, y_sum = products.sum_blocks(_op_fold_sums, (fold_of, k, scale), big=True, label="cv: fold sums")
     if not (np.isfinite(H).all() and np.isfinite(g).all()):
         raise NonFiniteKernel(kernel.kernel, kernel.gamma, kernel.degree, kernel.coef0)
     H_all, g_all = H.sum(axis=0), g.sum(axis=0)
@@ -133,21 +138,28 @@ def score_nystrom_gamma(
                     B[f, :, a] = solve_rows(train, float(alphas[a]), kernel, options, centers).dual_coef
     del H, g
     # pass 2: the held-out residuals' sums, every fold's and alpha's (for leave-one-out divided by 1 - h_ii)
-    y_mean = y_sum / n
+    y_mean = y_sum / total_weight
     ss, sum_abs, rss, ss_tot = products.sum_blocks(
-        _op_held_out_sums, (fold_of, B.reshape(k, M, -1), full, y_mean), big=True, label="cv: held-out residuals"
+        _op_held_out_sums,
+        (fold_of, B.reshape(k, M, -1), full, y_mean, scale),
+        big=True,
+        label="cv: held-out residuals",
     )
     for f, a in bad_cells:
         ss[f, a] = sum_abs[f, a] = np.nan
-    sizes = np.full(1, n) if folds is None else np.array([len(test) for test in folds])
+    w = None if scale is None else scale**2
+    if folds is None:
+        sizes = np.full(1, total_weight)
+    else:
+        sizes = np.array([len(test) if w is None else w[test].sum() for test in folds])
     out: dict = {"dof": dof, "gcv": None}
     if folds is None:
         with np.errstate(divide="ignore", invalid="ignore"):
-            out["gcv"] = (rss / n).mean(axis=1) / (1.0 - dof / n) ** 2
+            out["gcv"] = (rss / total_weight).mean(axis=1) / (1.0 - dof / n) ** 2
         bad_alphas = [a for _, a in bad_cells]
         out["gcv"][bad_alphas] = np.nan  # no score from a solution that failed its check
         out["dof"] = np.where(np.isin(np.arange(len(alphas)), bad_alphas), np.nan, dof)
-    rmse, mae, r2 = scores_from_sums(n, ss.sum(axis=0), sum_abs.sum(axis=0), ss_tot)
+    rmse, mae, r2 = scores_from_sums(total_weight, ss.sum(axis=0), sum_abs.sum(axis=0), ss_tot)
     out.update(rmse=rmse, mae=mae, r2=r2)
     if folds is not None:
         out["rmse_folds"] = np.sqrt(ss / sizes[:, None, None]).mean(axis=2).T.tolist()  # (alphas, folds)
@@ -156,8 +168,8 @@ def score_nystrom_gamma(
 
 def _op_fold_sums(Kb: np.ndarray, Yb: np.ndarray, a: int, arg: tuple) -> tuple[np.ndarray, ...]:
     """A block's ``K_bM^T K_bM`` and ``K_bM^T Y_b`` split by fold (the rows' fold numbers from ``a``), and
-    its targets' sum."""
-    fold_of, k = arg
+    its targets' sum (weighted: ``sum w y``, from ``S y``)."""
+    fold_of, k, scale = arg
     M, t = Kb.shape[1], Yb.shape[1]
     H, g = np.zeros((k, M, M)), np.zeros((k, M, t))
     if fold_of is None:
@@ -168,6 +180,8 @@ def _op_fold_sums(Kb: np.ndarray, Yb: np.ndarray, a: int, arg: tuple) -> tuple[n
             rows = f_b == f
             K_f = Kb[rows]
             H[f], g[f] = K_f.T @ K_f, K_f.T @ Yb[rows]
+    if scale is not None:
+        return H, g, scale[a : a + Kb.shape[0]] @ Yb
     return H, g, Yb.sum(axis=0)
 
 
@@ -175,8 +189,11 @@ def _op_held_out_sums(Kb: np.ndarray, Yb: np.ndarray, a: int, arg: tuple) -> tup
     """A block's held-out residuals ``y_i - k_i^T b_f(alpha)`` (row i in fold f), summed by fold and alpha:
     squares and absolute values (k, A, t); for leave-one-out ``e_i = (y_i - yhat_i) / (1 - h_ii)``, ``h_ii =
     ||L^-1 k_i||^2``, and the undivided squares' sum (A, t) for GCV; and the targets' squared deviations
-    from their mean ``y_mean`` (t,)."""
-    fold_of, B, full, y_mean = arg
+    from their mean ``y_mean`` (t,). Weighted (``scale``: sqrt(w), the rows being ``S K_bM`` and ``S y``),
+    the squares are ``w e^2`` as they come, the absolute values are multiplied by sqrt(w) to ``w |e|``, and
+    the deviations are ``S y - sqrt(w) y_mean``."""
+    fold_of, B, full, y_mean, scale = arg
+    s_b = None if scale is None else scale[a : a + Kb.shape[0]]
     k, A_t = B.shape[0], B.shape[2]
     t = Yb.shape[1]
     A = A_t // t
@@ -190,8 +207,10 @@ def _op_held_out_sums(Kb: np.ndarray, Yb: np.ndarray, a: int, arg: tuple) -> tup
             rss += np.sum(res**2, axis=1)
             for j, L in enumerate(full):
                 res[j] /= (1.0 - L.hat(K_f))[:, None]
-        ss[f], sum_abs[f] = np.sum(res**2, axis=1), np.sum(np.abs(res), axis=1)
-    return ss, sum_abs, rss, np.sum((Yb - y_mean) ** 2, axis=0)
+        absolute = np.abs(res) if s_b is None else np.abs(res) * s_b[rows][None, :, None]
+        ss[f], sum_abs[f] = np.sum(res**2, axis=1), np.sum(absolute, axis=1)
+    centred = Yb - y_mean if s_b is None else Yb - s_b[:, None] * y_mean
+    return ss, sum_abs, rss, np.sum(centred**2, axis=0)
 
 
 class _Factor:

@@ -1,0 +1,97 @@
+"""An unpenalized intercept (fit_intercept / --intercept) with every solver, the API and the CLI."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from sklearn.linear_model import Ridge
+from sklearn.metrics.pairwise import pairwise_kernels
+
+from krrcli import DataError, KernelRidge, load_model
+
+from .conftest import make_regression, write_csv
+
+
+def _data(n=120, seed=0, offset=40.0):
+    X, Y = make_regression(n, 3, targets=2, seed=seed)
+    Y = Y + np.array([offset, -offset / 2])
+    w = np.random.default_rng(seed).uniform(0.2, 2.0, size=n)
+    return X, Y, w
+
+
+def _reference(X, Y, w, gamma, alpha, kernel="rbf"):
+    """min sum w (y - K c - b)^2 + alpha c^T K c, by the augmented normal equations (least squares)."""
+    K = pairwise_kernels(X, X, metric=kernel, gamma=gamma)
+    n = len(X)
+    A = np.block([[K @ (w[:, None] * K) + alpha * K, (K @ w)[:, None]], [(w @ K)[None, :], np.array([[w.sum()]])]])
+    rhs = np.vstack([K @ (w[:, None] * Y), (w @ Y)[None, :]])
+    sol = np.linalg.lstsq(A, rhs, rcond=None)[0]
+    return K @ sol[:n] + sol[n], sol[n]
+
+
+@pytest.mark.parametrize("solver", ["cholesky", "eigh", "nystrom"])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_the_intercept_is_the_penalized_least_squares_constant(solver, weighted):
+    X, Y, w = _data()
+    w = w if weighted else np.ones(len(X))
+    opts = {"tol": 1e-13, "max_iter": 2000} if solver == "nystrom" else {}
+    model = KernelRidge(gamma=0.5, alpha=0.1, solver=solver, fit_intercept=True, **opts)
+    model.fit(X, Y, sample_weight=w if weighted else None)
+    P, b = _reference(X, Y, w, 0.5, 0.1)
+    np.testing.assert_allclose(model.intercept_, b, rtol=1e-8)
+    np.testing.assert_allclose(model.predict(X), P, rtol=1e-8, atol=1e-8 * np.abs(P).max())
+    # the residuals' weighted sum is zero (the intercept's equation), and the training scores are the model's
+    np.testing.assert_allclose(w @ (Y - model.predict(X)), 0.0, atol=1e-7 * np.abs(Y).max() * w.sum())
+
+
+def test_with_the_linear_kernel_it_is_ridge_regression_with_an_intercept():
+    X, Y, w = _data(seed=2)
+    ours = KernelRidge(kernel="linear", alpha=0.3, fit_intercept=True).fit(X, Y, sample_weight=w)
+    theirs = Ridge(alpha=0.3).fit(X, Y, sample_weight=w)
+    assert ours.solver_ == "primal"
+    np.testing.assert_allclose(ours.intercept_, theirs.intercept_, rtol=1e-10)
+    np.testing.assert_allclose(ours.predict(X), theirs.predict(X), rtol=1e-10)
+    cholesky = KernelRidge(kernel="linear", alpha=0.3, fit_intercept=True, solver="cholesky").fit(X, Y, sample_weight=w)
+    np.testing.assert_allclose(cholesky.predict(X), theirs.predict(X), rtol=1e-9)
+
+
+def test_dof_counts_the_intercept():
+    """tr(H) of the smoother with the intercept, against the hat matrix built by brute force."""
+    X, Y, w = _data(60, seed=4)
+    model = KernelRidge(gamma=0.5, alpha=0.2, fit_intercept=True).fit(X, Y[:, 0], sample_weight=w)
+    cols = []
+    for i in range(60):  # the smoother is linear in y: its columns are the fits of unit vectors
+        e = np.zeros(60)
+        e[i] = 1.0
+        cols.append(KernelRidge(gamma=0.5, alpha=0.2, fit_intercept=True).fit(X, e, sample_weight=w).predict(X))
+    assert model.effective_dof_ == pytest.approx(np.trace(np.column_stack(cols)), rel=1e-9)
+    plain = KernelRidge(gamma=0.5, alpha=0.2).fit(X, Y[:, 0], sample_weight=w)
+    assert 0 < model.effective_dof_ - plain.effective_dof_ <= 1 + 1e-9
+
+
+def test_an_intercept_that_is_not_determined_is_refused():
+    X, Y, _ = _data(30)
+    with pytest.raises(DataError, match="the intercept is not determined"):
+        KernelRidge(gamma=0.5, alpha=0.0, fit_intercept=True, solver="cholesky").fit(X, Y)
+
+
+def test_krr_fit_intercept(krr, tmp_path):
+    X, Y, _ = _data(80, seed=6)
+    path = write_csv(tmp_path / "d.csv", ["a", "b", "c", "y"], np.column_stack([X, Y[:, 0]]))
+    res = krr("fit", path, "--intercept", "-g", "0.5", "-a", "0.1", "-o", tmp_path / "m.joblib", "--json")
+    assert res.exit_code == 0, res.stderr
+    summary = json.loads(res.stdout)
+    P, b = _reference(X, Y[:, :1], np.ones(80), 0.5, 0.1)
+    assert summary["intercept"] == pytest.approx([b[0]], rel=1e-9)
+    model = load_model(str(tmp_path / "m.joblib"))
+    assert model.fit_intercept and model.intercept_.shape == (1,)
+    pred = krr("predict", tmp_path / "m.joblib", path)
+    np.testing.assert_allclose(np.loadtxt(pred.stdout.splitlines()[1:]), P[:, 0], rtol=1e-9)
+    text = krr("inspect", tmp_path / "m.joblib")
+    assert f"  intercept      {b[0]:.4g}" in text.stdout
+    plain = krr("fit", path, "-g", "0.5", "-a", "0.1", "-o", tmp_path / "p.joblib", "--json")
+    assert json.loads(plain.stdout)["intercept"] is None
+    res = krr("fit", path, "--intercept", "--engine", "dask", "-o", tmp_path / "x.joblib")
+    assert res.exit_code == 2 and "--intercept is not supported with --engine dask yet" in res.stderr
