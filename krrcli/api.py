@@ -320,8 +320,11 @@ def cv_csv(
     engine: str = "local",
     scheduler: str | None = None,
     weights: str | None = None,
+    intercept: bool = False,
 ) -> dict[str, Any]:
     """Cross-validate a grid on a CSV file; optionally refit the best and save it. Returns the report dict.
+
+    ``intercept`` scores (and refits) the model with an unpenalized constant.
 
     ``weights`` names a column of sample weights (as :func:`fit_csv` takes it): every fit and every score
     is weighted, and rows of weight 0 are left out.
@@ -341,6 +344,8 @@ def cv_csv(
     check_engine(engine, scheduler)
     if weights is not None and engine == "dask":
         raise UsageError("--weights is not supported with --engine dask yet; run cv with --engine local")
+    if intercept and engine == "dask":
+        raise UsageError("--intercept is not supported with --engine dask yet; run cv with --engine local")
     check_params(kernel, None, 1.0, degree, coef0)
     if metric not in METRICS:
         raise UsageError(f"unknown metric {metric!r}; choose one of: {', '.join(METRICS)}")
@@ -370,6 +375,7 @@ def cv_csv(
         refine=refine,
         jobs=jobs,
         n_centers=n_centers,
+        fit_intercept=intercept,
     )
     t0 = time.perf_counter()
     if engine == "dask":
@@ -455,6 +461,7 @@ def _cross_validate_rows(
         "notes": report.notes,
         "strategy": report.strategy,
         "sample_weights": getattr(rows, "weights_name", None) if getattr(rows, "weights", None) is not None else None,
+        "intercept": bool(options["fit_intercept"]),
         "model": None,
     }
     if output is not None:
@@ -467,6 +474,7 @@ def _cross_validate_rows(
             degree=options["degree"],
             coef0=options["coef0"],
             standardize=standardize,
+            fit_intercept=options["fit_intercept"],
             **({} if solver == "exact" else {"solver": "nystrom", "n_centers": options["n_centers"], "seed": seed}),
         )
         if distributed and solver == "nystrom":

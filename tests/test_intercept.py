@@ -95,3 +95,103 @@ def test_krr_fit_intercept(krr, tmp_path):
     assert json.loads(plain.stdout)["intercept"] is None
     res = krr("fit", path, "--intercept", "--engine", "dask", "-o", tmp_path / "x.joblib")
     assert res.exit_code == 2 and "--intercept is not supported with --engine dask yet" in res.stderr
+
+
+# -- cv with an intercept: the closed forms against refits ---------------------------------------------------
+def _refit_scores(X, Y, w, gamma, alpha, splits, **model):
+    E = np.empty_like(Y)
+    for test in splits:
+        train = np.setdiff1d(np.arange(len(Y)), test)
+        fit = KernelRidge(gamma=gamma, alpha=alpha, fit_intercept=True, **model)
+        fit.fit(X[train], Y[train], sample_weight=None if w is None else w[train])
+        E[test] = Y[test] - fit.predict(X[test]).reshape(len(test), -1)
+    w = np.ones(len(Y)) if w is None else w
+    return np.mean(np.sqrt((w @ E**2) / w.sum())), np.mean((w @ np.abs(E)) / w.sum())
+
+
+@pytest.mark.parametrize("folds", [None, 4])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_cv_closed_forms_with_an_intercept_equal_refits(folds, weighted):
+    from krrcli.selection import cross_validate, kfold_indices
+
+    X, Y, w = _data(50, seed=8)
+    w = w if weighted else None
+    report = cross_validate(
+        X, Y, "rbf", [0.3, 1.0], [1e-2, 1.0], folds=folds, seed=1, refine=False, jobs=1, sample_weight=w,
+        fit_intercept=True,
+    )  # fmt: skip
+    splits = [np.array([i]) for i in range(50)] if folds is None else kfold_indices(50, folds, 1)
+    for r in report.results:
+        rmse, mae = _refit_scores(X, Y, w, r.gamma, r.alpha, splits)
+        assert r.rmse == pytest.approx(rmse, rel=1e-8) and r.mae == pytest.approx(mae, rel=1e-8)
+        full = KernelRidge(gamma=r.gamma, alpha=r.alpha, fit_intercept=True).fit(X, Y, sample_weight=w)
+        assert r.effective_dof == pytest.approx(full.effective_dof_, rel=1e-9)
+    plain = cross_validate(X, Y, "rbf", [0.3, 1.0], [1e-2, 1.0], folds=folds, seed=1, refine=False, jobs=1)
+    assert plain.results[0].rmse > 2 * report.results[0].rmse  # (targets far from 0: the intercept matters)
+
+
+@pytest.mark.parametrize("folds", [None, 3])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_nystrom_cv_with_an_intercept_equals_refits_on_its_centers(folds, weighted):
+    from krrcli.kernels import KernelMap, KernelSpec
+    from krrcli.selection import cross_validate, kfold_indices
+    from krrcli.solvers.intercept import split_intercept, with_ones
+    from krrcli.solvers.nystrom import NystromOptions, center_rows, solve_nystrom
+
+    n = 90
+    X, Y, w = _data(n, seed=9)
+    w = w if weighted else None
+    report = cross_validate(
+        X, Y, "rbf", [0.5], [1e-2, 1.0], folds=folds, seed=4, solver="nystrom", n_centers=30, jobs=1,
+        sample_weight=w, fit_intercept=True,
+    )  # fmt: skip
+    C = X[center_rows(n, 30, 4)]
+    splits = [np.array([i]) for i in range(n)] if folds is None else kfold_indices(n, folds, 4)
+    ww = np.ones(n) if w is None else w
+    for r in report.results:
+        spec = KernelSpec("rbf", r.gamma, 3.0, 1.0)
+        E = np.empty_like(Y)
+        for test in splits:
+            train = np.setdiff1d(np.arange(n), test)
+            options = NystromOptions(n_centers=30, tol=1e-13, max_iter=2000)
+            sol = solve_nystrom(X[train], with_ones(Y[train]), r.alpha, spec, options, centers=C, weights=ww[train])
+            sol, b = split_intercept(sol, Y[train], ww[train])
+            E[test] = Y[test] - KernelMap(spec, C).block(X[test]) @ sol.dual_coef - b
+        rmse = np.mean(np.sqrt((ww @ E**2) / ww.sum()))
+        assert r.rmse == pytest.approx(rmse, rel=1e-6)
+        full = KernelRidge(gamma=r.gamma, alpha=r.alpha, solver="nystrom", n_centers=30, seed=4, fit_intercept=True)
+        full.fit(X, Y, sample_weight=w)
+        assert r.effective_dof == pytest.approx(full.effective_dof_, rel=1e-6)
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_gcv_with_an_intercept_is_its_formula_on_the_full_fit(weighted):
+    from krrcli.selection import cross_validate
+
+    X, Y, w = _data(70, seed=10)
+    w = w if weighted else None
+    report = cross_validate(X, Y, "rbf", [0.5], [1e-2, 1.0], method="gcv", refine=False, jobs=1, sample_weight=w,
+                            fit_intercept=True)  # fmt: skip
+    ww = np.ones(70) if w is None else w
+    for r in report.results:
+        full = KernelRidge(gamma=0.5, alpha=r.alpha, fit_intercept=True).fit(X, Y, sample_weight=w)
+        R = Y - full.predict(X)
+        expected = np.mean((ww @ R**2) / ww.sum()) / (1 - full.effective_dof_ / 70) ** 2
+        assert r.gcv == pytest.approx(expected, rel=1e-9)
+
+
+def test_krr_cv_intercept_scores_and_refits_it(krr, tmp_path):
+    X, Y, _ = _data(80, seed=12)
+    path = write_csv(tmp_path / "d.csv", ["a", "b", "c", "y"], np.column_stack([X, Y[:, 0]]))
+    res = krr("cv", path, "--intercept", "-g", "0.5", "-a", "0.01,1", "--json", "-o", tmp_path / "m.joblib")
+    assert res.exit_code == 0, res.stderr
+    report = json.loads(res.stdout)
+    assert report["intercept"] is True
+    model = load_model(str(tmp_path / "m.joblib"))
+    best = report["refined"] or report["best"]
+    again = KernelRidge(gamma=0.5, alpha=best["alpha"], fit_intercept=True).fit(X, Y[:, 0])
+    np.testing.assert_allclose(model.intercept_, again.intercept_, rtol=1e-10)
+    plain = json.loads(krr("cv", path, "-g", "0.5", "-a", "0.01,1", "--json").stdout)
+    assert plain["intercept"] is False and plain["best"]["rmse"] > 2 * report["best"]["rmse"]
+    text = krr("cv", path, "--intercept", "-g", "0.5", "-a", "0.01,1")
+    assert "rmse by leave-one-out, rbf kernel, 80 rows, with an intercept" in text.stdout

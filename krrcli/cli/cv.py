@@ -83,6 +83,7 @@ def cv(
         typer.Option("--centers", help="nystrom: the number of centers M (default: min(n, max(1000, 10 sqrt(n))))."),
     ] = None,
     weights: o.Weights = None,
+    intercept: o.Intercept = False,
     engine: o.Engine = "local",
     scheduler: o.Scheduler = None,
     sep: o.Sep = ",",
@@ -136,6 +137,7 @@ def cv(
             engine=engine,
             scheduler=scheduler,
             weights=weights,
+            intercept=intercept,
         )
     if plot is not None:
         from ..plots import plot_cv
@@ -204,6 +206,8 @@ def render_report(r: dict[str, Any]) -> None:
         title += f", nystrom with {r['n_centers']:,} centers"
     if r.get("sample_weights"):
         title += f", weighted by {printable(r['sample_weights'])}"
+    if r.get("intercept"):
+        title += ", with an intercept"
     best = r["best"]
     by_cell = {(res["gamma"], res["alpha"]): res for res in r["results"]}
     finite = [res[metric] for res in r["results"] if res.get(metric) is not None and math.isfinite(res[metric])]

@@ -56,8 +56,8 @@ def fit(
 ) -> None:
     """Fit kernel ridge regression on DATA and save the model.
 
-    Solves (K + alpha*I) w = y by Cholesky; no intercept, same kernels and
-    defaults as scikit-learn's KernelRidge. Beyond 24,000 rows, or what fits in
+    Solves (K + alpha*I) w = y by Cholesky; no intercept unless --intercept, same
+    kernels and defaults as scikit-learn's KernelRidge. Beyond 24,000 rows, or what fits in
     memory, it fits the Nystrom model instead (--solver nystrom) and says so.
     Example: krr fit data.csv --gamma 1 --alpha 0.001
     """

@@ -73,11 +73,12 @@ def _gamma_task(
     folds: list[np.ndarray] | None,
     strategy: str | None,
     weights: np.ndarray | None = None,
+    intercept: bool = False,
 ) -> tuple[dict, str | None]:
     """Score every alpha for one gamma; a kernel that cannot be used gives NaN scores and the reason."""
     try:
         K = _kernel_for(base, kernel, gamma, degree, coef0)
-        return _score_gamma(K, Y, alphas, method, folds, strategy, weights), None
+        return _score_gamma(K, Y, alphas, method, folds, strategy, weights, intercept), None
     except (NonFiniteKernel, linalg.LinAlgError) as exc:
         nan = np.full(len(alphas), np.nan)
         out = {"rmse": nan, "mae": nan, "r2": nan, "dof": nan, "gcv": nan if method != "kfold" else None}
@@ -126,6 +127,7 @@ def cross_validate(
     n_centers: int | None = None,
     rows: Any = None,
     sample_weight: np.ndarray | None = None,
+    fit_intercept: bool = False,
 ) -> CVReport:
     """Score every (gamma, alpha) pair by leave-one-out, GCV or k-fold.
 
@@ -156,6 +158,8 @@ def cross_validate(
         Weights of the rows (finite, >= 0, not all 0), as ``KernelRidge.fit`` takes them: every fit
         weighted, every score weighted (see ``closed_forms._weighted``); rows of weight 0 are left out
         before the folds are drawn.
+    fit_intercept : bool
+        Score the model with an unpenalized intercept (``KernelRidge(fit_intercept=True)``).
     """
     spec = get_kernel(kernel)
     kernel = spec.name  # (an alias such as "poly" resolved)
@@ -197,7 +201,9 @@ def cross_validate(
         alphas = parse_grid(DEFAULT_ALPHAS, "alpha")
     alpha_arr = np.asarray(alphas, dtype=np.float64)
     fold_idx = None if folds is None else kfold_indices(n, folds, seed)
-    strategy = None if fold_idx is None else kfold_strategy(n, len(fold_idx), len(alpha_arr))
+    strategy = None
+    if fold_idx is not None:  # (with an intercept always one full eigendecomposition: its dof needs it)
+        strategy = "full-eigh" if fit_intercept else kfold_strategy(n, len(fold_idx), len(alpha_arr))
 
     check_grid_size(len(gammas), len(alpha_arr))
     if solver not in ("exact", "nystrom"):
@@ -211,7 +217,9 @@ def cross_validate(
         centers = nystrom_centers(rows, n_centers, seed)
         k = 1 if fold_idx is None else len(fold_idx)
         check_nystrom_cv_memory(n, d, t, len(alpha_arr), k, centers.shape[0], rows_here=X is not None)
-        tasks = _nystrom_tasks(rows, kernel, degree, coef0, alpha_arr, centers, fold_idx, seed, gamma_values)
+        tasks = _nystrom_tasks(
+            rows, kernel, degree, coef0, alpha_arr, centers, fold_idx, seed, gamma_values, fit_intercept
+        )
     else:
         workers = min(jobs, len(gammas))
         check_memory(
@@ -222,7 +230,7 @@ def cross_validate(
         )
         lapack64.check_lapack32(n, "cross-validation", "use a random sample of the rows", subject="this data")
         base = base_matrix(X, kernel)
-        args = (base, Y, kernel, degree, coef0, alpha_arr, method, fold_idx, strategy, weights)
+        args = (base, Y, kernel, degree, coef0, alpha_arr, method, fold_idx, strategy, weights, fit_intercept)
         tasks = _run_tasks(args, gamma_values, jobs)
     total = len(gammas)
     if progress:
@@ -271,6 +279,7 @@ def cross_validate(
             best_alpha=best.alpha,
             metric=criterion,
             weights=weights,
+            intercept=fit_intercept,
         )
     notes = _edge_notes(best, gammas if spec.uses_gamma else [], list(alphas))
     if refined is not None and not min(alphas) <= refined.alpha <= max(alphas):
@@ -292,7 +301,7 @@ def cross_validate(
     )
 
 
-def _nystrom_tasks(rows, kernel, degree, coef0, alpha_arr, centers, fold_idx, seed, gamma_values):
+def _nystrom_tasks(rows, kernel, degree, coef0, alpha_arr, centers, fold_idx, seed, gamma_values, intercept=False):
     """The Nystrom closed forms' (scores, error) per gamma, in this process (BLAS uses every core) or on
     the cluster that holds ``rows``."""
     from ..kernels import KernelSpec
@@ -302,7 +311,7 @@ def _nystrom_tasks(rows, kernel, degree, coef0, alpha_arr, centers, fold_idx, se
         spec = KernelSpec(kernel, gamma, float(degree), float(coef0))
         try:
             with np.errstate(all="ignore"):
-                out, refits = score_nystrom_gamma(rows, spec, alpha_arr, centers, fold_idx, seed)
+                out, refits = score_nystrom_gamma(rows, spec, alpha_arr, centers, fold_idx, seed, intercept=intercept)
         except (NonFiniteKernel, linalg.LinAlgError) as exc:
             nan = np.full(len(alpha_arr), np.nan)
             out = {"rmse": nan, "mae": nan, "r2": nan, "dof": nan, "gcv": nan if fold_idx is None else None}

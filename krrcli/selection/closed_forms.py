@@ -47,16 +47,36 @@ COST_CHOLESKY = 2.0e-11
 COST_GEMM = 6.0e-11
 
 
-def _closed_form(d: np.ndarray, Q: np.ndarray, Y: np.ndarray, alphas: np.ndarray) -> dict:
-    """Leave-one-out residuals, GCV and dof for every alpha from ``K = Q diag(d) Q^T``."""
+# With an unpenalized intercept b (regressor 1, or sqrt(w) in the weighted problem's terms; see
+# solvers/intercept.py), the residuals are alpha M y with M = G^-1 - v v^T / (1^T v), v = G^-1 1: M is
+# I - H divided by alpha, H the smoother with the intercept, and the same identities hold with M for G^-1
+# (the leave-out lemma holds for any penalized least squares, the unpenalized constant included):
+#     c = M y = G^-1 y - v (1^T G^-1 y) / (1^T v),   e_i = c_i / M_ii,   e_B = (M_BB)^-1 c_B
+#     df = sum_j d_j / (d_j + alpha) + alpha ||v||^2 / (1^T v)
+def _intercept_terms(Q: np.ndarray, inv: np.ndarray, one: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``v = G^-1 1`` for every alpha (n, A) and ``1^T v`` (A,), from ``G^-1 = Q diag(inv) Q^T``."""
+    V = Q @ (inv * (Q.T @ one)[:, None])
+    return V, one @ V
+
+
+def _closed_form(
+    d: np.ndarray, Q: np.ndarray, Y: np.ndarray, alphas: np.ndarray, one: np.ndarray | None = None
+) -> dict:
+    """Leave-one-out residuals, GCV and dof for every alpha from ``K = Q diag(d) Q^T`` (with ``one``, the
+    intercept's regressor: a column of ones, or sqrt(w) when weighted, the model has an intercept)."""
     n, t = Y.shape
     inv = 1.0 / (d[:, None] + alphas[None, :])  # (n, A)
     diag_ginv = (Q * Q) @ inv  # (n, A): diag(G^-1) for every alpha
     QtY = Q.T @ Y  # (n, t)
     C = Q @ (inv[:, :, None] * QtY[:, None, :]).reshape(n, -1)  # (n, A*t): G^-1 y for every alpha
     C = C.reshape(n, len(alphas), t).transpose(1, 0, 2)  # (A, n, t)
-    E = C / diag_ginv.T[:, :, None]  # leave-one-out residuals
     dof = np.sum(d[:, None] * inv, axis=0)  # (A,)
+    if one is not None:  # M y and diag(M) for G^-1 y and diag(G^-1)
+        V, denom = _intercept_terms(Q, inv, one)
+        C = C - V.T[:, :, None] * (np.einsum("i,ait->at", one, C) / denom[:, None])[:, None, :]
+        diag_ginv = diag_ginv - V**2 / denom[None, :]
+        dof = dof + alphas * np.sum(V**2, axis=0) / denom
+    E = C / diag_ginv.T[:, :, None]  # leave-one-out residuals
     rss = (alphas[:, None] ** 2) * np.sum(C**2, axis=1)  # ||y - y_hat||^2 = alpha^2 ||c||^2, (A, t)
     with np.errstate(divide="ignore", invalid="ignore"):  # dof = n (interpolation): GCV is infinite
         gcv = (rss / n).mean(axis=1) / (1.0 - dof / n) ** 2
@@ -74,16 +94,26 @@ def kfold_strategy(n: int, k: int, n_alphas: int) -> str:
     return min(costs, key=costs.get)
 
 
-def _kfold_full_eigh(K: np.ndarray, Y: np.ndarray, alphas: np.ndarray, folds: list[np.ndarray]):
-    """Held-out residuals (A, n, t) from one eigendecomposition, by the block identity; and dof."""
+def _kfold_full_eigh(
+    K: np.ndarray, Y: np.ndarray, alphas: np.ndarray, folds: list[np.ndarray], one: np.ndarray | None = None
+):
+    """Held-out residuals (A, n, t) from one eigendecomposition, by the block identity; and dof (with
+    ``one``, of the model with an intercept: M for G^-1, see ``_intercept_terms``)."""
     d, Q = eigh_kernel(K, triangle=False)
     n, t = Y.shape
     E = np.empty((len(alphas), n, t))
     QtY = Q.T @ Y
     QBs = [np.ascontiguousarray(Q[B]) for B in folds]
+    dof = np.sum(d[:, None] / (d[:, None] + alphas[None, :]), axis=0)
     for a, alpha in enumerate(alphas):
         inv = 1.0 / (d + alpha)
         C = Q @ (inv[:, None] * QtY)  # G^-1 y
+        v, den = None, 1.0
+        if one is not None:
+            V, denom = _intercept_terms(Q, inv[:, None], one)
+            v, den = V[:, 0], float(denom[0])
+            C = C - np.outer(v, one @ C) / den  # M y
+            dof[a] += alpha * (v @ v) / den
         root = np.sqrt(inv) if np.all(inv > 0) else None
         for B, QB in zip(folds, QBs, strict=True):
             if root is not None:  # S S^T with S = Q_B diag(1/(d + alpha))^(1/2): a symmetric product
@@ -91,8 +121,15 @@ def _kfold_full_eigh(K: np.ndarray, Y: np.ndarray, alphas: np.ndarray, folds: li
                 H = S @ S.T
             else:
                 H = (QB * inv) @ QB.T  # (G^-1)_BB
-            E[a, B] = spd_solve(H, C[B], lambda QB=QB, inv=inv: (QB * inv) @ QB.T)
-    return E, np.sum(d[:, None] / (d[:, None] + alphas[None, :]), axis=0)
+            if v is not None:
+                H -= np.outer(v[B], v[B]) / den  # M_BB
+
+            def rebuild(QB=QB, inv=inv, v=v, B=B, den=den) -> np.ndarray:
+                G = (QB * inv) @ QB.T
+                return G if v is None else G - np.outer(v[B], v[B]) / den
+
+            E[a, B] = spd_solve(H, C[B], rebuild)
+    return E, dof
 
 
 def _kfold_per_fold(K: np.ndarray, Y: np.ndarray, alphas: np.ndarray, folds: list[np.ndarray], eigh: bool):
@@ -148,14 +185,17 @@ def _score_gamma(
     folds: list[np.ndarray] | None,
     strategy: str | None,
     weights: np.ndarray | None = None,
+    intercept: bool = False,
 ) -> dict:
-    """Every alpha's scores for one kernel matrix (K is destroyed), rows weighted by ``weights`` if given."""
+    """Every alpha's scores for one kernel matrix (K is destroyed), rows weighted by ``weights`` if given,
+    of the model with an unpenalized intercept if ``intercept``."""
     Y_raw, (Y, s) = Y, _weighted(K, Y, weights)
+    one = None if not intercept else (np.ones(Y.shape[0]) if s is None else s)
     if method in ("loo", "gcv"):
         d, Q = eigh_kernel(K, triangle=False)
-        out = _closed_form(d, Q, Y, alphas)
-    elif strategy == "full-eigh":
-        E, dof = _kfold_full_eigh(K, Y, alphas, folds)
+        out = _closed_form(d, Q, Y, alphas, one)
+    elif strategy == "full-eigh" or intercept:
+        E, dof = _kfold_full_eigh(K, Y, alphas, folds, one)
         out = {"E": E, "dof": dof, "gcv": None}
     else:
         d = eigvals_kernel(K, triangle=False, overwrite=False)
@@ -196,6 +236,7 @@ def refine_alpha(
     best_alpha: float,
     metric: str,
     weights: np.ndarray | None = None,
+    intercept: bool = False,
 ) -> CVResult:
     """Continuous alpha for one gamma: a bounded search on log10(alpha) between the grid neighbours of
     ``best_alpha``, each evaluation O(n^2) from one eigendecomposition; returns the optimum's scores.
@@ -207,6 +248,7 @@ def refine_alpha(
 
     K = _kernel_for(base, kernel, gamma, degree, coef0)
     Y_raw, (Yw, s) = Y, _weighted(K, Y, weights)
+    one = None if not intercept else (np.ones(Y.shape[0]) if s is None else s)
     d, Q = eigh_kernel(K, triangle=False)
     grid = sorted(alphas)
     i = grid.index(best_alpha)
@@ -218,7 +260,7 @@ def refine_alpha(
 
     def evaluate(log_alpha: float, alpha: float | None = None) -> dict:
         a = np.array([10.0**log_alpha if alpha is None else alpha])
-        out = _closed_form(d, Q, Yw, a)
+        out = _closed_form(d, Q, Yw, a, one)
         E = out["E"] if s is None else out["E"] / s[None, :, None]
         rmse, mae, r2 = residual_scores(Y_raw, E, weights)
         gcv = out["gcv"][0] * (1.0 if weights is None else Yw.shape[0] / weights.sum())

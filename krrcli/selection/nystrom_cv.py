@@ -41,11 +41,19 @@ from typing import Any
 import numpy as np
 from scipy import linalg
 
-from ..errors import DataError, KrrWarning
+from ..errors import DataError, KrrWarning, UsageError
 from ..kernels import KernelMap, KernelSpec, NonFiniteKernel
 from ..metrics import scores_from_sums
 from ..resources import check_memory, format_bytes
-from ..solvers.nystrom import NystromOptions, center_jitter, center_rows, default_centers, effective_dof, solve_rows
+from ..solvers.nystrom import (
+    LocalRows,
+    NystromOptions,
+    center_jitter,
+    center_rows,
+    default_centers,
+    effective_dof,
+    solve_rows,
+)
 
 # A closed-form cell whose M x M solution has a larger normwise backward error is refitted by CG
 # (a Cholesky solve in float64 gives about 1e-16 times a modest factor).
@@ -72,12 +80,19 @@ def score_nystrom_gamma(
     seed: int,
     tol: float = 1e-8,
     max_iter: int = 200,
+    intercept: bool = False,
 ) -> tuple[dict, int]:
     """Every alpha's scores for one kernel (``rows``: the training rows, in memory as
     :class:`~krrcli.solvers.nystrom.LocalRows` or a cluster's partitions; ``folds``: each fold's row
     numbers, None for leave-one-out); returns the scores (as the exact closed forms give them) and the
-    number of cells refitted by CG."""
+    number of cells refitted by CG.
+
+    With ``intercept`` the model has an unpenalized constant: every block of rows is ``[K_bM, 1]`` (``[S
+    K_bM, sqrt(w)]`` weighted) and the penalty ``diag(K_MM, 0)``, so the same sums, solves and hat values
+    serve with M + 1 coefficients, the last one the intercept."""
     n, t = rows.n_rows, rows.n_targets
+    if intercept and getattr(rows, "distributed", False):
+        raise UsageError("an intercept is not supported with --engine dask yet")
     kmap = KernelMap(kernel, centers)
     M = centers.shape[0]
     K_MM = kernel.gram(centers)
@@ -86,6 +101,8 @@ def score_nystrom_gamma(
     K_raw = K_MM.copy()  # for the effective degrees of freedom, as the fit reports them
     # the penalty the nystrom solver applies: alpha (K_MM + jitter I), its jitter (the same model as `krr fit`)
     K_MM.flat[:: M + 1] += center_jitter(K_MM)
+    if intercept:  # the intercept's coefficient is not penalized
+        K_MM = np.pad(K_MM, ((0, 1), (0, 1)))
     k = 1 if folds is None else len(folds)
     fold_of = None
     if folds is not None:  # each row's fold number
@@ -100,7 +117,7 @@ def score_nystrom_gamma(
     total_weight = getattr(rows, "weight_sum", n)
 
     # pass 1: the sums of every fold, and of the targets (for R^2)
-    H, g, y_sum = products.sum_blocks(_op_fold_sums, (fold_of, k, scale), big=True, label="cv: fold sums")
+    H, g, y_sum = products.sum_blocks(_op_fold_sums, (fold_of, k, scale, intercept), big=True, label="cv: fold sums")
     if not (np.isfinite(H).all() and np.isfinite(g).all()):
         raise NonFiniteKernel(kernel.kernel, kernel.gamma, kernel.degree, kernel.coef0)
     H_all, g_all = H.sum(axis=0), g.sum(axis=0)
@@ -108,10 +125,14 @@ def score_nystrom_gamma(
     def factor(Htr: np.ndarray, alpha: float) -> _Factor:
         return _Factor(Htr + alpha * K_MM)
 
-    dof = effective_dof(K_raw, H_all, alphas)  # of the fit on all rows
+    if intercept:  # tr((H + alpha P)^-1 H) of the fit on all rows, P = diag(K_MM, 0)
+        dof = np.array([np.trace(factor(H_all, float(a)).solve(H_all)) for a in alphas])
+    else:
+        dof = effective_dof(K_raw, H_all, alphas)  # of the fit on all rows
     del K_raw
+    M1 = H_all.shape[0]  # M, or M + 1 with the intercept
     full = [factor(H_all, float(alpha)) for alpha in alphas] if folds is None else None  # LOO's hat needs them
-    B = np.empty((k, M, len(alphas), t))
+    B = np.empty((k, M1, len(alphas), t))
     refits, bad_cells = 0, []
     for f in range(k):
         Htr, gtr = (H_all, g_all) if folds is None else (H_all - H[f], g_all - g[f])
@@ -135,13 +156,13 @@ def score_nystrom_gamma(
             for a in bad:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore", KrrWarning)
-                    B[f, :, a] = solve_rows(train, float(alphas[a]), kernel, options, centers).dual_coef
+                    B[f, :, a] = _refit(train, float(alphas[a]), kernel, options, centers, intercept)
     del H, g
     # pass 2: the held-out residuals' sums, every fold's and alpha's (for leave-one-out divided by 1 - h_ii)
     y_mean = y_sum / total_weight
     ss, sum_abs, rss, ss_tot = products.sum_blocks(
         _op_held_out_sums,
-        (fold_of, B.reshape(k, M, -1), full, y_mean, scale),
+        (fold_of, B.reshape(k, M1, -1), full, y_mean, scale, intercept),
         big=True,
         label="cv: held-out residuals",
     )
@@ -168,8 +189,9 @@ def score_nystrom_gamma(
 
 def _op_fold_sums(Kb: np.ndarray, Yb: np.ndarray, a: int, arg: tuple) -> tuple[np.ndarray, ...]:
     """A block's ``K_bM^T K_bM`` and ``K_bM^T Y_b`` split by fold (the rows' fold numbers from ``a``), and
-    its targets' sum (weighted: ``sum w y``, from ``S y``)."""
-    fold_of, k, scale = arg
+    its targets' sum (weighted: ``sum w y``, from ``S y``); with the intercept, ``K_bM`` is ``[K_bM, 1]``."""
+    fold_of, k, scale, intercept = arg
+    Kb = _with_intercept(Kb, scale, a) if intercept else Kb
     M, t = Kb.shape[1], Yb.shape[1]
     H, g = np.zeros((k, M, M)), np.zeros((k, M, t))
     if fold_of is None:
@@ -192,8 +214,9 @@ def _op_held_out_sums(Kb: np.ndarray, Yb: np.ndarray, a: int, arg: tuple) -> tup
     from their mean ``y_mean`` (t,). Weighted (``scale``: sqrt(w), the rows being ``S K_bM`` and ``S y``),
     the squares are ``w e^2`` as they come, the absolute values are multiplied by sqrt(w) to ``w |e|``, and
     the deviations are ``S y - sqrt(w) y_mean``."""
-    fold_of, B, full, y_mean, scale = arg
+    fold_of, B, full, y_mean, scale, intercept = arg
     s_b = None if scale is None else scale[a : a + Kb.shape[0]]
+    Kb = _with_intercept(Kb, scale, a) if intercept else Kb
     k, A_t = B.shape[0], B.shape[2]
     t = Yb.shape[1]
     A = A_t // t
@@ -211,6 +234,25 @@ def _op_held_out_sums(Kb: np.ndarray, Yb: np.ndarray, a: int, arg: tuple) -> tup
         ss[f], sum_abs[f] = np.sum(res**2, axis=1), np.sum(absolute, axis=1)
     centred = Yb - y_mean if s_b is None else Yb - s_b[:, None] * y_mean
     return ss, sum_abs, rss, np.sum(centred**2, axis=0)
+
+
+def _with_intercept(Kb: np.ndarray, scale: np.ndarray | None, a: int) -> np.ndarray:
+    """``[K_bM, 1]`` for the rows from ``a`` on (weighted: ``[S K_bM, sqrt(w)]``, the rows being scaled)."""
+    one = np.ones(Kb.shape[0]) if scale is None else scale[a : a + Kb.shape[0]]
+    return np.column_stack([Kb, one])
+
+
+def _refit(rows: Any, alpha: float, kernel: KernelSpec, options: Any, centers: np.ndarray, intercept: bool):
+    """The coefficients of one (fold, alpha) cell refitted by the nystrom solver (M, t), or with the
+    intercept as the last of M + 1."""
+    if not intercept:
+        return solve_rows(rows, alpha, kernel, options, centers).dual_coef
+    from ..solvers.intercept import split_intercept, with_ones
+
+    Y = rows.Y if rows.scale is None else rows.Y / rows.scale[:, None]
+    sol = solve_rows(LocalRows(rows.X, with_ones(Y), rows.weights), alpha, kernel, options, centers)
+    sol, b = split_intercept(sol, Y, rows.weights)
+    return np.vstack([sol.dual_coef, b[None, :]])
 
 
 class _Factor:
