@@ -22,6 +22,7 @@ from .data import (
     expand_inputs,
     format_header,
     format_rows,
+    input_label,
     iter_feature_chunks,
 )
 from .errors import DataError, UsageError
@@ -175,8 +176,12 @@ def predict_csv(
     dtype: str = "float64",
     engine: str = "local",
     scheduler: str | None = None,
+    effects: bool = False,
 ) -> int:
     """Stream predictions for a CSV file to ``output`` (atomic) or stdout; return the row count.
+
+    With ``effects`` each row also gets the marginal effects ``d<target>_d<feature>`` (see
+    :mod:`krrcli.effects`), after the predictions.
 
     With ``engine="dask"`` each input file is predicted by a worker of the Dask cluster; the output is
     written in input order, or, when ``output`` has a ``*`` (``out/part-*.csv``), one file per input
@@ -185,10 +190,14 @@ def predict_csv(
 
     check_engine(engine, scheduler)
     check_dtype(dtype)
+    if effects and engine == "dask":
+        raise UsageError("--effects is not supported with --engine dask yet; predict with --engine local")
     if float_format is not None:
         _check_float_format(float_format)
     model = load_model(model_path)
     columns = [f"{t}_pred" for t in model.target_names_]
+    if effects:
+        columns += [f"d{t}_d{f}" for t in model.target_names_ for f in model.feature_names_in_]
     if output == "-":
         output = None
     data = expand_inputs(data)  # once: the same files are checked against the output and read
@@ -207,6 +216,8 @@ def predict_csv(
         columns=columns,
         dtype=dtype,
     )
+    if effects:
+        options["effects"] = True
     if engine == "dask":
         from .data.partitions import predict_partitions
         from .execution.cluster import Cluster
@@ -256,6 +267,7 @@ def _write_predictions(
     fh: IO[str],
     dtype: str = "float64",
     header: bool = True,
+    effects: bool = False,
 ) -> int:
     from .data import parse_sep
     from .errors import DataError
@@ -279,13 +291,18 @@ def _write_predictions(
             first = False
         if X.shape[0] == 0:
             continue
-        pred = np.asarray(model.predict(X, dtype=dtype)).reshape(X.shape[0], len(columns))
+        t = len(model.target_names_)
+        pred = np.asarray(model.predict(X, dtype=dtype)).reshape(X.shape[0], t)
         finite = np.isfinite(pred).all(axis=1)
         if not finite.all():
             raise DataError(
                 f"{source}: line {numbers[int(np.argmin(finite))]}: the prediction is "
                 "not finite (the kernel overflows or is undefined for this row); check the row's scale"
             )
+        if effects:  # d<target>_d<feature>, target by target
+            from .effects import marginal_effects
+
+            pred = np.hstack([pred, marginal_effects(model, X).transpose(0, 2, 1).reshape(X.shape[0], -1)])
         text = format_rows(pred, float_format, out_sep)
         if with_input:
             text = [f"{line}{out_sep}{p}" for line, p in zip(lines, text, strict=True)]
@@ -561,6 +578,35 @@ def inspect_model(path: str) -> dict[str, Any]:
         }
     )
     return info
+
+
+def model_effects(path: str, data: str | list[str] | None = None, sep: str = ",") -> dict[str, Any]:
+    """The average marginal effect of each feature on each target, with its quartiles, over the rows of
+    ``data`` (CSV, the model's features by name), else over the rows the model keeps: the training rows
+    (exact solvers) or the centers, a uniform sample of them (nystrom)."""
+    from .effects import marginal_effects, summarize_effects
+
+    model = load_model(path)
+    if data is not None:
+        data = expand_inputs(data)
+        parts = [X for _, X, _, _, _ in iter_feature_chunks(data, model.feature_names_in_, sep=sep) if X.shape[0]]
+        if not parts:
+            raise DataError(f"{input_label(data)} has a header but no data rows")
+        effects = np.concatenate([marginal_effects(model, X) for X in parts])
+        over = input_label(data)
+    else:
+        Z = np.asarray(model.centers_, dtype=np.float64)
+        X = Z if model.mean_ is None else Z * model.scale_ + model.mean_  # back to the original units
+        effects = marginal_effects(model, X)
+        over = "the training rows" if model.centers_.shape[0] == model.n_samples_fit_ else "the centers"
+    return {
+        "model": path,
+        "over": over,
+        "rows": int(effects.shape[0]),
+        "features": list(model.feature_names_in_),
+        "targets": list(model.target_names_),
+        "effects": summarize_effects(effects, list(model.feature_names_in_), list(model.target_names_)),
+    }
 
 
 def model_spectrum(path: str) -> dict[str, Any]:

@@ -23,6 +23,18 @@ def inspect(
     plot: Annotated[
         str | None, typer.Option("--plot", help="With --spectrum: write a PNG figure (needs krrcli[plot]).")
     ] = None,
+    effects: Annotated[
+        bool,
+        typer.Option(
+            "--effects",
+            help="The average marginal effect d<target>/d<feature> of each feature, with its quartiles, over the "
+            "training rows (or the centers, for nystrom), or over --data.",
+        ),
+    ] = False,
+    data: Annotated[
+        str | None, typer.Option("--data", help="With --effects: a CSV of rows to average the effects over.")
+    ] = None,
+    sep: o.Sep = ",",
 ) -> None:
     """Show everything stored in a model file: kernel, parameters, data shape, training metrics, provenance.
 
@@ -30,6 +42,13 @@ def inspect(
     """
     if spectrum or plot:
         _spectrum(model, json, plot)
+        return
+    if data is not None and not effects:
+        from ..errors import UsageError
+
+        raise UsageError("--data is for --effects: krr inspect MODEL --effects --data rows.csv")
+    if effects:
+        _effects(model, data, sep, json)
         return
     from ..api import inspect_model
     from .fit import render_summary
@@ -57,6 +76,30 @@ def inspect(
     ]
     for key, value in rows:
         con.print(f"  {key:<14} {printable(value)}", markup=False)
+
+
+def _effects(model: str, data: str | None, sep: str, json: bool) -> None:
+    from ..api import model_effects
+    from .console import fmt_num
+
+    info = model_effects(model, data, sep)
+    if json:
+        print_json(info)
+        return
+    con = out()
+    over = info["over"] if data is None else printable(info["over"])
+    for target in info["targets"]:
+        con.print(
+            f"Average marginal effects on {printable(target)} over {info['rows']:,} rows ({over}): "
+            "d f / d feature, in the feature's units",
+            markup=False,
+        )
+        rows = [e for e in info["effects"] if e["target"] == target]
+        width = max(7, *(len(printable(e["feature"])) for e in rows))
+        con.print(f"  {'feature':<{width}} {'mean':>10} {'25%':>10} {'median':>10} {'75%':>10}", markup=False)
+        for e in rows:
+            cells = " ".join(f"{fmt_num(e[k]):>10}" for k in ("mean", "q25", "median", "q75"))
+            con.print(f"  {printable(e['feature']):<{width}} {cells}", markup=False)
 
 
 def _spectrum(model: str, json: bool, plot: str | None) -> None:

@@ -40,6 +40,12 @@ def predict(
     ] = 10_000,
     sep: o.Sep = ",",
     dtype: o.Dtype = "float64",
+    effects: Annotated[
+        bool,
+        typer.Option(
+            "--effects", help="Also write each row's marginal effects d<target>_d<feature> (in the feature's units)."
+        ),
+    ] = False,
     engine: o.Engine = "local",
     scheduler: o.Scheduler = None,
 ) -> None:
@@ -63,4 +69,5 @@ def predict(
         dtype=dtype,
         engine=engine,
         scheduler=scheduler,
+        effects=effects,
     )
