@@ -35,7 +35,7 @@ def _summary(model: KernelRidge, path: str | None, seconds: float, read_seconds:
         "model": path,
         "kernel": model.kernel_,
         "gamma": model.gamma_,
-        "alpha": float(model.alpha),
+        "alpha": float(model.alpha) if np.ndim(model.alpha) == 0 else [float(a) for a in model.alpha],
         "degree": model.degree,
         "coef0": model.coef0,
         "standardize": bool(model.standardize),

@@ -46,10 +46,16 @@ PREDICT_BLOCK_BYTES = 64 * 2**20
 PREDICT_CACHE_BYTES = 8 * 2**20
 
 
-def check_params(kernel: str, gamma: float | None, alpha: float, degree: float, coef0: float) -> None:
-    """Raise :class:`UsageError` for a parameter outside its domain."""
+def check_params(kernel: str, gamma: float | None, alpha: Any, degree: float, coef0: float) -> None:
+    """Raise :class:`UsageError` for a parameter outside its domain (``alpha``: a number, or one per target)."""
     get_kernel(kernel)
-    if not (isinstance(alpha, (int, float, np.floating)) and math.isfinite(alpha)) or alpha < 0:
+    if np.ndim(alpha) == 1 and not isinstance(alpha, (str, bytes)):
+        values = list(alpha)
+        if not values or not all(
+            isinstance(a, (int, float, np.integer, np.floating)) and math.isfinite(a) and a >= 0 for a in values
+        ):
+            raise UsageError(f"alpha must be finite numbers >= 0, one per target, got {alpha!r}")
+    elif not (isinstance(alpha, (int, float, np.integer, np.floating)) and math.isfinite(alpha)) or alpha < 0:
         raise UsageError(f"alpha must be a finite number >= 0, got {alpha}")
     if gamma is not None and (not math.isfinite(gamma) or gamma <= 0):
         raise UsageError(f"gamma must be a finite number > 0, got {gamma}")
@@ -309,22 +315,33 @@ class KernelRidge:
         self.gamma_ = resolve_gamma(self.kernel_, self.gamma, d)
         from .solvers.intercept import split_intercept, with_ones
 
-        targets = with_ones(Y) if self.fit_intercept else Y  # (the intercept: see solvers/intercept.py)
-        sol = solve(
-            name,
-            X,
-            targets,
-            alpha=float(self.alpha),
-            kernel=self._kernel_spec(),
-            options=options,
-            dtype=dtype,
-            weights=weights,
-        )
-        self.intercept_ = None
-        if self.fit_intercept:
-            sol, self.intercept_ = split_intercept(sol, Y, weights)
+        def fit_targets(Yj: np.ndarray, alpha: float) -> tuple[Any, np.ndarray | None]:
+            targets = with_ones(Yj) if self.fit_intercept else Yj  # (the intercept: see solvers/intercept.py)
+            sol = solve(
+                name, X, targets, alpha=alpha, kernel=self._kernel_spec(), options=options, dtype=dtype, weights=weights
+            )
+            return split_intercept(sol, Yj, weights) if self.fit_intercept else (sol, None)
+
+        alphas = self._alpha_values(Y.shape[1])
+        if alphas.size > 1 and not np.all(alphas == alphas[0]):  # one alpha per target: one solve each
+            parts = [fit_targets(Y[:, j : j + 1], float(a)) for j, a in enumerate(alphas)]
+            sol = _stack_solutions([p[0] for p in parts])
+            self.intercept_ = np.concatenate([p[1] for p in parts]) if self.fit_intercept else None
+        else:
+            sol, self.intercept_ = fit_targets(Y, float(alphas[0]))
         scores = sol.train_scores or regression_scores(Y, sol.fitted, weights)
         return self._store(sol, options, d, feature_names, target_names, y_1d, scores)
+
+    def _alpha_values(self, t: int | None = None) -> np.ndarray:
+        """``alpha`` as an array: one value, or one per target (checked against ``t`` targets)."""
+        a = np.atleast_1d(np.asarray(self.alpha, dtype=np.float64))
+        if t is not None and a.size not in (1, t):
+            raise DataError(f"alpha has {a.size} values but y has {t} target(s); give one alpha, or one per target")
+        return a
+
+    def _plan_alpha(self) -> float:
+        """The alpha that choosing and checking a solver goes by: the smallest one."""
+        return float(np.min(self._alpha_values()))
 
     def _store(
         self,
@@ -363,7 +380,7 @@ class KernelRidge:
         from .solvers import get_solver, resolve_solver
 
         kernel = get_kernel(self.kernel).name
-        name = resolve_solver(self.solver, kernel=kernel, n_samples=n, n_features=d, alpha=float(self.alpha))
+        name = resolve_solver(self.solver, kernel=kernel, n_samples=n, n_features=d, alpha=self._plan_alpha())
         itemsize = np.dtype(str(check_dtype(self.dtype))).itemsize
         if self.solver == "auto":
             with warnings.catch_warnings():
@@ -409,7 +426,7 @@ class KernelRidge:
         from .solvers.nystrom import beyond_exact, default_centers
 
         exact = get_solver(name)
-        if not exact.centers_are_rows or exact.primal or float(self.alpha) <= 0:
+        if not exact.centers_are_rows or exact.primal or self._plan_alpha() <= 0:
             return name
         nystrom = get_solver("nystrom")
         options = self._options_for(nystrom)
@@ -450,7 +467,7 @@ class KernelRidge:
         self.kernel_ = get_kernel(self.kernel).name
         self.sample_weights_, self.rows_zero_weight_ = None, 0
         n, d, t = rows.n_rows, rows.n_features, rows.n_targets
-        name = resolve_solver(self.solver, kernel=self.kernel_, n_samples=n, n_features=d, alpha=float(self.alpha))
+        name = resolve_solver(self.solver, kernel=self.kernel_, n_samples=n, n_features=d, alpha=self._plan_alpha())
         itemsize = np.dtype(str(check_dtype(self.dtype))).itemsize
         if self.solver == "auto":
             name = self._beyond_exact(name, n, d, t, itemsize, copies=1, distributed=True)
@@ -464,7 +481,9 @@ class KernelRidge:
             self._fit(X, Y[:, 0] if t == 1 else Y, overwrite_X=True)
             return
         solver = get_solver(name)
-        solver.check(kernel=self.kernel_, alpha=float(self.alpha))
+        if self._alpha_values().size > 1:
+            raise UsageError("one alpha per target is not supported with --engine dask yet")
+        solver.check(kernel=self.kernel_, alpha=self._plan_alpha())
         options = self._options_for(solver)
         if self.standardize:
             scaler = rows.scaler()
@@ -474,7 +493,9 @@ class KernelRidge:
             self.mean_ = self.scale_ = None
         self.gamma_ = resolve_gamma(self.kernel_, self.gamma, d)
         dtype = str(check_dtype(self.dtype))
-        sol = solve(name, rows, None, alpha=float(self.alpha), kernel=self._kernel_spec(), options=options, dtype=dtype)
+        sol = solve(
+            name, rows, None, alpha=self._plan_alpha(), kernel=self._kernel_spec(), options=options, dtype=dtype
+        )
         self._store(sol, options, d, list(rows.features), list(rows.targets), t == 1, sol.train_scores)
 
     # -- prediction -------------------------------------------------------
@@ -584,6 +605,29 @@ class KernelRidge:
 
         self._check_fitted()
         save_model(self, path, **metadata)
+
+
+def _stack_solutions(sols: list[Any]) -> Any:
+    """One solution from the solutions of single targets (one alpha each) on the same centers: weights and
+    fitted values side by side; the effective dof is the targets' mean; the solver facts the worst case."""
+    first = sols[0]
+    info = dict(first.info)
+    if "iterations" in info:
+        info["iterations"] = max(s.info["iterations"] for s in sols)
+        info["residual"] = max(s.info["residual"] for s in sols)
+        info["converged"] = all(s.info["converged"] for s in sols)
+    return dataclasses.replace(
+        first,
+        dual_coef=np.hstack([s.dual_coef for s in sols]),
+        coef=None if first.coef is None else np.hstack([s.coef for s in sols]),
+        fitted=np.hstack([s.fitted for s in sols]),
+        effective_dof=float(np.mean([s.effective_dof for s in sols])),
+        dof_exact=all(s.dof_exact for s in sols),
+        solver=next((s.solver for s in sols if s.solver != first.solver), first.solver),  # (a fallback's, if any)
+        dtype="float64" if any(s.dtype == "float64" for s in sols) else first.dtype,
+        fallbacks=[f for s in sols for f in s.fallbacks],
+        info=info,
+    )
 
 
 def _peak(solver: Any, options: Any, rows: int, d: int, t: int, itemsize: int, copies: int) -> int:

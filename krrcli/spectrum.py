@@ -29,6 +29,10 @@ def kernel_spectrum(model: Any) -> dict[str, Any]:
     check_memory(3 * 8 * n * n, f"the spectrum of a {n:,} x {n:,} kernel", "inspect a model with fewer rows")
     K = gram_matrix(X, model.kernel_, model.gamma_, model.degree, model.coef0, triangle=True)
     d = eigvals_kernel(K)[::-1]
+    if np.ndim(model.alpha) != 0:
+        from .errors import UsageError
+
+        raise UsageError("--spectrum shows the shrinkage of one alpha; this model has one alpha per target")
     alpha = float(model.alpha)
     shrink = d * spectral_inverse(d, alpha)
     noise = float(np.max(np.abs(d), initial=0.0)) * n * np.finfo(float).eps

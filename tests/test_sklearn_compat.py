@@ -130,3 +130,34 @@ def test_krr_imports_and_fits_without_scikit_learn():
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split("\n")[:3] == ["unfitted: UsageError", "True", "False"]
+
+
+@pytest.mark.parametrize("solver", ["cholesky", "eigh", "nystrom"])
+def test_one_alpha_per_target_as_scikit_learn(solver, tmp_path, krr):
+    from sklearn.kernel_ridge import KernelRidge as SkKernelRidge
+
+    from krrcli import DataError, load_model
+
+    X, Y = make_regression(90, 3, targets=3, seed=7)
+    alphas = [1e-2, 1.0, 0.1]
+    opts = {"tol": 1e-12, "max_iter": 1000} if solver == "nystrom" else {}
+    ours = KernelRidge(gamma=0.5, alpha=alphas, solver=solver, **opts).fit(X, Y)
+    theirs = SkKernelRidge(kernel="rbf", gamma=0.5, alpha=alphas).fit(X, Y)
+    np.testing.assert_allclose(ours.predict(X), theirs.predict(X), rtol=1e-9, atol=1e-10)
+    singles = [KernelRidge(gamma=0.5, alpha=a, solver=solver, **opts).fit(X, Y[:, j]) for j, a in enumerate(alphas)]
+    assert ours.effective_dof_ == pytest.approx(np.mean([m.effective_dof_ for m in singles]), rel=1e-9)
+    with_b = KernelRidge(gamma=0.5, alpha=alphas, solver=solver, fit_intercept=True, **opts).fit(X, Y + 10)
+    for j, a in enumerate(alphas):
+        one = KernelRidge(gamma=0.5, alpha=a, solver=solver, fit_intercept=True, **opts).fit(X, Y[:, j] + 10)
+        assert with_b.intercept_[j] == pytest.approx(one.intercept_[0], rel=1e-9)
+    path = tmp_path / "m.joblib"
+    ours.save(str(path))
+    again = load_model(str(path))
+    assert again.alpha == alphas
+    np.testing.assert_array_equal(again.predict(X), ours.predict(X))
+    text = krr("inspect", path)
+    assert "alpha 0.01, 1, 0.1" in text.stdout
+    spectrum = krr("inspect", path, "--spectrum")
+    assert spectrum.exit_code == 2 and "this model has one alpha per target" in spectrum.stderr
+    with pytest.raises(DataError, match="alpha has 3 values but y has 2 target"):
+        KernelRidge(alpha=alphas).fit(X, Y[:, :2])

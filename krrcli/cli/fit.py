@@ -104,7 +104,8 @@ def render_summary(s: dict[str, Any], verb: str) -> None:
         f"[bold]{verb}[/bold] {s['kernel']} kernel ridge on {s['n_samples']:,} rows x {s['n_features']} "
         f"feature(s) -> {escape(printable(s['model']))}"
     )
-    params = [f"alpha {fmt_num(s['alpha'])}"]
+    alpha = s["alpha"]
+    params = [f"alpha {fmt_num(alpha)}" if not isinstance(alpha, list) else "alpha " + ", ".join(map(fmt_num, alpha))]
     if s["gamma"] is not None:
         params.insert(0, f"gamma {fmt_num(s['gamma'])}")
     if s["kernel"] == "polynomial":

@@ -59,7 +59,7 @@ def model_to_dict(model: Any, **metadata: Any) -> dict[str, Any]:
         "format_version": FORMAT_VERSION,
         "kernel": str(model.kernel_),
         "gamma": None if model.gamma_ is None else float(model.gamma_),
-        "alpha": float(model.alpha),
+        "alpha": _alpha_value(model.alpha),
         "degree": float(model.degree),
         "coef0": float(model.coef0),
         "solver": str(model.solver_),
@@ -90,6 +90,13 @@ def model_to_dict(model: Any, **metadata: Any) -> dict[str, Any]:
         "training_sha256": metadata.get("training_sha256"),
         "training_source": metadata.get("training_source"),
     }
+
+
+def _alpha_value(alpha: Any) -> float | list[float]:
+    """alpha as stored: a number, or a list of numbers (one per target)."""
+    if np.ndim(alpha) == 0:
+        return float(alpha)
+    return [float(a) for a in np.asarray(alpha).ravel()]
 
 
 def save_model(model: Any, path: str, **metadata: Any) -> None:
@@ -200,7 +207,14 @@ FIELDS: dict[str, tuple[bool, Any, str]] = {
     "format_version": (True, lambda v: type(v) is int and 1 <= v, "an integer >= 1"),
     "kernel": (True, lambda v: type(v) is str and v in _kernel_names(), "a kernel name"),
     "gamma": (False, lambda v: v is None or (_finite(v) and v > 0), "a finite number > 0, or null"),
-    "alpha": (True, lambda v: _finite(v) and v >= 0, "a finite number >= 0"),
+    "alpha": (
+        True,
+        lambda v: (
+            (_finite(v) and v >= 0)
+            or (type(v) is list and 0 < len(v) <= MAX_COLUMNS and all(_finite(a) and a >= 0 for a in v))
+        ),
+        "a finite number >= 0, or a list of them (one per target)",
+    ),
     "degree": (True, lambda v: _finite(v) and v >= 1, "a finite number >= 1"),
     "coef0": (True, _finite, "a finite number"),
     "solver": (False, lambda v: type(v) is str and v in _solver_names(), "a registered solver's name"),
@@ -361,6 +375,8 @@ def _check_consistency(record: dict[str, Any], bad: Any, centers: str = "centers
             else f"entry 'coef' is set but the {solver.name} solver has no primal weights"
         )
     standardize = record.get("standardize", False)
+    if type(record["alpha"]) is list and len(record["alpha"]) != t:
+        raise bad(f"entry 'alpha' holds {len(record['alpha'])} values for {t} target(s)")
     intercept = record.get("intercept")
     if intercept is not None and (intercept.ndim != 1 or intercept.shape[0] != t or not np.isfinite(intercept).all()):
         raise bad(f"the intercept (shape {intercept.shape}) does not match the {t} target(s), or is not finite")
