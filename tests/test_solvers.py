@@ -10,6 +10,7 @@ shows that a solver defined only in a test is accepted by the estimator, by
 from __future__ import annotations
 
 import warnings
+import zlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -48,7 +49,8 @@ def check_solver_contract(name: str) -> None:
     kernels = solver.kernels or tuple(KERNELS)
     for kernel in kernels:
         for targets in (1, 3):
-            X, Y = make_regression(50, 3, targets, seed=hash((name, kernel, targets)) % 1000)
+            # a seed from the names, the same in every process (str hashes are salted per process)
+            X, Y = make_regression(50, 3, targets, seed=zlib.crc32(f"{name}/{kernel}/{targets}".encode()) % 1000)
             spec = KernelSpec(
                 kernel,
                 resolve_gamma(kernel, PARAMS[kernel].get("gamma"), 3),
@@ -72,7 +74,12 @@ def check_solver_contract(name: str) -> None:
             assert model.solver_ == name and model.n_samples_fit_ == 50
             ref = SkKernelRidge(alpha=ALPHA, **_sklearn_params(kernel)).fit(X, Y[:, 0] if targets == 1 else Y)
             X_new = np.random.default_rng(5).normal(size=(20, 3))
-            np.testing.assert_allclose(model.predict(X_new), ref.predict(X_new), rtol=1e-8, atol=1e-10)
+            # the sigmoid Gram matrix here is numerically of low rank (tanh of a small, nearly linear
+            # argument): the fitted values are determined to rounding, but a solver of the normal
+            # equations (K_nM^T K_nM + alpha K_MM) b = K_nM^T y squares its condition, so the weights
+            # and the predictions at new rows carry errors up to ~1.4e-7 relative (1 in 80 seeds)
+            pred_rtol = 1e-6 if kernel == "sigmoid" and not solver.centers_are_rows else 1e-8
+            np.testing.assert_allclose(model.predict(X_new), ref.predict(X_new), rtol=pred_rtol, atol=1e-10)
     peak = solver.peak_bytes(n_samples=1000, n_features=3, n_targets=1, itemsize=8, options=solver.make_options(None))
     assert isinstance(peak, int) and peak > 0
 
