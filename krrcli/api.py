@@ -51,10 +51,20 @@ def _summary(model: KernelRidge, path: str | None, seconds: float, read_seconds:
         "sample_weights": getattr(model, "sample_weights_", None),
         "rows_zero_weight": int(getattr(model, "rows_zero_weight_", 0)),
         "intercept": None if getattr(model, "intercept_", None) is None else [float(v) for v in model.intercept_],
+        "factor": _factor_summary(model),
         "solver_info": dict(getattr(model, "solver_info_", {})),
         "seconds": None if not math.isfinite(seconds) else round(seconds, 6),
         "read_seconds": None if read_seconds is None or read_seconds != read_seconds else round(read_seconds, 6),
     }
+
+
+def _factor_summary(model: KernelRidge) -> dict[str, Any] | None:
+    """What ``--keep-factor`` stored: its kind, its size in the model file, the noise variance per target."""
+    factor = getattr(model, "factor_", None)
+    if not factor:
+        return None
+    size = sum(int(np.asarray(v).nbytes) for k, v in factor.items() if isinstance(v, np.ndarray))
+    return {"kind": factor["kind"], "bytes": size, "noise_var": [float(v) for v in model.noise_var_]}
 
 
 def fit_csv(
@@ -80,8 +90,11 @@ def fit_csv(
     scheduler: str | None = None,
     weights: str | None = None,
     intercept: bool = False,
+    keep_factor: bool = False,
 ) -> dict[str, Any]:
     """Fit a model on a CSV file and save it; return the summary (the keys of ``krr fit --json``).
+
+    ``keep_factor`` stores the factorization that ``predict --std`` needs (n x n for the exact solver).
 
     ``intercept`` adds an unpenalized constant to the model (see :mod:`krrcli.solvers.intercept`).
 
@@ -99,6 +112,8 @@ def fit_csv(
         raise UsageError("--weights is not supported with --engine dask yet; fit with --engine local")
     if intercept and engine == "dask":
         raise UsageError("--intercept is not supported with --engine dask yet; fit with --engine local")
+    if keep_factor and engine == "dask":
+        raise UsageError("--keep-factor is not supported with --engine dask yet; fit with --engine local")
     check_params(kernel, gamma, alpha, degree, coef0)
     check_dtype(dtype)
     model = KernelRidge(
@@ -115,6 +130,7 @@ def fit_csv(
         max_iter=max_iter,
         seed=seed,
         fit_intercept=intercept,
+        keep_factor=keep_factor,
     )
     if solver != "auto":  # an explicit solver and its options are checked before any work
         chosen = get_solver(solver)
@@ -177,8 +193,15 @@ def predict_csv(
     engine: str = "local",
     scheduler: str | None = None,
     effects: bool = False,
+    std: bool = False,
+    interval: float | None = None,
 ) -> int:
     """Stream predictions for a CSV file to ``output`` (atomic) or stdout; return the row count.
+
+    With ``std`` each row also gets ``<target>_std``, the posterior standard deviation of the prediction,
+    and with ``interval`` (a probability such as 0.95) ``<target>_lower`` and ``<target>_upper``, a
+    predictive interval for a new observation (see :mod:`krrcli.uncertainty`); the model must have been
+    fitted with ``keep_factor``.
 
     With ``effects`` each row also gets the marginal effects ``d<target>_d<feature>`` (see
     :mod:`krrcli.effects`), after the predictions.
@@ -190,12 +213,24 @@ def predict_csv(
 
     check_engine(engine, scheduler)
     check_dtype(dtype)
-    if effects and engine == "dask":
-        raise UsageError("--effects is not supported with --engine dask yet; predict with --engine local")
+    if (effects or std or interval is not None) and engine == "dask":
+        raise UsageError("--effects, --std and --interval are not supported with --engine dask yet")
+    if interval is not None:
+        from .uncertainty import normal_quantile
+
+        normal_quantile(interval)  # (checked before any work)
     if float_format is not None:
         _check_float_format(float_format)
     model = load_model(model_path)
     columns = [f"{t}_pred" for t in model.target_names_]
+    if (std or interval is not None) and not getattr(model, "factor_", None):
+        from .uncertainty import posterior_std
+
+        posterior_std(model, np.empty((0, model.n_features_in_)))  # says what to do
+    if std:
+        columns += [f"{t}_std" for t in model.target_names_]
+    if interval is not None:
+        columns += [f"{t}_{side}" for t in model.target_names_ for side in ("lower", "upper")]
     if effects:
         columns += [f"d{t}_d{f}" for t in model.target_names_ for f in model.feature_names_in_]
     if output == "-":
@@ -218,6 +253,8 @@ def predict_csv(
     )
     if effects:
         options["effects"] = True
+    if std or interval is not None:
+        options["std"], options["interval"] = std, interval
     if engine == "dask":
         from .data.partitions import predict_partitions
         from .execution.cluster import Cluster
@@ -268,6 +305,8 @@ def _write_predictions(
     dtype: str = "float64",
     header: bool = True,
     effects: bool = False,
+    std: bool = False,
+    interval: float | None = None,
 ) -> int:
     from .data import parse_sep
     from .errors import DataError
@@ -299,6 +338,15 @@ def _write_predictions(
                 f"{source}: line {numbers[int(np.argmin(finite))]}: the prediction is "
                 "not finite (the kernel overflows or is undefined for this row); check the row's scale"
             )
+        if std or interval is not None:
+            from .uncertainty import normal_quantile, posterior_std
+
+            sd = posterior_std(model, X)
+            parts = [pred, sd] if std else [pred]
+            if interval is not None:  # f +- z sqrt(var f + sigma^2): a new observation's interval
+                half = normal_quantile(interval) * np.sqrt(sd**2 + np.asarray(model.noise_var_)[None, :])
+                parts.append(np.stack([pred - half, pred + half], axis=2).reshape(pred.shape[0], -1))
+            pred = np.hstack(parts)
         if effects:  # d<target>_d<feature>, target by target
             from .effects import marginal_effects
 

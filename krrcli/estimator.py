@@ -35,6 +35,7 @@ PARAMS = (
     "max_iter",
     "seed",
     "fit_intercept",
+    "keep_factor",
 )
 
 # Prediction computes K(X_new, X_fit) a block of rows at a time; one block of
@@ -206,6 +207,7 @@ class KernelRidge:
         max_iter: int | None = None,
         seed: int = 0,
         fit_intercept: bool = False,
+        keep_factor: bool = False,
     ) -> None:
         self.kernel = kernel
         self.gamma = gamma
@@ -220,6 +222,7 @@ class KernelRidge:
         self.max_iter = max_iter
         self.seed = seed
         self.fit_intercept = fit_intercept
+        self.keep_factor = keep_factor
 
     def get_params(self, deep: bool = True) -> dict[str, Any]:
         """The constructor's arguments, exactly (as scikit-learn's ``clone`` needs)."""
@@ -315,21 +318,39 @@ class KernelRidge:
         self.gamma_ = resolve_gamma(self.kernel_, self.gamma, d)
         from .solvers.intercept import split_intercept, with_ones
 
+        keep = bool(self.keep_factor)
+        if keep and name == "primal":  # (its d x d system is no factor of the kernel: the Cholesky solver keeps one)
+            name = "cholesky"
+
         def fit_targets(Yj: np.ndarray, alpha: float) -> tuple[Any, np.ndarray | None]:
             targets = with_ones(Yj) if self.fit_intercept else Yj  # (the intercept: see solvers/intercept.py)
             sol = solve(
-                name, X, targets, alpha=alpha, kernel=self._kernel_spec(), options=options, dtype=dtype, weights=weights
+                name,
+                X,
+                targets,
+                alpha=alpha,
+                kernel=self._kernel_spec(),
+                options=options,
+                dtype=dtype,
+                weights=weights,
+                keep_factor=keep,
             )
             return split_intercept(sol, Yj, weights) if self.fit_intercept else (sol, None)
 
         alphas = self._alpha_values(Y.shape[1])
-        if alphas.size > 1 and not np.all(alphas == alphas[0]):  # one alpha per target: one solve each
+        per_target = alphas.size > 1 and not np.all(alphas == alphas[0])
+        if per_target and keep:
+            raise UsageError("keep_factor (--keep-factor) needs one alpha for every target")
+        if per_target:  # one alpha per target: one solve each
             parts = [fit_targets(Y[:, j : j + 1], float(a)) for j, a in enumerate(alphas)]
             sol = _stack_solutions([p[0] for p in parts])
             self.intercept_ = np.concatenate([p[1] for p in parts]) if self.fit_intercept else None
         else:
             sol, self.intercept_ = fit_targets(Y, float(alphas[0]))
         scores = sol.train_scores or regression_scores(Y, sol.fitted, weights)
+        self.factor_ = self.noise_var_ = None
+        if keep:
+            self.factor_, self.noise_var_ = _posterior_parts(sol, Y, weights, self.fit_intercept)
         return self._store(sol, options, d, feature_names, target_names, y_1d, scores)
 
     def _alpha_values(self, t: int | None = None) -> np.ndarray:
@@ -466,6 +487,9 @@ class KernelRidge:
         check_params(self.kernel, self.gamma, self.alpha, self.degree, self.coef0)
         self.kernel_ = get_kernel(self.kernel).name
         self.sample_weights_, self.rows_zero_weight_ = None, 0
+        self.intercept_ = self.factor_ = self.noise_var_ = None
+        if self.keep_factor or self.fit_intercept:
+            raise UsageError("--keep-factor and --intercept are not supported with --engine dask yet")
         n, d, t = rows.n_rows, rows.n_features, rows.n_targets
         name = resolve_solver(self.solver, kernel=self.kernel_, n_samples=n, n_features=d, alpha=self._plan_alpha())
         itemsize = np.dtype(str(check_dtype(self.dtype))).itemsize
@@ -596,6 +620,9 @@ class KernelRidge:
         m.sample_weights_ = record.get("sample_weights")
         m.intercept_ = record.get("intercept")
         m.fit_intercept = m.intercept_ is not None
+        m.factor_ = _factor_from_record(record)
+        m.noise_var_ = record.get("noise_var")
+        m.keep_factor = m.factor_ is not None
         m.rows_zero_weight_ = int(record.get("rows_zero_weight", 0))
         return m
 
@@ -605,6 +632,31 @@ class KernelRidge:
 
         self._check_fitted()
         save_model(self, path, **metadata)
+
+
+def _posterior_parts(
+    sol: Any, Y: np.ndarray, weights: np.ndarray | None, intercept: bool
+) -> tuple[dict[str, Any], np.ndarray]:
+    """What ``predict --std`` needs (see :mod:`krrcli.uncertainty`): the solver's factor, with the intercept's
+    ``u = G^-1 s`` and ``s^T u``; and the noise variance ``sum w r^2 / (n - dof)`` of each target."""
+    from scipy import linalg
+
+    from .uncertainty import noise_variance
+
+    factor = {k: v for k, v in sol.factor.items() if v is not None}
+    if intercept:
+        if factor["kind"] != "cholesky":
+            raise UsageError("keep_factor (--keep-factor) with an intercept needs an exact solver (cholesky)")
+        s = factor.get("scale", np.ones(Y.shape[0]))
+        L = factor["L"]
+        u = linalg.solve_triangular(L, linalg.solve_triangular(L, s, lower=True), lower=True, trans="T")
+        factor["u"], factor["u_sum"] = u, float(s @ u)
+    w = np.ones(Y.shape[0]) if weights is None else weights
+    R = Y - sol.fitted
+    noise = np.array(
+        [noise_variance(float(w @ R[:, j] ** 2), Y.shape[0], sol.effective_dof) for j in range(Y.shape[1])]
+    )
+    return factor, noise
 
 
 def _stack_solutions(sols: list[Any]) -> Any:
@@ -628,6 +680,29 @@ def _stack_solutions(sols: list[Any]) -> Any:
         fallbacks=[f for s in sols for f in s.fallbacks],
         info=info,
     )
+
+
+# the factor's entries in a model file: (record key, factor key)
+FACTOR_ENTRIES = (
+    ("factor_L", "L"),
+    ("factor_scale", "scale"),
+    ("factor_u", "u"),
+    ("factor_T", "T"),
+    ("factor_R", "R"),
+)
+
+
+def _factor_from_record(record: dict[str, Any]) -> dict[str, Any] | None:
+    kind = record.get("factor_kind")
+    if kind is None:
+        return None
+    factor: dict[str, Any] = {"kind": kind}
+    for key, name in FACTOR_ENTRIES:
+        if record.get(key) is not None:
+            factor[name] = record[key]
+    if record.get("factor_u_sum") is not None:
+        factor["u_sum"] = float(record["factor_u_sum"])
+    return factor
 
 
 def _peak(solver: Any, options: Any, rows: int, d: int, t: int, itemsize: int, copies: int) -> int:

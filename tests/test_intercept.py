@@ -131,8 +131,9 @@ def test_cv_closed_forms_with_an_intercept_equal_refits(folds, weighted):
 
 
 @pytest.mark.parametrize("folds", [None, 3])
-@pytest.mark.parametrize("weighted", [False, True])
-def test_nystrom_cv_with_an_intercept_equals_refits_on_its_centers(folds, weighted):
+@pytest.mark.parametrize(("weighted", "intercept"), [(False, True), (True, True), (True, False)])
+def test_nystrom_cv_weighted_or_with_an_intercept_equals_refits_on_its_centers(folds, weighted, intercept):
+    """cv keeps the full data's centers in every fold: refits on those centers give its scores."""
     from krrcli.kernels import KernelMap, KernelSpec
     from krrcli.selection import cross_validate, kfold_indices
     from krrcli.solvers.intercept import split_intercept, with_ones
@@ -143,9 +144,9 @@ def test_nystrom_cv_with_an_intercept_equals_refits_on_its_centers(folds, weight
     w = w if weighted else None
     report = cross_validate(
         X, Y, "rbf", [0.5], [1e-2, 1.0], folds=folds, seed=4, solver="nystrom", n_centers=30, jobs=1,
-        sample_weight=w, fit_intercept=True,
+        sample_weight=w, fit_intercept=intercept,
     )  # fmt: skip
-    C = X[center_rows(n, 30, 4)]
+    C = X[center_rows(n, 30, 4)]  # the centers a fit with the same seed and M draws, and cv uses
     splits = [np.array([i]) for i in range(n)] if folds is None else kfold_indices(n, folds, 4)
     ww = np.ones(n) if w is None else w
     for r in report.results:
@@ -154,12 +155,18 @@ def test_nystrom_cv_with_an_intercept_equals_refits_on_its_centers(folds, weight
         for test in splits:
             train = np.setdiff1d(np.arange(n), test)
             options = NystromOptions(n_centers=30, tol=1e-13, max_iter=2000)
-            sol = solve_nystrom(X[train], with_ones(Y[train]), r.alpha, spec, options, centers=C, weights=ww[train])
-            sol, b = split_intercept(sol, Y[train], ww[train])
+            targets = with_ones(Y[train]) if intercept else Y[train]
+            sol = solve_nystrom(X[train], targets, r.alpha, spec, options, centers=C, weights=ww[train])
+            sol, b = split_intercept(sol, Y[train], ww[train]) if intercept else (sol, 0.0)
             E[test] = Y[test] - KernelMap(spec, C).block(X[test]) @ sol.dual_coef - b
         rmse = np.mean(np.sqrt((ww @ E**2) / ww.sum()))
-        assert r.rmse == pytest.approx(rmse, rel=1e-6)
-        full = KernelRidge(gamma=r.gamma, alpha=r.alpha, solver="nystrom", n_centers=30, seed=4, fit_intercept=True)
+        mae = np.mean((ww @ np.abs(E)) / ww.sum())
+        r2 = np.mean(1 - (ww @ E**2) / (ww @ (Y - (ww @ Y) / ww.sum()) ** 2))
+        assert r.rmse == pytest.approx(rmse, rel=1e-6) and r.mae == pytest.approx(mae, rel=1e-6)
+        assert r.r2 == pytest.approx(r2, rel=1e-6)
+        full = KernelRidge(
+            gamma=r.gamma, alpha=r.alpha, solver="nystrom", n_centers=30, seed=4, fit_intercept=intercept
+        )
         full.fit(X, Y, sample_weight=w)
         assert r.effective_dof == pytest.approx(full.effective_dof_, rel=1e-6)
 

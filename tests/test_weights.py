@@ -213,35 +213,6 @@ def test_weighted_cv_closed_forms_equal_weighted_refits(folds):
     assert abs(plain.results[0].rmse - report.results[0].rmse) > 1e-4
 
 
-@pytest.mark.parametrize("folds", [None, 3])
-def test_weighted_nystrom_cv_equals_weighted_nystrom_refits(folds):
-    """cv keeps the full data's centers in every fold: refits on those centers, weighted, give its scores."""
-    from krrcli.kernels import KernelMap, KernelSpec
-    from krrcli.selection import cross_validate, kfold_indices
-    from krrcli.solvers.nystrom import NystromOptions, center_rows, solve_nystrom
-
-    n = 120
-    X, Y, w = _weighted(n, seed=12, zeros=0)
-    report = cross_validate(
-        X, Y, "rbf", [0.5], [1e-2, 1.0], folds=folds, seed=4, solver="nystrom", n_centers=40, sample_weight=w, jobs=1
-    )
-    C = X[center_rows(n, 40, 4)]  # the centers a fit with the same seed and M draws, and cv uses
-    splits = [np.array([i]) for i in range(n)] if folds is None else kfold_indices(n, folds, 4)
-    for r in report.results:
-        spec = KernelSpec("rbf", r.gamma, 3.0, 1.0)
-        E = np.empty_like(Y)
-        for test in splits:
-            train = np.setdiff1d(np.arange(n), test)
-            options = NystromOptions(n_centers=40, tol=1e-12, max_iter=1000)
-            sol = solve_nystrom(X[train], Y[train], r.alpha, spec, options, centers=C, weights=w[train])
-            E[test] = Y[test] - KernelMap(spec, C).block(X[test]) @ sol.dual_coef
-        rmse = np.mean(np.sqrt((w @ E**2) / w.sum()))
-        mae = np.mean((w @ np.abs(E)) / w.sum())
-        r2 = np.mean(1 - (w @ E**2) / (w @ (Y - (w @ Y) / w.sum()) ** 2))
-        assert r.rmse == pytest.approx(rmse, rel=1e-6) and r.mae == pytest.approx(mae, rel=1e-6)
-        assert r.r2 == pytest.approx(r2, rel=1e-6)
-
-
 def test_krr_cv_weights_column_and_refit(krr, tmp_path, weighted_csv):
     path, X, y, w = weighted_csv
     res = krr("cv", path, "--weights", "wt", "-g", "0.4", "-a", "0.05,0.5", "--json", "-o", tmp_path / "m.joblib")

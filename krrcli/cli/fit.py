@@ -50,6 +50,14 @@ def fit(
     seed: Annotated[int, typer.Option("--seed", help="nystrom: seed of the center sample.")] = 0,
     weights: o.Weights = None,
     intercept: o.Intercept = False,
+    keep_factor: Annotated[
+        bool,
+        typer.Option(
+            "--keep-factor",
+            help="Store the factorization that `krr predict --std / --interval` needs: the n x n Cholesky factor "
+            "(8 n^2 bytes in the model file), or two M x M factors for nystrom.",
+        ),
+    ] = False,
     engine: o.Engine = "local",
     scheduler: o.Scheduler = None,
     json: o.Json = False,
@@ -87,6 +95,7 @@ def fit(
             scheduler=scheduler,
             weights=weights,
             intercept=intercept,
+            keep_factor=keep_factor,
         )
     with report_after_saving(output):
         if json:
@@ -129,10 +138,22 @@ def render_summary(s: dict[str, Any], verb: str) -> None:
             "effective dof",
             f"{fmt_num(s['effective_dof'])} of {s['n_samples']:,}" + _dof_note(s),
         ),
+        *_factor_row(s),
         ("fit time", _fit_time(s)),
     ]
     for key, value in rows:
         con.print(f"  {key:<14} {value}", markup=False)
+
+
+def _factor_row(s: dict[str, Any]) -> list[tuple[str, str]]:
+    from ..resources import format_bytes
+
+    f = s.get("factor")
+    if not f:
+        return []
+    noise = ", ".join(fmt_num(v) for v in f["noise_var"])
+    what = "n x n Cholesky factor" if f["kind"] == "cholesky" else "two M x M factors"
+    return [("factor", f"kept for --std: {what}, {format_bytes(f['bytes'])} in the model file; noise variance {noise}")]
 
 
 def _weights_row(s: dict[str, Any]) -> list[tuple[str, str]]:

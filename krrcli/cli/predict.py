@@ -46,6 +46,22 @@ def predict(
             "--effects", help="Also write each row's marginal effects d<target>_d<feature> (in the feature's units)."
         ),
     ] = False,
+    std: Annotated[
+        bool,
+        typer.Option(
+            "--std",
+            help="Also write <target>_std, the prediction's posterior standard deviation (needs a model "
+            "fitted with --keep-factor).",
+        ),
+    ] = False,
+    interval: Annotated[
+        float | None,
+        typer.Option(
+            "--interval",
+            help="Also write <target>_lower and <target>_upper, a predictive interval of this probability for a "
+            "new observation, e.g. 0.95 (needs --keep-factor).",
+        ),
+    ] = None,
     engine: o.Engine = "local",
     scheduler: o.Scheduler = None,
 ) -> None:
@@ -70,4 +86,6 @@ def predict(
         engine=engine,
         scheduler=scheduler,
         effects=effects,
+        std=std,
+        interval=interval,
     )

@@ -53,7 +53,21 @@ MAX_OPERATIONS = 3 * MAX_ITEMS + 10_000
 MAX_STACK = 10_000
 MAX_MARKS = 100
 # The arrays of a model, each stored at most once, as a value of the record.
-ARRAY_KEYS = ("centers", "dual_coef", "coef", "mean", "scale", "intercept", "X_fit")  # X_fit: format version 1
+ARRAY_KEYS = (
+    "centers",
+    "dual_coef",
+    "coef",
+    "mean",
+    "scale",
+    "intercept",
+    "factor_L",
+    "factor_scale",
+    "factor_u",
+    "factor_T",
+    "factor_R",
+    "noise_var",
+    "X_fit",  # X_fit: format version 1
+)
 
 _COMPRESSED = {
     b"\x1f\x8b": "gzip",

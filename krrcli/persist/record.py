@@ -83,6 +83,7 @@ def model_to_dict(model: Any, **metadata: Any) -> dict[str, Any]:
         "sample_weights": getattr(model, "sample_weights_", None),
         "rows_zero_weight": int(getattr(model, "rows_zero_weight_", 0)),
         "intercept": arr(getattr(model, "intercept_", None)),
+        **_factor_entries(model),
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "versions": _versions(),
         "fit_seconds": float(metadata.get("fit_seconds", float("nan"))),
@@ -90,6 +91,51 @@ def model_to_dict(model: Any, **metadata: Any) -> dict[str, Any]:
         "training_sha256": metadata.get("training_sha256"),
         "training_source": metadata.get("training_source"),
     }
+
+
+def _factor_entries(model: Any) -> dict[str, Any]:
+    """The factor for the posterior variance as record entries (none when the fit kept no factor)."""
+    factor = getattr(model, "factor_", None)
+    if not factor:
+        return {}
+    out: dict[str, Any] = {"factor_kind": factor["kind"]}
+    for key, name in (("factor_L", "L"), ("factor_scale", "scale"), ("factor_u", "u"), ("factor_T", "T"),
+                      ("factor_R", "R")):  # fmt: skip
+        if factor.get(name) is not None:
+            out[key] = np.ascontiguousarray(factor[name], dtype=np.float64)
+    if factor.get("u_sum") is not None:
+        out["factor_u_sum"] = float(factor["u_sum"])
+    out["noise_var"] = np.ascontiguousarray(model.noise_var_, dtype=np.float64)
+    return out
+
+
+def _check_factor(record: dict[str, Any], bad: Any, n: int, t: int) -> None:
+    """The factor's entries agree with the kind, the centers and the targets."""
+    kind = record.get("factor_kind")
+    present = [
+        k for k in FIELDS_V3_ONLY if k.startswith("factor_") and k != "factor_kind" and record.get(k) is not None
+    ]
+    if kind is None:
+        if present or record.get("noise_var") is not None:
+            raise bad(f"entry {present[0] if present else 'noise_var'!r} is set but 'factor_kind' is not")
+        return
+    need = {"cholesky": ("factor_L",), "nystrom": ("factor_T", "factor_R")}[kind]
+    for key in need:
+        if record.get(key) is None:
+            raise bad(f"a {kind} factor needs entry {key!r}")
+    for key in (*need, "factor_scale", "factor_u", "noise_var"):
+        a = record.get(key)
+        if a is None:
+            continue
+        square = key in ("factor_L", "factor_T", "factor_R")
+        size = t if key == "noise_var" else n
+        shape_ok = a.shape == (size, size) if square else a.shape == (size,)
+        if not shape_ok or not np.isfinite(a).all():
+            raise bad(f"entry {key!r} (shape {a.shape}) does not match the model, or is not finite")
+    if record.get("noise_var") is None:
+        raise bad("a factor needs entry 'noise_var'")
+    if (record.get("factor_u") is None) != (record.get("factor_u_sum") is None):
+        raise bad("entries 'factor_u' and 'factor_u_sum' come together")
 
 
 def _alpha_value(alpha: Any) -> float | list[float]:
@@ -259,8 +305,29 @@ FIELDS: dict[str, tuple[bool, Any, str]] = {
     "rows_zero_weight": (False, lambda v: type(v) is int and v >= 0, "an integer >= 0"),
     # version 3: the unpenalized constant added to every prediction, one per target (null: none)
     "intercept": (False, lambda v: v is None or _float_array(v), "an array of floats, or null"),
+    # version 3: what `predict --std` needs (krrcli/uncertainty.py), when the fit kept it (--keep-factor)
+    "factor_kind": (False, lambda v: v is None or v in ("cholesky", "nystrom"), "cholesky, nystrom, or null"),
+    "factor_L": (False, lambda v: v is None or _float_array(v), "an array of floats, or null"),
+    "factor_scale": (False, lambda v: v is None or _float_array(v), "an array of floats, or null"),
+    "factor_u": (False, lambda v: v is None or _float_array(v), "an array of floats, or null"),
+    "factor_u_sum": (False, lambda v: v is None or (_finite(v) and v > 0), "a finite number > 0, or null"),
+    "factor_T": (False, lambda v: v is None or _float_array(v), "an array of floats, or null"),
+    "factor_R": (False, lambda v: v is None or _float_array(v), "an array of floats, or null"),
+    "noise_var": (False, lambda v: v is None or _float_array(v), "an array of floats, or null"),
 }
-FIELDS_V3_ONLY = ("sample_weights", "rows_zero_weight", "intercept")
+FIELDS_V3_ONLY = (
+    "sample_weights",
+    "rows_zero_weight",
+    "intercept",
+    "factor_kind",
+    "factor_L",
+    "factor_scale",
+    "factor_u",
+    "factor_u_sum",
+    "factor_T",
+    "factor_R",
+    "noise_var",
+)
 # Version 2 had none of the version-3 entries.
 FIELDS_V2: dict[str, tuple[bool, Any, str]] = {k: v for k, v in FIELDS.items() if k not in FIELDS_V3_ONLY}
 # Version 1 had the centers as "X_fit", and none of the version-2 entries.
@@ -377,6 +444,7 @@ def _check_consistency(record: dict[str, Any], bad: Any, centers: str = "centers
     standardize = record.get("standardize", False)
     if type(record["alpha"]) is list and len(record["alpha"]) != t:
         raise bad(f"entry 'alpha' holds {len(record['alpha'])} values for {t} target(s)")
+    _check_factor(record, bad, n, t)
     intercept = record.get("intercept")
     if intercept is not None and (intercept.ndim != 1 or intercept.shape[0] != t or not np.isfinite(intercept).all()):
         raise bad(f"the intercept (shape {intercept.shape}) does not match the {t} target(s), or is not finite")

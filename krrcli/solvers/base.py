@@ -56,6 +56,9 @@ class Solution:
         Solver-specific facts (iterations, residuals), for the model file and the report.
     train_scores : dict or None
         The training scores, when ``fitted`` is None (computed where the rows are).
+    factor : dict or None
+        When asked (``keep_factor``): the factorization the posterior variance needs (see
+        :mod:`krrcli.uncertainty`): ``{"kind": "cholesky", "L", "scale"}`` or ``{"kind": "nystrom", "T", "R"}``.
     """
 
     centers: np.ndarray
@@ -70,6 +73,7 @@ class Solution:
     fallbacks: list[str] = field(default_factory=list)
     info: dict[str, Any] = field(default_factory=dict)
     train_scores: dict[str, float] | None = None
+    factor: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         if not self.n_samples:
@@ -117,6 +121,8 @@ class Solver:
     centers_are_rows: ClassVar[bool] = True
     # whether ``fit`` takes sample weights (``weights=``, positive, one per row)
     weighted: ClassVar[bool] = False
+    # whether ``fit(keep_factor=True)`` returns the factorization for the posterior variance (Solution.factor)
+    keeps_factor: ClassVar[bool] = False
 
     def check(self, *, kernel: str, alpha: float) -> None:
         """Raise :class:`UsageError` when this solver cannot serve ``kernel`` and ``alpha``."""

@@ -82,6 +82,19 @@ def _trace_inverse_from_cholesky(G: np.ndarray) -> tuple[float, bool]:
     return float(np.mean(np.einsum("ij,ij->j", W.astype(np.float64), W.astype(np.float64)))), False
 
 
+def _lower_copy(G: np.ndarray) -> np.ndarray:
+    """``G``'s lower triangle in float64, zeros above, a block of rows at a time (np.tril of the whole matrix
+    also builds an n x n mask). Its cost is the new n x n array's memory: 0.4-0.5 s at n = 4,000 on 2 cores."""
+    n = G.shape[0]
+    L = np.empty((n, n))
+    step = max(1, 2**17 // n)
+    for a in range(0, n, step):
+        b = min(a + step, n)
+        L[a:b, :b] = np.tril(G[a:b, :b], a)
+        L[a:b, b:] = 0.0
+    return L
+
+
 def _large(A: np.ndarray) -> bool:
     """Whether ``A`` is too large for SciPy's 32-bit-integer LAPACK (see :mod:`.lapack64`)."""
     if A.nbytes < lapack64.LARGE_BYTES:
@@ -124,6 +137,7 @@ def solve_cholesky(
     kernel: KernelSpec,
     dtype: str = "float64",
     weights: np.ndarray | None = None,
+    keep_factor: bool = False,
 ) -> Solution:
     from scipy import linalg
 
@@ -171,10 +185,12 @@ def solve_cholesky(
         fitted = Y - alpha * W if s is None else (Y - alpha * W) / s[:, None]
     if s is not None:
         W = W * s[:, None]
+    # (kept before the trace below destroys it: L in G's lower triangle, for the posterior variance)
+    factor = None if not keep_factor else {"kind": "cholesky", "L": _lower_copy(G), "scale": s}
     # tr(K G^-1) = n - alpha tr(G^-1)
     tr_inv, exact = _trace_inverse_from_cholesky(G)
     dof = float(n - alpha * tr_inv)
-    return Solution(X, W, None, fitted, dof, exact, "cholesky", dtype=str(np.dtype(dtype)))
+    return Solution(X, W, None, fitted, dof, exact, "cholesky", dtype=str(np.dtype(dtype)), factor=factor)
 
 
 def eigh_kernel(K: np.ndarray, triangle: bool = True) -> tuple[np.ndarray, np.ndarray]:
@@ -312,6 +328,7 @@ def solve_primal(
 class Cholesky(Solver):
     name = "cholesky"
     weighted = True
+    keeps_factor = True
     summary = "(K + alpha I) w = y by an in-place Cholesky factorization (falls back to eigh)"
     precisions = ("float64", "float32")
 
@@ -338,8 +355,9 @@ class Cholesky(Solver):
         options: SolverOptions,
         dtype: str,
         weights: np.ndarray | None = None,
+        keep_factor: bool = False,
     ) -> Solution:
-        return solve_cholesky(X, Y, alpha, kernel, dtype, weights)
+        return solve_cholesky(X, Y, alpha, kernel, dtype, weights, keep_factor)
 
 
 class Eigh(Solver):

@@ -37,6 +37,7 @@ def solve(
     options: SolverOptions | None = None,
     dtype: str = "float64",
     weights: np.ndarray | None = None,
+    keep_factor: bool = False,
 ) -> Solution:
     """Fit with solver ``name``, applying the fallback policy to the failures it reports.
 
@@ -53,6 +54,10 @@ def solve(
         if not solver.weighted:
             raise UsageError(f"the {solver.name} solver does not take sample weights")
         extra["weights"] = weights
+    if keep_factor:
+        if not solver.keeps_factor:
+            raise UsageError(f"the {solver.name} solver keeps no factor for --keep-factor; use cholesky or nystrom")
+        extra["keep_factor"] = True
     fallbacks: list[str] = []
     try:
         sol = solver.fit(X, Y, alpha=alpha, kernel=kernel, options=options, dtype=dtype, **extra)
@@ -68,8 +73,17 @@ def solve(
             )
         _warn(alpha, failure.reason, "in float64")
         fallbacks.append(f"float32 -> float64: {failure.reason}")
-        sol = solve(name, X, Y, alpha=alpha, kernel=kernel, options=options, dtype="float64", weights=weights)
+        sol = solve(
+            name, X, Y, alpha=alpha, kernel=kernel, options=options, dtype="float64", weights=weights,
+            keep_factor=keep_factor,
+        )  # fmt: skip
     except NotPositiveDefinite as failure:
+        if keep_factor:
+            from ..errors import DataError
+
+            raise DataError(
+                f"--keep-factor needs a Cholesky factor, and {failure.reason} (alpha = {alpha:g}); use a larger alpha"
+            ) from None
         _warn(alpha, failure.reason, "by least squares from an eigendecomposition")
         fallbacks.append(f"{solver.name} -> eigh: {failure.reason}")
         sol = solve("eigh", X, Y, alpha=alpha, kernel=kernel, dtype="float64", weights=weights)

@@ -474,9 +474,11 @@ def solve_rows(
     options: NystromOptions,
     centers: np.ndarray | None = None,
     dtype: str = "float64",
+    keep_factor: bool = False,
 ) -> Solution:
     """Fit on the training ``rows`` (in memory, or a cluster's partitions); ``centers`` (M, d), when given,
-    replace the sample of rows.
+    replace the sample of rows. With ``keep_factor`` the solution carries ``K_MM = T^T T`` and
+    ``K_Mn K_nM + alpha K_MM = R^T R`` (upper factors) for the posterior variance.
 
     With ``dtype="float32"`` the kernel's values are computed (and a kept K_nM stored) in single
     precision, and widened to float64 for every product and sum; CG is judged against
@@ -608,7 +610,9 @@ def solve_rows(
         # P^T K_Mn K_nM P with P = U e^-1/2 on the directions of K_MM = U diag(e) U^T above rounding
         # (a rank-deficient K_MM, as the linear kernel's, is handled; no ill-conditioned solve)
         K_MM.flat[:: M + 1] -= jitter
-        dof = float(effective_dof(K_MM, prod.gram()[0] if G is None else G, np.array([alpha]))[0])
+        G = prod.gram()[0] if G is None else G
+        dof = float(effective_dof(K_MM, G, np.array([alpha]))[0])
+        K_MM.flat[:: M + 1] += jitter  # (the fit's penalty again, for the factor below)
         exact = dtype == "float64"  # float32 sums: close, not exact
     else:
         dof, dof_stderr = _hutchinson_dof(
@@ -633,11 +637,17 @@ def solve_rows(
     }
     if dof_stderr is not None:
         info["dof_stderr"] = dof_stderr
+    factor = None
+    if keep_factor:  # (one more pass for K_Mn K_nM when the solve did not form it)
+        G = prod.gram()[0] if G is None else G
+        R = _cholesky_upper(G + alpha * K_MM, "posterior factor")  # the fit's system, its jitter included
+        factor = {"kind": "nystrom", "T": np.ascontiguousarray(T), "R": np.ascontiguousarray(R)}
     if fitted is not None and getattr(rows, "scale", None) is not None:
         fitted = fitted / rows.scale[:, None]  # S K_nM b -> K_nM b
     return Solution(
-        C, W, None, fitted, dof, exact, "nystrom", dtype=dtype, n_samples=n_rows, info=info, train_scores=train
-    )
+        C, W, None, fitted, dof, exact, "nystrom", dtype=dtype, n_samples=n_rows, info=info, train_scores=train,
+        factor=factor,
+    )  # fmt: skip
 
 
 # (K_Mn K_nM + alpha K_MM) b = K_Mn y with H = Q diag(h) Q^T: b = Q diag(1/h) Q^T K_Mn y, 1/h := 0 where
@@ -679,6 +689,7 @@ class Nystrom(Solver):
     centers_are_rows = False
     precisions = ("float64", "float32")
     weighted = True
+    keeps_factor = True
 
     def peak_bytes(
         self, *, n_samples: int, n_features: int, n_targets: int, itemsize: int, options: SolverOptions
@@ -708,12 +719,13 @@ class Nystrom(Solver):
         options: SolverOptions,
         dtype: str,
         weights: np.ndarray | None = None,
+        keep_factor: bool = False,
     ) -> Solution:
         self.check(kernel=kernel.kernel, alpha=alpha)
         if Y is None and weights is not None:
             raise UsageError("sample weights are not supported with --engine dask yet")
         rows = X if Y is None else LocalRows(X, Y, weights)  # (no Y: a cluster's rows)
-        return solve_rows(rows, alpha, kernel, options, dtype=dtype)  # type: ignore[arg-type]
+        return solve_rows(rows, alpha, kernel, options, dtype=dtype, keep_factor=keep_factor)  # type: ignore[arg-type]
 
 
 NYSTROM = register(Nystrom())
