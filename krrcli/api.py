@@ -52,6 +52,7 @@ def _summary(model: KernelRidge, path: str | None, seconds: float, read_seconds:
         "rows_zero_weight": int(getattr(model, "rows_zero_weight_", 0)),
         "intercept": None if getattr(model, "intercept_", None) is None else [float(v) for v in model.intercept_],
         "factor": _factor_summary(model),
+        "categorical": None if getattr(model, "encoder_", None) is None else model.encoder_.describe(),
         "solver_info": dict(getattr(model, "solver_info_", {})),
         "seconds": None if not math.isfinite(seconds) else round(seconds, 6),
         "read_seconds": None if read_seconds is None or read_seconds != read_seconds else round(read_seconds, 6),
@@ -91,8 +92,12 @@ def fit_csv(
     weights: str | None = None,
     intercept: bool = False,
     keep_factor: bool = False,
+    categorical: list[str] | str | None = None,
 ) -> dict[str, Any]:
     """Fit a model on a CSV file and save it; return the summary (the keys of ``krr fit --json``).
+
+    ``categorical`` names feature columns of text to one-hot encode with the categories seen (or is
+    ``"auto"``: the feature columns with text in the first rows); see :mod:`krrcli.data.categorical`.
 
     ``keep_factor`` stores the factorization that ``predict --std`` needs (n x n for the exact solver).
 
@@ -114,6 +119,8 @@ def fit_csv(
         raise UsageError("--intercept is not supported with --engine dask yet; fit with --engine local")
     if keep_factor and engine == "dask":
         raise UsageError("--keep-factor is not supported with --engine dask yet; fit with --engine local")
+    if categorical and engine == "dask":
+        raise UsageError("--categorical is not supported with --engine dask yet; fit with --engine local")
     check_params(kernel, gamma, alpha, degree, coef0)
     check_dtype(dtype)
     model = KernelRidge(
@@ -156,13 +163,14 @@ def fit_csv(
     else:
         t0 = time.perf_counter()
         with CsvRows(
-            data, targets=targets, features=features, sep=sep, preflight=model.preflight, weights=weights
-        ) as rows:
+            data, targets=targets, features=features, sep=sep, preflight=model.preflight, weights=weights,
+            categorical=categorical,
+        ) as rows:  # fmt: skip
             X, Y = rows.to_arrays()
             Y, w = _split_weights(Y, weights, rows.name)
             table = ArrayRows(
                 X, Y, features=rows.features, targets=rows.targets, name=rows.name, owned=True, weights=w,
-                weights_name=weights,
+                weights_name=weights, encoder=rows.encoder,
             )  # fmt: skip
         t1 = time.perf_counter()
         model.fit_rows(table)
@@ -195,8 +203,12 @@ def predict_csv(
     effects: bool = False,
     std: bool = False,
     interval: float | None = None,
+    unknown: str = "error",
 ) -> int:
     """Stream predictions for a CSV file to ``output`` (atomic) or stdout; return the row count.
+
+    For a model with categorical columns, a category not seen in training is an error (``unknown="error"``)
+    or encoded as none of the known ones, all zeros (``"ignore"``; the rows are counted in a warning).
 
     With ``std`` each row also gets ``<target>_std``, the posterior standard deviation of the prediction,
     and with ``interval`` (a probability such as 0.95) ``<target>_lower`` and ``<target>_upper``, a
@@ -209,10 +221,12 @@ def predict_csv(
     With ``engine="dask"`` each input file is predicted by a worker of the Dask cluster; the output is
     written in input order, or, when ``output`` has a ``*`` (``out/part-*.csv``), one file per input
     file, the ``*`` replaced by its number (all written together, or none)."""
+    from .data.categorical import check_unknown
     from .execution.cluster import check_engine
 
     check_engine(engine, scheduler)
     check_dtype(dtype)
+    check_unknown(unknown)
     if (effects or std or interval is not None) and engine == "dask":
         raise UsageError("--effects, --std and --interval are not supported with --engine dask yet")
     if interval is not None:
@@ -222,6 +236,8 @@ def predict_csv(
     if float_format is not None:
         _check_float_format(float_format)
     model = load_model(model_path)
+    if model.encoder_ is not None and engine == "dask":
+        raise UsageError("a model with categorical columns cannot predict with --engine dask yet; use --engine local")
     columns = [f"{t}_pred" for t in model.target_names_]
     if (std or interval is not None) and not getattr(model, "factor_", None):
         from .uncertainty import posterior_std
@@ -253,6 +269,8 @@ def predict_csv(
     )
     if effects:
         options["effects"] = True
+    if unknown != "error":
+        options["unknown"] = unknown
     if std or interval is not None:
         options["std"], options["interval"] = std, interval
     if engine == "dask":
@@ -307,16 +325,19 @@ def _write_predictions(
     effects: bool = False,
     std: bool = False,
     interval: float | None = None,
+    unknown: str = "error",
 ) -> int:
     from .data import parse_sep
     from .errors import DataError
 
     rows = 0
     first = True
+    unseen: list[int] = []  # rows with a category not seen in training, per chunk (--unknown ignore)
     out_sep = parse_sep(sep) if with_input else ","
     chunks = iter_feature_chunks(
-        data, model.feature_names_in_, sep=sep, chunk_rows=chunk_size, no_header=no_header, keep_input=with_input
-    )
+        data, model.feature_names_in_, sep=sep, chunk_rows=chunk_size, no_header=no_header, keep_input=with_input,
+        encoder=getattr(model, "encoder_", None), unknown=unknown, on_unseen=unseen.append,
+    )  # fmt: skip
     for names, X, lines, numbers, source in chunks:
         if first:
             clash = [c for c in columns if with_input and c in names]
@@ -357,6 +378,17 @@ def _write_predictions(
         fh.write("\n".join(text) + "\n")
         rows += X.shape[0]
     fh.flush()
+    if unseen:
+        import warnings
+
+        from .errors import KrrWarning
+
+        warnings.warn(
+            f"{sum(unseen):,} of {rows:,} row(s) had a category not seen in training, encoded as none of the known "
+            "ones (--unknown ignore)",
+            KrrWarning,
+            stacklevel=2,
+        )
     return rows
 
 
@@ -386,8 +418,11 @@ def cv_csv(
     scheduler: str | None = None,
     weights: str | None = None,
     intercept: bool = False,
+    categorical: list[str] | str | None = None,
 ) -> dict[str, Any]:
     """Cross-validate a grid on a CSV file; optionally refit the best and save it. Returns the report dict.
+
+    ``categorical``: feature columns of text, one-hot encoded as :func:`fit_csv` does.
 
     ``intercept`` scores (and refits) the model with an unpenalized constant.
 
@@ -411,6 +446,8 @@ def cv_csv(
         raise UsageError("--weights is not supported with --engine dask yet; run cv with --engine local")
     if intercept and engine == "dask":
         raise UsageError("--intercept is not supported with --engine dask yet; run cv with --engine local")
+    if categorical and engine == "dask":
+        raise UsageError("--categorical is not supported with --engine dask yet; run cv with --engine local")
     check_params(kernel, None, 1.0, degree, coef0)
     if metric not in METRICS:
         raise UsageError(f"unknown metric {metric!r}; choose one of: {', '.join(METRICS)}")
@@ -450,12 +487,12 @@ def cv_csv(
         with Cluster(scheduler) as cluster:
             rows = PartitionedRows(cluster, data, targets=targets, features=features, sep=sep)
             return _cross_validate_rows(rows, standardize, solver, output, t0, options)
-    with CsvRows(data, targets=targets, features=features, sep=sep, weights=weights) as table:
+    with CsvRows(data, targets=targets, features=features, sep=sep, weights=weights, categorical=categorical) as table:
         X, Y = table.to_arrays()
         Y, w = _split_weights(Y, weights, table.name)
         rows = ArrayRows(
             X, Y, features=table.features, targets=table.targets, name=table.name, sha256=table.sha256, weights=w,
-            weights_name=weights,
+            weights_name=weights, encoder=table.encoder,
         )  # fmt: skip
     return _cross_validate_rows(rows, standardize, solver, output, t0, options)
 
@@ -527,6 +564,7 @@ def _cross_validate_rows(
         "strategy": report.strategy,
         "sample_weights": getattr(rows, "weights_name", None) if getattr(rows, "weights", None) is not None else None,
         "intercept": bool(options["fit_intercept"]),
+        "categorical": None if getattr(rows, "encoder", None) is None else rows.encoder.describe(),
         "model": None,
     }
     if output is not None:
@@ -548,6 +586,7 @@ def _cross_validate_rows(
             model.fit(X, Y if t > 1 else Y[:, 0], sample_weight=w)
             model.feature_names_in_ = list(rows.features)
             model.target_names_ = list(rows.targets)
+            model.encoder_ = getattr(rows, "encoder", None)
             if w is not None:
                 model.sample_weights_, model.rows_zero_weight_ = rows.weights_name or "sample_weight", zero
         save_model(
@@ -637,7 +676,8 @@ def model_effects(path: str, data: str | list[str] | None = None, sep: str = ","
     model = load_model(path)
     if data is not None:
         data = expand_inputs(data)
-        parts = [X for _, X, _, _, _ in iter_feature_chunks(data, model.feature_names_in_, sep=sep) if X.shape[0]]
+        chunks = iter_feature_chunks(data, model.feature_names_in_, sep=sep, encoder=model.encoder_)
+        parts = [X for _, X, _, _, _ in chunks if X.shape[0]]
         if not parts:
             raise DataError(f"{input_label(data)} has a header but no data rows")
         effects = np.concatenate([marginal_effects(model, X) for X in parts])

@@ -282,6 +282,7 @@ class KernelRidge:
 
         check_params(self.kernel, self.gamma, self.alpha, self.degree, self.coef0)
         self.kernel_ = get_kernel(self.kernel).name
+        self.encoder_ = None  # (fit_rows sets the CSV reader's one-hot encoding, if any)
         X, feature_names = _as_2d_float(X, "X")
         Y, target_names = _as_2d_float(y, "y")
         y_1d = np.ndim(np.asarray(y)) == 1
@@ -476,6 +477,7 @@ class KernelRidge:
             self._fit(X, y, overwrite_X=owned, sample_weight=weights, weights_name=getattr(rows, "weights_name", None))
         self.feature_names_in_ = list(rows.features)
         self.target_names_ = list(rows.targets)
+        self.encoder_ = getattr(rows, "encoder", None)  # categorical input columns, one-hot encoded
         return self
 
     def _fit_partitioned(self, rows: Any) -> None:
@@ -624,6 +626,11 @@ class KernelRidge:
         m.noise_var_ = record.get("noise_var")
         m.keep_factor = m.factor_ is not None
         m.rows_zero_weight_ = int(record.get("rows_zero_weight", 0))
+        m.encoder_ = None
+        if record.get("categorical") is not None:
+            from .data.categorical import OneHot
+
+            m.encoder_ = OneHot(record["inputs"], record["categorical"])
         return m
 
     def save(self, path: str, **metadata: Any) -> None:

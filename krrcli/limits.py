@@ -14,6 +14,10 @@ MAX_HEADER_LINES = 1_000
 # ... and name at most this many columns. A model file holds at most this many names.
 MAX_COLUMNS = 100_000
 
+# A categorical column (--categorical) may have at most this many distinct values: more is an
+# identifier or a number, not a category.
+MAX_CATEGORIES = 1_000
+
 # krr cv: values per --gamma or --alpha list or range, and grid points (gammas x alphas).
 MAX_GRID_VALUES = 1_000
 MAX_GRID_POINTS = 10_000

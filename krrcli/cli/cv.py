@@ -84,6 +84,7 @@ def cv(
     ] = None,
     weights: o.Weights = None,
     intercept: o.Intercept = False,
+    categorical: o.Categorical = None,
     engine: o.Engine = "local",
     scheduler: o.Scheduler = None,
     sep: o.Sep = ",",
@@ -99,6 +100,7 @@ def cv(
     """
     from ..api import cv_csv
     from ..data import parse_features_option
+    from ..data.categorical import parse_categorical_option
     from ..errors import UsageError
 
     if sum([loo, gcv, folds is not None]) > 1:
@@ -138,6 +140,7 @@ def cv(
             scheduler=scheduler,
             weights=weights,
             intercept=intercept,
+            categorical=parse_categorical_option(categorical),
         )
     if plot is not None:
         from ..plots import plot_cv
@@ -208,6 +211,8 @@ def render_report(r: dict[str, Any]) -> None:
         title += f", weighted by {printable(r['sample_weights'])}"
     if r.get("intercept"):
         title += ", with an intercept"
+    if r.get("categorical"):
+        title += ", one-hot " + ", ".join(f"{printable(c)} ({len(v)})" for c, v in r["categorical"].items())
     best = r["best"]
     by_cell = {(res["gamma"], res["alpha"]): res for res in r["results"]}
     finite = [res[metric] for res in r["results"] if res.get(metric) is not None and math.isfinite(res[metric])]

@@ -18,6 +18,7 @@ from .console import fmt_num, out, print_json, printable, progress_bars, report_
         "  krr fit data.csv -t price -f area,rooms -k laplacian -o price.joblib\n"
         "  zcat data.csv.gz | krr fit - --json\n"
         "  krr fit 'data/part-*.csv.gz' --solver nystrom --centers 2000\n"
+        "  krr fit sales.csv -t sales --categorical store,weekday --standardize\n"
         "  krr fit 'data/part-*.csv' --engine dask --scheduler tcp://10.0.0.5:8786\n"
     ),
 )
@@ -50,6 +51,7 @@ def fit(
     seed: Annotated[int, typer.Option("--seed", help="nystrom: seed of the center sample.")] = 0,
     weights: o.Weights = None,
     intercept: o.Intercept = False,
+    categorical: o.Categorical = None,
     keep_factor: Annotated[
         bool,
         typer.Option(
@@ -71,6 +73,7 @@ def fit(
     """
     from ..api import fit_csv
     from ..data import parse_features_option
+    from ..data.categorical import parse_categorical_option
 
     with progress_bars():
         summary = fit_csv(
@@ -96,6 +99,7 @@ def fit(
             weights=weights,
             intercept=intercept,
             keep_factor=keep_factor,
+            categorical=parse_categorical_option(categorical),
         )
     with report_after_saving(output):
         if json:
@@ -127,6 +131,7 @@ def render_summary(s: dict[str, Any], verb: str) -> None:
         ("targets", printable(", ".join(s["targets"]))),
         ("standardize", "yes" if s["standardize"] else "no"),
         *_weights_row(s),
+        *_categorical_rows(s),
         *([("intercept", ", ".join(fmt_num(b) for b in s["intercept"]))] if s.get("intercept") else []),
         ("solver", f"{s.get('solver') or '-'} ({s.get('dtype', 'float64')})" + _solver_facts(s)),
         (
@@ -154,6 +159,15 @@ def _factor_row(s: dict[str, Any]) -> list[tuple[str, str]]:
     noise = ", ".join(fmt_num(v) for v in f["noise_var"])
     what = "n x n Cholesky factor" if f["kind"] == "cholesky" else "two M x M factors"
     return [("factor", f"kept for --std: {what}, {format_bytes(f['bytes'])} in the model file; noise variance {noise}")]
+
+
+def _categorical_rows(s: dict[str, Any]) -> list[tuple[str, str]]:
+    """One line per categorical column: its categories (the first 10)."""
+    out = []
+    for column, cats in (s.get("categorical") or {}).items():
+        shown = ", ".join(cats[:10]) + (f", ... ({len(cats):,} in all)" if len(cats) > 10 else "")
+        out.append(("categorical", printable(f"{column} -> {len(cats)} indicators: {shown}")))
+    return out
 
 
 def _weights_row(s: dict[str, Any]) -> list[tuple[str, str]]:

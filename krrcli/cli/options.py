@@ -69,6 +69,15 @@ Intercept = Annotated[
         "scikit-learn's KernelRidge.",
     ),
 ]
+Categorical = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--categorical",
+        "-c",
+        help="Feature column(s) of text to one-hot encode with the categories seen (comma-separated or repeated), "
+        "or auto: every feature column with text in the first 50,000 rows. Stored in the model.",
+    ),
+]
 Engine = Annotated[
     str,
     typer.Option(

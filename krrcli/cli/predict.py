@@ -62,6 +62,14 @@ def predict(
             "new observation, e.g. 0.95 (needs --keep-factor).",
         ),
     ] = None,
+    unknown: Annotated[
+        str,
+        typer.Option(
+            "--unknown",
+            help="A category the model did not see in training: error (default; names the value, line and "
+            "column), or ignore (encoded as none of the known ones, all zeros; counted on stderr).",
+        ),
+    ] = "error",
     engine: o.Engine = "local",
     scheduler: o.Scheduler = None,
 ) -> None:
@@ -88,4 +96,5 @@ def predict(
         effects=effects,
         std=std,
         interval=interval,
+        unknown=unknown,
     )

@@ -18,6 +18,10 @@ from ..errors import DataError
 from ..limits import MAX_HEADER_BYTES
 from .text import _decode, _short
 
+# What a cell holding no value looks like (compared in lower case, after ASCII blanks are stripped); the
+# numeric columns' parser (pandas) reads these as NaN, and the categorical columns' are read the same way
+MISSING_CELLS = frozenset({"", "na", "n/a", "nan", "null", "none", "<na>", "#n/a", "-nan"})
+
 _NUMBER = re.compile(r"[+-]?(?:(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|inf|infinity|nan)", re.IGNORECASE)
 
 
@@ -29,6 +33,16 @@ def split_line(line: str, sep: str) -> list[str]:
         return next(csv.reader([line], delimiter=sep), [])
     except csv.Error:
         return line.rstrip("\r\n").split(sep)
+
+
+def is_missing(cell: str) -> bool:
+    """Whether a (stripped) cell is one of :data:`MISSING_CELLS`."""
+    return cell.lower() in MISSING_CELLS
+
+
+def is_number(cell: str) -> bool:
+    """Whether a (stripped) cell is a number as the parser reads one (``inf`` and ``nan`` included)."""
+    return _NUMBER.fullmatch(cell) is not None
 
 
 def check_lines(
@@ -75,7 +89,7 @@ def _diagnose_cells(
                     raise ValueError(cell)
                 value = float(cell)
             except ValueError:
-                if cell == "" or cell.lower() in {"na", "n/a", "nan", "null", "none", "<na>", "#n/a", "-nan"}:
+                if is_missing(cell):
                     return DataError(f"{where}: missing value; every feature and target cell needs a number")
                 return DataError(f"{where}: {_short(cell)} is not a number")
             if np.isnan(value):
@@ -142,6 +156,47 @@ def parse_numeric(
     return A
 
 
+def _read_text(
+    buffer: io.StringIO | io.BytesIO,
+    names: list[str],
+    text_idx: list[int],
+    sep: str,
+    numbers: list[int],
+    src_name: str,
+) -> list[np.ndarray]:
+    """The cells of the columns ``text_idx`` of checked lines, as text with ASCII blanks stripped (one
+    object array per column); a missing cell (:data:`MISSING_CELLS`) is refused, naming its line."""
+    import pandas as pd
+
+    df = pd.read_csv(
+        buffer,
+        sep=sep,
+        header=None,
+        names=list(range(len(names))),
+        usecols=text_idx,
+        dtype=str,
+        na_filter=False,
+        index_col=False,
+        skip_blank_lines=True,
+        engine="c",
+        encoding="utf-8",
+    )
+    if len(df) != len(numbers):  # (the checks before this one make it unreachable)
+        raise DataError(f"{src_name}: lines {numbers[0]}-{numbers[-1]}: cannot read the text columns")
+    out = []
+    for j in text_idx:
+        cells = df[j].str.strip(" \t\r\n")
+        missing = cells.str.lower().isin(MISSING_CELLS).to_numpy()
+        if missing.any():
+            i = int(np.argmax(missing))
+            raise DataError(
+                f"{src_name}: line {numbers[i]}, column {names[j]!r}: missing value; every categorical cell "
+                "needs a category"
+            )
+        out.append(cells.to_numpy(dtype=object))
+    return out
+
+
 def parse_chunk(
     raw: bytes,
     first_line: int,
@@ -151,12 +206,17 @@ def parse_chunk(
     src_name: str,
     what: str = "the header",
     keep_lines: bool = False,
+    text_idx: list[int] | None = None,
+    texts: list[np.ndarray] | None = None,
 ) -> tuple[np.ndarray, list[str] | None, list[int]]:
     """Parse a chunk of raw CSV lines: the columns ``col_idx`` as float64, every cell checked.
 
     Field counts, blank lines and line numbers are found with vectorized byte
     scans, the numbers by pandas' C parser; only a chunk with a problem (or with
     quoted fields) is looked at line by line, to say exactly where it is.
+
+    With ``text_idx`` (categorical columns), their cells are appended to the list ``texts``, one object
+    array of stripped text per column, aligned with the rows of ``A``; a missing cell is refused.
 
     Returns
     -------
@@ -172,6 +232,8 @@ def parse_chunk(
         text = _decode(raw, src_name, first_line)
         lines, numbers = check_lines(text.splitlines(keepends=True), len(names), sep, first_line, src_name, what)
         A = parse_numeric(lines, numbers, names, col_idx, sep, src_name)
+        if text_idx and lines:
+            texts.extend(_read_text(io.StringIO("".join(lines)), names, text_idx, sep, numbers, src_name))
         return A, ([ln.rstrip("\r\n") for ln in lines] if keep_lines else None), numbers
     arr = np.frombuffer(raw, dtype=np.uint8)
     nl = np.flatnonzero(arr == 10)
@@ -232,4 +294,6 @@ def parse_chunk(
     A = df[col_idx].to_numpy(dtype=np.float64)
     if not np.isfinite(A).all():
         raise _diagnose_cells(lines(), numbers, sep, col_idx, names, src_name)
+    if text_idx:
+        texts.extend(_read_text(io.BytesIO(raw), names, text_idx, sep, numbers, src_name))
     return A, (lines() if keep_lines else None), numbers

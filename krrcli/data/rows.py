@@ -23,6 +23,7 @@ import numpy as np
 from .. import progress
 from ..errors import DataError, ResourceError, UsageError
 from ..resources import available_memory, format_bytes
+from .categorical import CodeBook, OneHot, sniff_text_columns
 from .columns import _column_index, choose_columns, read_header
 from .inputs import check_same_header, combined_sha256, expand_inputs, input_label
 from .parse import parse_chunk
@@ -82,8 +83,10 @@ class ArrayRows:
         sha256: str | None = None,
         weights: np.ndarray | None = None,
         weights_name: str | None = None,
+        encoder: OneHot | None = None,
     ) -> None:
         self.X, self.Y = X, Y
+        self.encoder = encoder  # how categorical input columns became some of the features (None: none did)
         self.weights = weights  # sample weights, one per row (None: all equal)
         self.weights_name = weights_name  # where they came from (a column's name)
         self.sha256 = sha256  # of the file the rows were read from, if any
@@ -249,6 +252,7 @@ class CsvRows:
         preflight: Callable[[int, int, int, bool], None] | None = None,
         expect_header: tuple[list[str], str] | None = None,
         weights: str | None = None,
+        categorical: list[str] | str | None = None,
     ) -> None:
         self.paths = expand_inputs(path)
         # a column of sample weights (finite, >= 0), read after the targets: the last column of each Y block
@@ -273,6 +277,12 @@ class CsvRows:
         self.header: list[str] = []  # the first file's column names
         # (names, file) that every file's header must equal, when this reads part of a larger input
         self._expect_header = expect_header
+        # feature columns of text (names, or "auto": those of the first block with a cell that is no number);
+        # the blocks hold each one's codes (see krrcli.data.categorical), to_arrays their indicators
+        self.categorical = categorical
+        self.codebook: CodeBook | None = None
+        self.encoder: OneHot | None = None  # after to_arrays, when a categorical column was read
+        self.inputs: list[str] = []  # the feature columns read (features: the same, with indicators)
 
     @property
     def n_rows(self) -> int | None:
@@ -305,6 +315,11 @@ class CsvRows:
             return np.empty((0, len(self.features))), np.empty((0, len(self.targets) + bool(self.weights)))
         X, Y = store.arrays()
         self.spilled = store.spilled
+        if self.codebook is not None and self.codebook.columns:
+            self.encoder = self.codebook.onehot(self.inputs)
+            self.encoder.check_names(self.name)
+            X = self.encoder.expand_codes(X, self.codebook)
+            self.features = self.encoder.features
         return X, Y
 
     def _estimate_rows(self, rows: int) -> int | None:
@@ -341,8 +356,11 @@ class CsvRows:
                         t_idx = _column_index(
                             names, targets + ([self.weights] if self.weights else []), src.name, "target"
                         )
-                        self.features, self.targets = features, targets
-                        idx, nf = f_idx + t_idx, len(f_idx)
+                        self.features, self.targets, self.inputs = features, targets, list(features)
+                        idx, nf, text_idx = f_idx + t_idx, len(f_idx), []
+                        sniff = self.categorical == "auto"  # (on the first block with rows)
+                        if isinstance(self.categorical, list):
+                            idx, nf, text_idx = self._categorical_columns(self.categorical, names, src.name, t_idx)
                     line_no = 1 + src.header_lines
                     reading = stack.enter_context(progress.task(f"reading {src.name}"))
                     before = rows
@@ -350,25 +368,35 @@ class CsvRows:
                         raw = src.read_rows(self.block_rows)
                         if not raw:
                             break
-                        A = parse_chunk(raw, line_no, names, idx, src.sep, src.name)[0]
+                        if sniff:
+                            found = sniff_text_columns(raw, names, f_idx, src.sep)
+                            idx, nf, text_idx = self._categorical_columns(found, names, src.name, t_idx)
+                            sniff = not raw.strip()
+                        texts: list[np.ndarray] = []
+                        A, _, numbers = parse_chunk(
+                            raw, line_no, names, idx, src.sep, src.name, text_idx=text_idx, texts=texts
+                        )
                         if self.weights:
                             _check_weight_column(A[:, -1], raw, line_no, src.name, self.weights)
                         line_no += raw.count(b"\n")
                         if A.shape[0] == 0:
                             continue
+                        x, y = A[:, :nf], A[:, nf:]
+                        if text_idx:
+                            x = self._with_codes(x, texts, src.name, numbers)
                         if rows == 0:
                             self._first_share = src.fraction_read()
                         rows += A.shape[0]
                         reading.update(rows - before, f"{rows - before:,} rows")  # this file's
                         if out is not None:
                             try:
-                                out.write(np.ascontiguousarray(A).tobytes())
+                                out.write(np.ascontiguousarray(np.hstack([x, y])).tobytes())
                             except OSError as exc:
                                 raise ResourceError(
                                     f"cannot keep {src.name}'s rows for a second pass in the temporary folder "
                                     f"({exc.strerror or exc}); set TMPDIR to a folder with more room"
                                 ) from None
-                        yield A[:, :nf], A[:, nf:]
+                        yield x, y
                     digests.append(src.drain_hash())
         except BaseException:
             if out is not None:
@@ -379,6 +407,34 @@ class CsvRows:
         if rows < self.min_rows:
             raise DataError(f"{self.name} has {rows} data row(s); need at least {self.min_rows}")
         self._n_rows, self.sha256, self._spill = rows, combined_sha256(digests), out
+
+    def _categorical_columns(
+        self, columns: list[str], names: list[str], source: str, t_idx: list[int]
+    ) -> tuple[list[int], int, list[int]]:
+        """Read ``columns`` (feature columns) as categories: the numeric columns' indices (features, then
+        targets), how many are features, and the categorical columns' indices (in feature order)."""
+        _column_index(names, columns, source, "categorical")
+        for c in columns:
+            if c not in self.features:
+                raise UsageError(f"--categorical {c!r}: not a feature column (categorical columns are features)")
+        self.codebook = CodeBook([f for f in self.features if f in columns])
+        numeric = [f for f in self.features if f not in columns]
+        return (
+            _column_index(names, numeric, source, "feature") + t_idx,
+            len(numeric),
+            _column_index(names, self.codebook.columns, source, "categorical"),
+        )
+
+    def _with_codes(self, x: np.ndarray, texts: list[np.ndarray], source: str, numbers: list[int]) -> np.ndarray:
+        """A block's features in input order: the numeric columns ``x``, and each categorical column's codes."""
+        assert self.codebook is not None
+        out = np.empty((x.shape[0], len(self.features)))
+        cats = self.codebook.columns
+        numeric = [j for j, f in enumerate(self.features) if f not in cats]
+        out[:, numeric] = x
+        for k, c in enumerate(cats):
+            out[:, self.features.index(c)] = self.codebook.add(c, texts[k], source, numbers)
+        return out
 
     def _replay(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         assert self._spill is not None and self._n_rows is not None
@@ -416,6 +472,9 @@ def iter_feature_chunks(
     chunk_rows: int = DEFAULT_CHUNK_ROWS,
     no_header: bool = False,
     keep_input: bool = False,
+    encoder: OneHot | None = None,
+    unknown: str = "error",
+    on_unseen: Callable[[int], None] | None = None,
 ) -> Iterator[tuple[list[str], np.ndarray, list[str] | None, list[int], str]]:
     """Stream a CSV of new rows (or several, one after another): yields
     ``(input_columns, X_chunk, input_lines, line_numbers, source_name)``.
@@ -425,7 +484,12 @@ def iter_feature_chunks(
     ``input_lines`` are the chunk's raw lines when ``keep_input``, else None.
     Every file after the first must have the first one's header.
     A header-only input yields one empty chunk.
+
+    With an ``encoder`` (a model with categorical columns) the input columns are ``encoder.inputs`` and
+    ``X_chunk`` their encoding into ``features``; a category not seen in training is an error, or with
+    ``unknown="ignore"`` all zeros, and ``on_unseen`` is told how many rows of each chunk had one.
     """
+    columns = features if encoder is None else encoder.inputs
     if chunk_rows < 1:
         raise UsageError(f"--chunk-size must be >= 1, got {chunk_rows}")
     paths = expand_inputs(path)
@@ -434,7 +498,7 @@ def iter_feature_chunks(
     for p in paths:
         with CsvSource(p, sep) as src:
             if no_header:
-                names = list(features)
+                names = list(columns)
                 line_no = 1
             else:
                 header = read_header(src)
@@ -445,7 +509,7 @@ def iter_feature_chunks(
                 if first is not None:
                     check_same_header(names, first[0], src.name, first[1])
                 position = {n: i for i, n in enumerate(names)}
-                missing = [f for f in features if f not in position]
+                missing = [f for f in columns if f not in position]
                 if missing:
                     raise DataError(
                         f"{src.name}: the model needs feature column(s) "
@@ -455,16 +519,25 @@ def iter_feature_chunks(
             if first is None:
                 first = (names, src.name)
             position = {n: i for i, n in enumerate(names)}
-            idx = [position[f] for f in features]
+            numeric = columns if encoder is None else encoder.numeric
+            idx = [position[f] for f in numeric]
+            text_idx = [] if encoder is None else [position[c] for c in encoder.inputs if c in encoder.categorical]
             what = "the model's feature list" if no_header else "the header"
             while True:
                 raw = src.read_rows(chunk_rows)
                 if not raw:
                     break
-                X, lines, numbers = parse_chunk(raw, line_no, names, idx, src.sep, src.name, what, keep_input)
+                texts: list[np.ndarray] = []
+                X, lines, numbers = parse_chunk(
+                    raw, line_no, names, idx, src.sep, src.name, what, keep_input, text_idx=text_idx, texts=texts
+                )
                 line_no += raw.count(b"\n")
                 if X.shape[0] == 0:
                     continue
+                if encoder is not None:
+                    X, unseen = encoder.encode(X, texts, source=src.name, line_numbers=numbers, unknown=unknown)
+                    if unseen and on_unseen is not None:
+                        on_unseen(unseen)
                 yield names, X, lines, numbers, src.name
                 yielded = True
     if not yielded:

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import DataError, KrrError, ModelFileError
-from ..limits import MAX_COLUMNS
+from ..limits import MAX_CATEGORIES, MAX_COLUMNS
 from .joblib_reader import CorruptModelFile, ForeignFile, TextFile, UnsafeModelFile, read_joblib
 from .output import atomic_write
 
@@ -84,6 +84,7 @@ def model_to_dict(model: Any, **metadata: Any) -> dict[str, Any]:
         "rows_zero_weight": int(getattr(model, "rows_zero_weight_", 0)),
         "intercept": arr(getattr(model, "intercept_", None)),
         **_factor_entries(model),
+        **(model.encoder_.to_record() if getattr(model, "encoder_", None) is not None else {}),
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "versions": _versions(),
         "fit_seconds": float(metadata.get("fit_seconds", float("nan"))),
@@ -136,6 +137,23 @@ def _check_factor(record: dict[str, Any], bad: Any, n: int, t: int) -> None:
         raise bad("a factor needs entry 'noise_var'")
     if (record.get("factor_u") is None) != (record.get("factor_u_sum") is None):
         raise bad("entries 'factor_u' and 'factor_u_sum' come together")
+
+
+def _check_categorical(record: dict[str, Any], bad: Any) -> None:
+    """The inputs and their categories expand to the features."""
+    from ..data.categorical import OneHot
+
+    inputs, categorical = record.get("inputs"), record.get("categorical")
+    if (inputs is None) != (categorical is None):
+        raise bad("entries 'inputs' and 'categorical' come together")
+    if inputs is None:
+        return
+    if len(set(inputs)) != len(inputs) or any(c not in inputs for c in categorical):
+        raise bad("entry 'categorical' names a column that is not one of 'inputs' (once)")
+    if any(len(set(c)) != len(c) for c in categorical.values()):
+        raise bad("entry 'categorical' lists a category twice")
+    if OneHot(inputs, categorical).features != record["features"]:
+        raise bad("entries 'inputs' and 'categorical' do not expand to the model's 'features'")
 
 
 def _alpha_value(alpha: Any) -> float | list[float]:
@@ -314,6 +332,21 @@ FIELDS: dict[str, tuple[bool, Any, str]] = {
     "factor_T": (False, lambda v: v is None or _float_array(v), "an array of floats, or null"),
     "factor_R": (False, lambda v: v is None or _float_array(v), "an array of floats, or null"),
     "noise_var": (False, lambda v: v is None or _float_array(v), "an array of floats, or null"),
+    # version 3: the CSV columns the model reads, when some are categorical, and each categorical one's
+    # categories (krrcli/data/categorical.py); "features" are then these columns with the indicators
+    "inputs": (False, lambda v: v is None or _names(v), "a list of column names, or null"),
+    "categorical": (
+        False,
+        lambda v: (
+            v is None
+            or (
+                type(v) is dict
+                and 0 < len(v) <= MAX_COLUMNS
+                and all(type(k) is str and _names(c) and len(c) <= MAX_CATEGORIES for k, c in v.items())
+            )
+        ),
+        "a dict of column name -> list of categories, or null",
+    ),
 }
 FIELDS_V3_ONLY = (
     "sample_weights",
@@ -327,6 +360,8 @@ FIELDS_V3_ONLY = (
     "factor_T",
     "factor_R",
     "noise_var",
+    "inputs",
+    "categorical",
 )
 # Version 2 had none of the version-3 entries.
 FIELDS_V2: dict[str, tuple[bool, Any, str]] = {k: v for k, v in FIELDS.items() if k not in FIELDS_V3_ONLY}
@@ -445,6 +480,7 @@ def _check_consistency(record: dict[str, Any], bad: Any, centers: str = "centers
     if type(record["alpha"]) is list and len(record["alpha"]) != t:
         raise bad(f"entry 'alpha' holds {len(record['alpha'])} values for {t} target(s)")
     _check_factor(record, bad, n, t)
+    _check_categorical(record, bad)
     intercept = record.get("intercept")
     if intercept is not None and (intercept.ndim != 1 or intercept.shape[0] != t or not np.isfinite(intercept).all()):
         raise bad(f"the intercept (shape {intercept.shape}) does not match the {t} target(s), or is not finite")
