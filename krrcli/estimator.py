@@ -651,9 +651,7 @@ def _posterior_parts(
     from .uncertainty import noise_variance
 
     factor = {k: v for k, v in sol.factor.items() if v is not None}
-    if intercept:
-        if factor["kind"] != "cholesky":
-            raise UsageError("keep_factor (--keep-factor) with an intercept needs an exact solver (cholesky)")
+    if intercept and factor["kind"] == "cholesky":  # (nystrom's u: see split_intercept)
         s = factor.get("scale", np.ones(Y.shape[0]))
         L = factor["L"]
         u = linalg.solve_triangular(L, linalg.solve_triangular(L, s, lower=True), lower=True, trans="T")

@@ -12,6 +12,10 @@ analogue (the deterministic training conditional, with ``A = K_Mn W K_nM + alpha
 
     var f(x) = (sigma^2 / alpha) (k(x, x) - ||T^-T k_xM||^2) + sigma^2 k_xM^T A^-1 k_xM
 
+and with the intercept (the posterior of (beta, b) under the precision [[A, c], [c^T, sum w]] / sigma^2, c = K_Mn w,
+by its Schur complement) ``sigma^2 (1 - u^T k_xM)^2 / (sum w - c^T u)`` more, ``u = A^-1 c``: the weights of
+the column of ones the intercept's solve fits, and the denominator ``sum w (1 - F_1)`` of b.
+
 sigma^2 is estimated from the training residuals as ``sum_i w_i r_i^2 / (n - dof)`` (dof: the effective degrees
 of freedom), the unbiased estimate of a linear smoother's noise. A predictive interval for a new observation
 (of weight 1) at x is ``f(x) +- z sqrt(var f(x) + sigma^2)``.
@@ -81,7 +85,10 @@ def posterior_std(model: Any, X: np.ndarray) -> np.ndarray:
             P = linalg.solve_triangular(factor["T"], Kb, trans="T", check_finite=False)
             Q = linalg.solve_triangular(factor["R"], Kb, trans="T", check_finite=False)
             prior = np.clip(kxx - np.einsum("ij,ij->j", P, P), 0.0, None)
-            var = prior[:, None] * (sigma2 / alpha)[None, :] + np.einsum("ij,ij->j", Q, Q)[:, None] * sigma2[None, :]
+            post = np.einsum("ij,ij->j", Q, Q)
+            if factor.get("u") is not None:
+                post = post + (1.0 - factor["u"] @ Kb) ** 2 / factor["u_sum"]
+            var = prior[:, None] * (sigma2 / alpha)[None, :] + post[:, None] * sigma2[None, :]
         out[a : a + step] = np.sqrt(var)
     return out
 

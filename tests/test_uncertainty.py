@@ -78,6 +78,32 @@ def test_nystrom_std_is_the_dtc_posterior():
     np.testing.assert_allclose(posterior_std(full, Xn), posterior_std(exact, Xn), rtol=1e-6)
 
 
+@pytest.mark.parametrize("weighted", [False, True])
+def test_nystrom_std_with_an_intercept(weighted):
+    """The DTC posterior of (beta, b) with a flat prior on b: the (M + 1) x (M + 1) precision, inverted here."""
+    X, y, Xn = _data(300, seed=4)
+    w = np.random.default_rng(2).uniform(0.3, 3.0, size=len(y)) if weighted else np.ones(len(y))
+    model = KernelRidge(gamma=GAMMA, alpha=ALPHA, solver="nystrom", n_centers=40, keep_factor=True, tol=1e-12,
+                        fit_intercept=True)  # fmt: skip
+    model.fit(X, y + 20, sample_weight=w if weighted else None)
+    C = model.centers_
+    K_MM = rbf_kernel(C, C, gamma=GAMMA) + np.eye(40) * 40 * np.finfo(float).eps  # (the fit's jitter)
+    Phi = np.column_stack([rbf_kernel(X, C, gamma=GAMMA), np.ones(len(X))])
+    P = np.zeros((41, 41))
+    P[:40, :40] = ALPHA * K_MM
+    phi = np.column_stack([rbf_kernel(Xn, C, gamma=GAMMA), np.ones(len(Xn))]).T
+    s2 = model.noise_var_[0]
+    prior = 1 - np.sum(phi[:40] * linalg.solve(K_MM, phi[:40]), axis=0)
+    post = np.sum(phi * linalg.solve(Phi.T @ (w[:, None] * Phi) + P, phi), axis=0)
+    np.testing.assert_allclose(posterior_std(model, Xn)[:, 0], np.sqrt(s2 / ALPHA * prior + s2 * post), rtol=1e-6)
+    if not weighted:  # M = n: the exact model's posterior, intercept included
+        full = KernelRidge(gamma=GAMMA, alpha=ALPHA, solver="nystrom", keep_factor=True, tol=1e-12, fit_intercept=True)
+        exact = KernelRidge(gamma=GAMMA, alpha=ALPHA, keep_factor=True, fit_intercept=True)
+        full.fit(X[:100], y[:100] + 20)
+        exact.fit(X[:100], y[:100] + 20)
+        np.testing.assert_allclose(posterior_std(full, Xn), posterior_std(exact, Xn), rtol=1e-6)
+
+
 @pytest.fixture
 def csvs(tmp_path):
     X, Y = make_regression(700, 3, seed=5)

@@ -50,4 +50,10 @@ def split_intercept(sol: Solution, Y: np.ndarray, weights: np.ndarray | None) ->
     coef = None if sol.coef is None else sol.coef[:, :-1] - np.outer(sol.coef[:, -1], b)
     fitted = F + np.outer(gap, b)
     dof = sol.effective_dof + float(w @ gap**2) / denom
-    return dataclasses.replace(sol, dual_coef=dual, coef=coef, fitted=fitted, effective_dof=dof), b
+    factor = sol.factor
+    if factor is not None and factor.get("kind") == "nystrom":
+        # the constant's term of the nystrom posterior (krrcli/uncertainty.py) needs u = A^-1 K_Mn W 1, the ones
+        # column's weights, and sum w - (K_Mn W 1)^T u = sum w (1 - F_1) = denom
+        factor = {**factor, "u": np.ascontiguousarray(sol.dual_coef[:, -1]), "u_sum": denom}
+    sol = dataclasses.replace(sol, dual_coef=dual, coef=coef, fitted=fitted, effective_dof=dof, factor=factor)
+    return sol, b
