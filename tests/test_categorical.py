@@ -110,7 +110,7 @@ def test_a_category_not_seen_in_training(krr, tmp_path, sales):
     assert res.exit_code == EXIT_DATA and res.stdout == "" and not (tmp_path / "p.csv").exists()
     assert res.stderr.strip() == (
         f"krr: error: {unseen}: line 6, column 'day': category 'Fri' was not seen in training (it knows 'Mon', "
-        "'Sat', 'Sun', 'Tue', 'Wed'); add --unknown ignore to encode it as none of them"
+        "'Sat', 'Sun', 'Tue', 'Wed'); krr predict --unknown ignore encodes it as none of them"
     )
     res = krr("predict", model, unseen, "--unknown", "ignore", "--with-input")
     assert res.exit_code == 0, res.stderr
@@ -165,6 +165,37 @@ def test_categorical_cells_are_checked(krr, tmp_path):
     res = krr("fit", many, "-c", "auto", "-o", tmp_path / "m.joblib")
     assert res.exit_code == EXIT_DATA and f"more than {MAX_CATEGORIES:,} distinct values" in res.stderr
     assert not (tmp_path / "m.joblib").exists()
+
+
+def test_a_model_of_categorical_features_only(krr, tmp_path, sales):
+    df, path, new, new_path = sales
+    model = tmp_path / "m.joblib"
+    assert krr("fit", path, "-f", "day,store", "-c", "auto", "--gamma", "0.3", "-o", model).exit_code == 0
+    res = krr("predict", model, new_path)
+    assert res.exit_code == 0, res.stderr
+    Z = pd.get_dummies(df[["day", "store"]], prefix_sep="=", dtype=float)
+    ref = SkKernelRidge(kernel="rbf", gamma=0.3, alpha=1.0).fit(Z.to_numpy(), df["y"])
+    Zn = pd.get_dummies(new[["day", "store"]], prefix_sep="=", dtype=float).reindex(columns=Z.columns, fill_value=0)
+    np.testing.assert_allclose(_predictions(res.stdout), ref.predict(Zn.to_numpy()), rtol=1e-10, atol=1e-12)
+    res = krr("inspect", model, "--effects", "--data", new_path, "--json")
+    assert res.exit_code == 0, res.stderr
+
+
+def test_text_that_is_not_utf8_is_named(krr, tmp_path):
+    path = tmp_path / "latin.csv"
+    path.write_bytes(b"x,color,y\n1,a,1\n2,caf\xe9,2\n3,b,3\n")
+    res = krr("fit", path, "-c", "color", "-o", tmp_path / "m.joblib")
+    assert res.exit_code == EXIT_DATA and "not UTF-8 text (line 3)" in res.stderr and "Traceback" not in res.stderr
+
+
+def test_too_many_categories_names_the_line_of_the_first_value_too_many(krr, tmp_path):
+    many = tmp_path / "ids.csv"
+    many.write_text("x,id,y\n" + "".join(f"{i},id{i},{i % 7}\n" for i in range(MAX_CATEGORIES + 200)))
+    res = krr("fit", many, "-c", "id", "-o", tmp_path / "m.joblib")
+    # (header line 1; the values id0 ... id999 on lines 2 ... 1001)
+    assert res.exit_code == EXIT_DATA and f"line {MAX_CATEGORIES + 2}, column 'id'" in res.stderr, res.stderr
+    res = krr("fit", many, "-c", ",", "-o", tmp_path / "m.joblib")
+    assert res.exit_code == EXIT_USAGE and "--categorical is empty" in res.stderr
 
 
 def test_blank_stripped_text_categories_and_numbers_as_categories(tmp_path):
@@ -225,6 +256,12 @@ def test_the_model_file_keeps_the_encoding_checked(tmp_path, sales):
         ("categorical", {"day": ["Mon", "Mon"]}, "lists a category twice"),
         ("inputs", None, "come together"),
         ("categorical", {"day": "Mon"}, "a dict of column name"),
+        (
+            "categorical",
+            {"day": ["", "Mon", "Sat", "Sun", "Tue"], "store": ["A", "B", "New York, NY"]},
+            "no cell gives",
+        ),
+        ("inputs", ["x", "day", "day"], "names a column twice"),
     ]:
         bad = dict(record, **{key: value})
         if value is None:

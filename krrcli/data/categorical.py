@@ -37,7 +37,10 @@ def parse_categorical_option(value: str | Sequence[str] | None) -> list[str] | s
 
     if not value:
         return None
-    names = parse_features_option(value if isinstance(value, str) else list(value))
+    parts = [value] if isinstance(value, str) else list(value)
+    if not any(p.strip(" ,") for p in parts):
+        raise UsageError("--categorical is empty; give comma-separated column names, or auto")
+    names = parse_features_option(parts)
     if names is not None and "auto" in names:
         if len(names) > 1:
             raise UsageError("--categorical auto finds the text columns itself; give auto alone, or column names")
@@ -59,8 +62,10 @@ class CodeBook:
 
     def add(self, column: str, cells: np.ndarray, source: str, line_numbers: Sequence[int]) -> np.ndarray:
         """The codes of one block of a column's cells (new categories numbered after the known ones)."""
+        import pandas as pd
+
         book = self.codes[column]
-        values, inverse = np.unique(cells.astype(str), return_inverse=True)
+        inverse, values = pd.factorize(cells)  # (the values in the order they first appear)
         lookup = np.empty(len(values))
         for i, v in enumerate(values.tolist()):
             code = book.get(v)
@@ -74,7 +79,7 @@ class CodeBook:
                     )
                 code = book[v] = len(book)
             lookup[i] = code
-        return lookup[inverse.ravel()]
+        return lookup[inverse]
 
     def onehot(self, inputs: Sequence[str]) -> OneHot:
         return OneHot(inputs, {c: sorted(self.codes[c]) for c in self.columns})
@@ -157,8 +162,8 @@ class OneHot:
                 i = int(np.argmax(bad))
                 raise DataError(
                     f"{source}: line {line_numbers[i]}, column {c!r}: category {_short(str(cells[i]))} was not "
-                    f"seen in training (it knows {_category_list(self.categorical[c])}); add --unknown ignore "
-                    "to encode it as none of them"
+                    f"seen in training (it knows {_category_list(self.categorical[c])}); krr predict --unknown "
+                    "ignore encodes it as none of them"
                 )
             unseen |= bad
             parts.append(_indicators(codes, len(self.categorical[c])))

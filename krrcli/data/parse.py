@@ -134,8 +134,8 @@ def parse_numeric(
     """
     import pandas as pd
 
-    if not lines:
-        return np.empty((0, len(col_idx)))
+    if not lines or not col_idx:
+        return np.empty((len(lines), len(col_idx)))
     try:
         df = pd.read_csv(
             io.StringIO("".join(lines)),
@@ -269,6 +269,13 @@ def parse_chunk(
         return np.empty((0, len(col_idx))), ([] if keep_lines else None), []
     if (blank & (ends > starts)).any():  # white-space-only lines: drop them before parsing
         raw = b"\n".join(raw[starts[i] : ends[i]] for i in kept) + b"\n"
+    if not col_idx:  # only text columns (a model whose features are all categorical)
+        try:
+            texts.extend(_read_text(io.BytesIO(raw), names, text_idx or [], sep, numbers, src_name))
+        except UnicodeDecodeError:
+            lines()  # names the line that is not UTF-8
+            raise
+        return np.empty((len(kept), 0)), (lines() if keep_lines else None), numbers
     try:
         df = pd.read_csv(
             io.BytesIO(raw),
@@ -295,5 +302,9 @@ def parse_chunk(
     if not np.isfinite(A).all():
         raise _diagnose_cells(lines(), numbers, sep, col_idx, names, src_name)
     if text_idx:
-        texts.extend(_read_text(io.BytesIO(raw), names, text_idx, sep, numbers, src_name))
+        try:
+            texts.extend(_read_text(io.BytesIO(raw), names, text_idx, sep, numbers, src_name))
+        except UnicodeDecodeError:
+            lines()  # names the line that is not UTF-8
+            raise
     return A, (lines() if keep_lines else None), numbers

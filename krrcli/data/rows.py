@@ -439,7 +439,8 @@ class CsvRows:
     def _replay(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         assert self._spill is not None and self._n_rows is not None
         self._spill.flush()
-        nf, width = len(self.features), len(self.features) + len(self.targets) + bool(self.weights)
+        # (the spill holds the input columns, categorical ones as codes: to_arrays may have expanded features)
+        nf, width = len(self.inputs), len(self.inputs) + len(self.targets) + bool(self.weights)
         A = np.memmap(self._spill, dtype=np.float64, mode="r", shape=(self._n_rows, width))
         for a in range(0, self._n_rows, self.block_rows):
             block = np.array(A[a : a + self.block_rows])

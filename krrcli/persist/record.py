@@ -148,10 +148,14 @@ def _check_categorical(record: dict[str, Any], bad: Any) -> None:
         raise bad("entries 'inputs' and 'categorical' come together")
     if inputs is None:
         return
-    if len(set(inputs)) != len(inputs) or any(c not in inputs for c in categorical):
-        raise bad("entry 'categorical' names a column that is not one of 'inputs' (once)")
+    if len(set(inputs)) != len(inputs):
+        raise bad("entry 'inputs' names a column twice")
+    if any(c not in inputs for c in categorical):
+        raise bad("entry 'categorical' names a column that is not one of 'inputs'")
     if any(len(set(c)) != len(c) for c in categorical.values()):
         raise bad("entry 'categorical' lists a category twice")
+    if any(v != v.strip(" \t\r\n") or not v for c in categorical.values() for v in c):
+        raise bad("entry 'categorical' holds a category that no cell gives (empty, or with blanks around it)")
     if OneHot(inputs, categorical).features != record["features"]:
         raise bad("entries 'inputs' and 'categorical' do not expand to the model's 'features'")
 
