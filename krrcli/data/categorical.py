@@ -195,14 +195,10 @@ def sniff_text_columns(raw: bytes, names: list[str], idx: list[int], sep: str) -
     what is wrong)."""
     import io
 
-    import pandas as pd
-
-    from .parse import is_missing, is_number
+    from .parse import is_missing, is_number, read_columns
 
     try:
-        df = pd.read_csv(io.BytesIO(raw), sep=sep, header=None, names=list(range(len(names))), usecols=idx,
-                         dtype=str, na_filter=False, index_col=False, skip_blank_lines=True, engine="c",
-                         encoding="utf-8")  # fmt: skip
+        df = read_columns(io.BytesIO(raw), names, idx, sep, text=True)
     except (ValueError, UnicodeDecodeError):
         return []
     found = []

@@ -156,6 +156,18 @@ def parse_numeric(
     return A
 
 
+def read_columns(
+    buffer: io.StringIO | io.BytesIO, names: list[str], usecols: list[int], sep: str, text: bool = False
+) -> Any:
+    """The columns ``usecols`` of checked CSV lines as a DataFrame by pandas' C parser (blank lines skipped);
+    with ``text``, every cell as it is written (no conversion, no NaN)."""
+    import pandas as pd
+
+    as_text = {"dtype": str, "na_filter": False} if text else {}
+    return pd.read_csv(buffer, sep=sep, header=None, names=list(range(len(names))), usecols=usecols, index_col=False,
+                       skip_blank_lines=True, engine="c", encoding="utf-8", **as_text)  # fmt: skip
+
+
 def _read_text(
     buffer: io.StringIO | io.BytesIO,
     names: list[str],
@@ -166,21 +178,7 @@ def _read_text(
 ) -> list[np.ndarray]:
     """The cells of the columns ``text_idx`` of checked lines, as text with ASCII blanks stripped (one
     object array per column); a missing cell (:data:`MISSING_CELLS`) is refused, naming its line."""
-    import pandas as pd
-
-    df = pd.read_csv(
-        buffer,
-        sep=sep,
-        header=None,
-        names=list(range(len(names))),
-        usecols=text_idx,
-        dtype=str,
-        na_filter=False,
-        index_col=False,
-        skip_blank_lines=True,
-        engine="c",
-        encoding="utf-8",
-    )
+    df = read_columns(buffer, names, text_idx, sep, text=True)
     if len(df) != len(numbers):  # (the checks before this one make it unreachable)
         raise DataError(f"{src_name}: lines {numbers[0]}-{numbers[-1]}: cannot read the text columns")
     out = []
@@ -226,7 +224,6 @@ def parse_chunk(
     numbers : list of int
         The line number (in the file) of each row.
     """
-    import pandas as pd
 
     if b'"' in raw:  # quoted fields may hold separators or newlines: take the careful path
         text = _decode(raw, src_name, first_line)
@@ -269,25 +266,19 @@ def parse_chunk(
         return np.empty((0, len(col_idx))), ([] if keep_lines else None), []
     if (blank & (ends > starts)).any():  # white-space-only lines: drop them before parsing
         raw = b"\n".join(raw[starts[i] : ends[i]] for i in kept) + b"\n"
-    if not col_idx:  # only text columns (a model whose features are all categorical)
+
+    def read_text() -> None:
         try:
-            texts.extend(_read_text(io.BytesIO(raw), names, text_idx or [], sep, numbers, src_name))
+            texts.extend(_read_text(io.BytesIO(raw), names, text_idx, sep, numbers, src_name))
         except UnicodeDecodeError:
             lines()  # names the line that is not UTF-8
             raise
+
+    if not col_idx:  # only text columns (a model whose features are all categorical)
+        read_text()
         return np.empty((len(kept), 0)), (lines() if keep_lines else None), numbers
     try:
-        df = pd.read_csv(
-            io.BytesIO(raw),
-            sep=sep,
-            header=None,
-            names=list(range(len(names))),
-            usecols=col_idx,
-            index_col=False,
-            skip_blank_lines=True,
-            engine="c",
-            encoding="utf-8",
-        )
+        df = read_columns(io.BytesIO(raw), names, col_idx, sep)
     except (ValueError, UnicodeDecodeError):
         raise _diagnose_cells(lines(), numbers, sep, col_idx, names, src_name) from None
     if len(df) != len(kept):
@@ -302,9 +293,5 @@ def parse_chunk(
     if not np.isfinite(A).all():
         raise _diagnose_cells(lines(), numbers, sep, col_idx, names, src_name)
     if text_idx:
-        try:
-            texts.extend(_read_text(io.BytesIO(raw), names, text_idx, sep, numbers, src_name))
-        except UnicodeDecodeError:
-            lines()  # names the line that is not UTF-8
-            raise
+        read_text()
     return A, (lines() if keep_lines else None), numbers
