@@ -29,6 +29,7 @@ _EXPORTS = {
     "ResourceError": "errors",
     "ClusterError": "errors",
     "NotFittedError": "errors",
+    "KrrWarning": "errors",
 }
 
 __all__ = ["__version__", *_EXPORTS]

@@ -50,6 +50,8 @@ def _summary(model: KernelRidge, path: str | None, seconds: float, read_seconds:
         "effective_dof_exact": bool(model.effective_dof_exact_),
         "sample_weights": getattr(model, "sample_weights_", None),
         "rows_zero_weight": int(getattr(model, "rows_zero_weight_", 0)),
+        "rows_dropped": int(getattr(model, "rows_dropped_", 0)),
+        "rows_dropped_lines": list(getattr(model, "rows_dropped_lines_", [])),
         "intercept": None if getattr(model, "intercept_", None) is None else [float(v) for v in model.intercept_],
         "factor": _factor_summary(model),
         "categorical": None if getattr(model, "encoder_", None) is None else model.encoder_.describe(),
@@ -93,8 +95,13 @@ def fit_csv(
     intercept: bool = False,
     keep_factor: bool = False,
     categorical: list[str] | str | None = None,
+    missing: str = "error",
 ) -> dict[str, Any]:
     """Fit a model on a CSV file and save it; return the summary (the keys of ``krr fit --json``).
+
+    ``missing`` says what a row with a missing value (:data:`krrcli.data.MISSING_CELLS`) in a column the fit
+    uses does: stops the fit with an error naming it ("error"), or is left out ("drop"; counted in a warning,
+    ``rows_dropped`` and ``rows_dropped_lines`` of the summary). Infinite and non-numeric cells are errors either way.
 
     ``categorical`` names feature columns of text to one-hot encode with the categories seen (or is
     ``"auto"``: the feature columns with text in the first rows); see :mod:`krrcli.data.categorical`.
@@ -109,10 +116,12 @@ def fit_csv(
     With ``engine="dask"`` the files are read as partitions by the workers of the Dask cluster at
     ``scheduler`` (or ``DASK_SCHEDULER_ADDRESS``; none: a local cluster started for the fit), and the
     nystrom solver's passes run there."""
+    from .data import check_missing
     from .execution.cluster import check_engine
     from .solvers import get_solver
 
     check_engine(engine, scheduler)
+    check_missing(missing)
     if weights is not None and engine == "dask":
         raise UsageError("--weights is not supported with --engine dask yet; fit with --engine local")
     if intercept and engine == "dask":
@@ -156,7 +165,8 @@ def fit_csv(
 
         with Cluster(scheduler) as cluster:
             t0 = time.perf_counter()
-            rows = PartitionedRows(cluster, data, targets=targets, features=features, sep=sep)
+            rows = PartitionedRows(cluster, data, targets=targets, features=features, sep=sep, missing=missing)
+            rows.dropped.warn(rows.name)
             t1 = time.perf_counter()
             model.fit_rows(rows)
             seconds = time.perf_counter() - t1
@@ -164,13 +174,14 @@ def fit_csv(
         t0 = time.perf_counter()
         with CsvRows(
             data, targets=targets, features=features, sep=sep, preflight=model.preflight, weights=weights,
-            categorical=categorical,
+            categorical=categorical, missing=missing,
         ) as rows:  # fmt: skip
             X, Y = rows.to_arrays()
+            rows.dropped.warn(rows.name)
             Y, w = _split_weights(Y, weights, rows.name)
             table = ArrayRows(
                 X, Y, features=rows.features, targets=rows.targets, name=rows.name, owned=True, weights=w,
-                weights_name=weights, encoder=rows.encoder,
+                weights_name=weights, encoder=rows.encoder, dropped=rows.dropped,
             )  # fmt: skip
         t1 = time.perf_counter()
         model.fit_rows(table)
@@ -204,8 +215,14 @@ def predict_csv(
     std: bool = False,
     interval: float | None = None,
     unknown: str = "error",
+    missing: str = "error",
 ) -> int:
     """Stream predictions for a CSV file to ``output`` (atomic) or stdout; return the row count.
+
+    A row with a missing value (:data:`krrcli.data.MISSING_CELLS`) in a feature column is an error naming it
+    (``missing="error"``), gets empty prediction cells (``"empty"``: the output stays aligned with the
+    input), or has each missing feature filled in with its training mean stored in the model
+    (``"impute"``); the rows are counted in a warning. Infinite and non-numeric cells are errors either way.
 
     For a model with categorical columns, a category not seen in training is an error (``unknown="error"``)
     or encoded as none of the known ones, all zeros (``"ignore"``; the rows are counted in a warning).
@@ -221,12 +238,14 @@ def predict_csv(
     With ``engine="dask"`` each input file is predicted by a worker of the Dask cluster; the output is
     written in input order, or, when ``output`` has a ``*`` (``out/part-*.csv``), one file per input
     file, the ``*`` replaced by its number (all written together, or none)."""
+    from .data import MISSING_PREDICT_POLICIES, check_missing
     from .data.categorical import check_unknown
     from .execution.cluster import check_engine
 
     check_engine(engine, scheduler)
     check_dtype(dtype)
     check_unknown(unknown)
+    check_missing(missing, MISSING_PREDICT_POLICIES)
     if (effects or std or interval is not None) and engine == "dask":
         raise UsageError("--effects, --std and --interval are not supported with --engine dask yet")
     if interval is not None:
@@ -236,6 +255,11 @@ def predict_csv(
     if float_format is not None:
         _check_float_format(float_format)
     model = load_model(model_path)
+    if missing == "impute" and getattr(model, "feature_means_", None) is None:
+        raise UsageError(
+            f"{model_path} holds no training means (it was written by an older krr); --missing impute needs a "
+            "model fitted by this version: refit it, or use --missing empty"
+        )
     if model.encoder_ is not None and engine == "dask":
         raise UsageError("a model with categorical columns cannot predict with --engine dask yet; use --engine local")
     columns = [f"{t}_pred" for t in model.target_names_]
@@ -271,6 +295,8 @@ def predict_csv(
         options["effects"] = True
     if unknown != "error":
         options["unknown"] = unknown
+    if missing != "error":
+        options["missing"] = missing
     if std or interval is not None:
         options["std"], options["interval"] = std, interval
     if engine == "dask":
@@ -326,17 +352,25 @@ def _write_predictions(
     std: bool = False,
     interval: float | None = None,
     unknown: str = "error",
+    missing: str = "error",
+    counts: dict[str, int] | None = None,
 ) -> int:
+    """Predict the rows of ``data`` chunk by chunk, writing CSV to ``fh``; return the row count. The rows with
+    an unseen category (``unknown="ignore"``) or a missing value (``missing`` "empty" or "impute") are
+    counted in a warning, or added to ``counts`` when it is given (a worker's part of the input)."""
     from .data import parse_sep
     from .errors import DataError
 
     rows = 0
     first = True
-    unseen: list[int] = []  # rows with a category not seen in training, per chunk (--unknown ignore)
+    tally = {"rows": 0, "unseen": 0, "missing": 0}
     out_sep = parse_sep(sep) if with_input else ","
+    # a row without predictions: empty cells (a lone column's is written "" so that the line is not blank)
+    empty = out_sep.join([""] * len(columns)) if len(columns) > 1 or with_input else '""'
     chunks = iter_feature_chunks(
         data, model.feature_names_in_, sep=sep, chunk_rows=chunk_size, no_header=no_header, keep_input=with_input,
-        encoder=getattr(model, "encoder_", None), unknown=unknown, on_unseen=unseen.append,
+        encoder=getattr(model, "encoder_", None), unknown=unknown, allow_missing=missing != "error",
+        on_unseen=lambda k: tally.__setitem__("unseen", tally["unseen"] + k),
     )  # fmt: skip
     for names, X, lines, numbers, source in chunks:
         if first:
@@ -351,45 +385,102 @@ def _write_predictions(
             first = False
         if X.shape[0] == 0:
             continue
-        t = len(model.target_names_)
-        pred = np.asarray(model.predict(X, dtype=dtype)).reshape(X.shape[0], t)
-        finite = np.isfinite(pred).all(axis=1)
-        if not finite.all():
-            raise DataError(
-                f"{source}: line {numbers[int(np.argmin(finite))]}: the prediction is "
-                "not finite (the kernel overflows or is undefined for this row); check the row's scale"
-            )
-        if std or interval is not None:
-            from .uncertainty import normal_quantile, posterior_std
-
-            sd = posterior_std(model, X)
-            parts = [pred, sd] if std else [pred]
-            if interval is not None:  # f +- z sqrt(var f + sigma^2): a new observation's interval
-                half = normal_quantile(interval) * np.sqrt(sd**2 + np.asarray(model.noise_var_)[None, :])
-                parts.append(np.stack([pred - half, pred + half], axis=2).reshape(pred.shape[0], -1))
-            pred = np.hstack(parts)
-        if effects:  # d<target>_d<feature>, target by target
-            from .effects import marginal_effects
-
-            pred = np.hstack([pred, marginal_effects(model, X).transpose(0, 2, 1).reshape(X.shape[0], -1)])
-        text = format_rows(pred, float_format, out_sep)
+        gaps = None  # the rows with a missing value (--missing empty or impute)
+        if missing != "error":
+            holes = np.isnan(X)
+            gaps = holes.any(axis=1)
+            if gaps.any():
+                tally["missing"] += int(gaps.sum())
+                # impute: each missing feature's training mean. empty: the rows are predicted all the same
+                # (with the means, or 0), so that every other row's numbers are those of the same chunk
+                # without gaps, and their cells left empty
+                fill = getattr(model, "feature_means_", None)
+                X = np.where(holes, 0.0 if fill is None else fill[None, :], X)
+            if missing == "impute" or not gaps.any():
+                gaps = None
+        values = _prediction_values(model, X, numbers, source, dtype, std, interval, effects, ignore=gaps)
+        text = format_rows(values, float_format, out_sep)
+        if gaps is not None:
+            for i in np.flatnonzero(gaps).tolist():
+                text[i] = empty
         if with_input:
             text = [f"{line}{out_sep}{p}" for line, p in zip(lines, text, strict=True)]
         fh.write("\n".join(text) + "\n")
         rows += X.shape[0]
     fh.flush()
-    if unseen:
-        import warnings
-
-        from .errors import KrrWarning
-
-        warnings.warn(
-            f"{sum(unseen):,} of {rows:,} row(s) had a category not seen in training, encoded as none of the known "
-            "ones (--unknown ignore)",
-            KrrWarning,
-            stacklevel=2,
-        )
+    tally["rows"] = rows
+    if counts is not None:
+        add_counts(counts, tally)
+    else:
+        warn_prediction_counts(tally, missing)
     return rows
+
+
+def add_counts(total: dict[str, int], part: dict[str, int]) -> None:
+    """Add the counts ``part`` into ``total``."""
+    for k, v in part.items():
+        total[k] = total.get(k, 0) + v
+
+
+def warn_prediction_counts(counts: dict[str, int], missing: str) -> None:
+    """Say on stderr how many predicted rows had an unseen category or a missing value, when any did."""
+    import warnings
+
+    from .errors import KrrWarning
+
+    rows = counts.get("rows", 0)
+    if counts.get("unseen"):
+        warnings.warn(
+            f"{counts['unseen']:,} of {rows:,} row(s) had a category not seen in training, encoded as none of the "
+            "known ones (--unknown ignore)",
+            KrrWarning,
+            stacklevel=3,
+        )
+    if counts.get("missing"):
+        done = "their predictions are left empty" if missing == "empty" else "filled in with the training means"
+        warnings.warn(
+            f"{counts['missing']:,} of {rows:,} row(s) had a missing value: {done} (--missing {missing})",
+            KrrWarning,
+            stacklevel=3,
+        )
+
+
+def _prediction_values(
+    model: KernelRidge,
+    X: np.ndarray,
+    numbers: list[int],
+    source: str,
+    dtype: str,
+    std: bool,
+    interval: float | None,
+    effects: bool,
+    ignore: np.ndarray | None = None,
+) -> np.ndarray:
+    """The output columns for feature rows ``X`` (lines ``numbers`` of ``source``): the predictions, then
+    their standard deviations, intervals and marginal effects as asked. A prediction that is not finite is
+    an error, except in the rows ``ignore`` (a mask: rows whose output is not written)."""
+    t = len(model.target_names_)
+    pred = np.asarray(model.predict(X, dtype=dtype)).reshape(X.shape[0], t)
+    finite = np.isfinite(pred).all(axis=1) | (False if ignore is None else ignore)
+    if not finite.all():
+        raise DataError(
+            f"{source}: line {numbers[int(np.argmin(finite))]}: the prediction is "
+            "not finite (the kernel overflows or is undefined for this row); check the row's scale"
+        )
+    if std or interval is not None:
+        from .uncertainty import normal_quantile, posterior_std
+
+        sd = posterior_std(model, X)
+        parts = [pred, sd] if std else [pred]
+        if interval is not None:  # f +- z sqrt(var f + sigma^2): a new observation's interval
+            half = normal_quantile(interval) * np.sqrt(sd**2 + np.asarray(model.noise_var_)[None, :])
+            parts.append(np.stack([pred - half, pred + half], axis=2).reshape(pred.shape[0], -1))
+        pred = np.hstack(parts)
+    if effects:  # d<target>_d<feature>, target by target
+        from .effects import marginal_effects
+
+        pred = np.hstack([pred, marginal_effects(model, X).transpose(0, 2, 1).reshape(X.shape[0], -1)])
+    return pred
 
 
 def cv_csv(
@@ -419,8 +510,11 @@ def cv_csv(
     weights: str | None = None,
     intercept: bool = False,
     categorical: list[str] | str | None = None,
+    missing: str = "error",
 ) -> dict[str, Any]:
     """Cross-validate a grid on a CSV file; optionally refit the best and save it. Returns the report dict.
+
+    ``missing``: "error", or "drop" rows with a missing value, as :func:`fit_csv` does.
 
     ``categorical``: feature columns of text, one-hot encoded as :func:`fit_csv` does.
 
@@ -437,11 +531,13 @@ def cv_csv(
     does) and the nystrom closed forms' two passes per gamma run there; data small enough for the
     exact closed forms are gathered and cross-validated here.
     """
+    from .data import check_missing
     from .errors import UsageError
     from .execution.cluster import check_engine
     from .selection import DEFAULT_ALPHAS, METRICS, check_grid_size, parse_grid
 
     check_engine(engine, scheduler)
+    check_missing(missing)
     if weights is not None and engine == "dask":
         raise UsageError("--weights is not supported with --engine dask yet; run cv with --engine local")
     if intercept and engine == "dask":
@@ -485,14 +581,18 @@ def cv_csv(
         from .execution.cluster import Cluster
 
         with Cluster(scheduler) as cluster:
-            rows = PartitionedRows(cluster, data, targets=targets, features=features, sep=sep)
+            rows = PartitionedRows(cluster, data, targets=targets, features=features, sep=sep, missing=missing)
+            rows.dropped.warn(rows.name)
             return _cross_validate_rows(rows, standardize, solver, output, t0, options)
-    with CsvRows(data, targets=targets, features=features, sep=sep, weights=weights, categorical=categorical) as table:
+    with CsvRows(
+        data, targets=targets, features=features, sep=sep, weights=weights, categorical=categorical, missing=missing
+    ) as table:
         X, Y = table.to_arrays()
+        table.dropped.warn(table.name)
         Y, w = _split_weights(Y, weights, table.name)
         rows = ArrayRows(
             X, Y, features=table.features, targets=table.targets, name=table.name, sha256=table.sha256, weights=w,
-            weights_name=weights, encoder=table.encoder,
+            weights_name=weights, encoder=table.encoder, dropped=table.dropped,
         )  # fmt: skip
     return _cross_validate_rows(rows, standardize, solver, output, t0, options)
 
@@ -565,6 +665,8 @@ def _cross_validate_rows(
         "sample_weights": getattr(rows, "weights_name", None) if getattr(rows, "weights", None) is not None else None,
         "intercept": bool(options["fit_intercept"]),
         "categorical": None if getattr(rows, "encoder", None) is None else rows.encoder.describe(),
+        "rows_dropped": rows.dropped.count,
+        "rows_dropped_lines": list(rows.dropped.lines or []),
         "model": None,
     }
     if output is not None:
@@ -584,6 +686,7 @@ def _cross_validate_rows(
             model.fit_rows(rows)
         else:
             model.fit(X, Y if t > 1 else Y[:, 0], sample_weight=w)
+            model.rows_dropped_, model.rows_dropped_lines_ = rows.dropped.count, list(rows.dropped.lines or [])
             model.feature_names_in_ = list(rows.features)
             model.target_names_ = list(rows.targets)
             model.encoder_ = getattr(rows, "encoder", None)

@@ -187,6 +187,13 @@ class KernelRidge:
         The gamma really used.
     solver_ : str
     mean_, scale_ : ndarray of shape (n_features,) or None
+    feature_means_ : ndarray of shape (n_features,) or None
+        The training rows' mean of each feature (what ``krr predict --missing impute`` fills in); None in
+        a model loaded from a file written before krr kept them.
+    rows_dropped_ : int
+        Training rows left out for a missing value (``krr fit --missing drop``).
+    rows_dropped_lines_ : list of int
+        The line numbers of the first of them (at most five).
     feature_names_in_, target_names_ : list of str
     effective_dof_ : float
     train_scores_ : dict with rmse, mae, r2 on the training rows
@@ -292,6 +299,7 @@ class KernelRidge:
         if Y.shape[0] != n:
             raise DataError(f"X has {n} rows but y has {Y.shape[0]}")
         weights, self.sample_weights_, self.rows_zero_weight_ = None, None, 0
+        self.rows_dropped_, self.rows_dropped_lines_ = 0, []
         if sample_weight is not None:
             weights = _check_weights(sample_weight, n)
             self.sample_weights_ = weights_name or "sample_weight"
@@ -312,9 +320,11 @@ class KernelRidge:
         if self.standardize:
             scaler = Standardizer().fit(X)
             self.mean_, self.scale_ = scaler.mean_, scaler.scale_
+            self.feature_means_ = scaler.mean_.copy()
             X = scaler.transform(X, overwrite=overwrite_X and X.flags.writeable)
         else:
             self.mean_ = self.scale_ = None
+            self.feature_means_ = X.mean(axis=0)  # (what predict --missing impute fills in)
         X = np.ascontiguousarray(X)
         self.gamma_ = resolve_gamma(self.kernel_, self.gamma, d)
         from .solvers.intercept import split_intercept, with_ones
@@ -478,6 +488,9 @@ class KernelRidge:
         self.feature_names_in_ = list(rows.features)
         self.target_names_ = list(rows.targets)
         self.encoder_ = getattr(rows, "encoder", None)  # categorical input columns, one-hot encoded
+        dropped = getattr(rows, "dropped", None)
+        if dropped is not None:  # rows of the file left out for a missing value: how many, the first lines
+            self.rows_dropped_, self.rows_dropped_lines_ = dropped.count, list(dropped.lines or [])
         return self
 
     def _fit_partitioned(self, rows: Any) -> None:
@@ -511,6 +524,7 @@ class KernelRidge:
             raise UsageError("one alpha per target is not supported with --engine dask yet")
         solver.check(kernel=self.kernel_, alpha=self._plan_alpha())
         options = self._options_for(solver)
+        self.feature_means_ = np.asarray(rows.feature_means, dtype=np.float64)
         if self.standardize:
             scaler = rows.scaler()
             self.mean_, self.scale_ = scaler.mean_, scaler.scale_
@@ -626,6 +640,9 @@ class KernelRidge:
         m.noise_var_ = record.get("noise_var")
         m.keep_factor = m.factor_ is not None
         m.rows_zero_weight_ = int(record.get("rows_zero_weight", 0))
+        m.rows_dropped_ = int(record.get("rows_dropped", 0))
+        m.rows_dropped_lines_ = list(record.get("rows_dropped_lines") or [])
+        m.feature_means_ = record.get("feature_means")  # (None: a model file from before they were kept)
         m.encoder_ = None
         if record.get("categorical") is not None:
             from .data.categorical import OneHot

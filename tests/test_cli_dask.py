@@ -192,6 +192,47 @@ def test_predict_on_the_cluster_writes_the_local_output(krr, tmp_path, scheduler
     assert dask.stdout.count("a,b,c,y,y_pred") == 1 and len(dask.stdout.splitlines()) == 1801
 
 
+def _with_holes(pattern, at):
+    """Blank the cells ``at`` ((file, data row, column)) of the parts."""
+    import glob
+
+    files = sorted(glob.glob(pattern))
+    for k, i, j in at:
+        lines = open(files[k]).read().split("\n")
+        cells = lines[1 + i].split(",")
+        cells[j] = "NA"
+        lines[1 + i] = ",".join(cells)
+        open(files[k], "w").write("\n".join(lines))
+
+
+def test_missing_values_on_the_cluster_as_locally(krr, tmp_path, scheduler):
+    """--missing drop on the workers drops the rows the local engine drops (counted, first lines named in
+    file order), and predict --missing empty/impute writes the local output, the rows counted on stderr."""
+    pattern, _, _ = _parts(tmp_path)
+    _with_holes(pattern, [(0, 3, 0), (1, 0, 3), (1, 10, 1), (2, 599, 2)])
+    args = ("--solver", "nystrom", "--centers", "100", "--gamma", "1", "--alpha", "0.1", "--tol", "1e-12", "--json")
+    local = krr("fit", pattern, *args, "--missing", "drop", "-o", tmp_path / "l.joblib")
+    assert local.exit_code == 0, local.stderr
+    dask = krr("fit", pattern, *args, "--missing", "drop", "--engine", "dask", "--scheduler", scheduler,
+               "-o", tmp_path / "d.joblib")  # fmt: skip
+    assert dask.exit_code == 0, dask.stderr
+    lo, da = json.loads(local.stdout), json.loads(dask.stdout)
+    assert lo["rows_dropped"] == da["rows_dropped"] == 4 and lo["n_samples"] == da["n_samples"] == 1796
+    assert da["rows_dropped_lines"] == [5, 2, 12, 601]  # (each file's own line numbers)
+    assert "dropped 4 row(s) with a missing value" in dask.stderr
+    assert da["train"]["rmse"] == pytest.approx(lo["train"]["rmse"], rel=1e-9)
+    np.testing.assert_allclose(load_model(str(tmp_path / "d.joblib")).feature_means_,
+                               load_model(str(tmp_path / "l.joblib")).feature_means_, rtol=1e-12)  # fmt: skip
+    assert krr("fit", pattern, "--engine", "dask", "--scheduler", scheduler, "-o", tmp_path / "e.joblib").exit_code == 3
+    for policy in ("empty", "impute"):
+        here = krr("predict", tmp_path / "l.joblib", pattern, "--missing", policy, "--with-input")
+        there = krr("predict", tmp_path / "l.joblib", pattern, "--missing", policy, "--with-input", "--engine", "dask",
+                    "--scheduler", scheduler)  # fmt: skip
+        assert there.exit_code == 0, there.stderr
+        assert there.stdout == here.stdout and len(there.stdout.splitlines()) == 1801
+        assert "3 of 1,800 row(s) had a missing value" in there.stderr  # (the fourth is in y, not read)
+
+
 def test_files_named_by_url_are_read_through_fsspec_by_either_engine(krr, tmp_path, scheduler):
     """A URL pattern (here file://, as s3:// or gs:// with their fsspec packages) is expanded on the client
     and each file read where the work runs; the fit is the one from the plain paths."""

@@ -85,6 +85,7 @@ def cv(
     weights: o.Weights = None,
     intercept: o.Intercept = False,
     categorical: o.Categorical = None,
+    missing: o.MissingFit = "error",
     engine: o.Engine = "local",
     scheduler: o.Scheduler = None,
     sep: o.Sep = ",",
@@ -141,6 +142,7 @@ def cv(
             weights=weights,
             intercept=intercept,
             categorical=parse_categorical_option(categorical),
+            missing=missing,
         )
     if plot is not None:
         from ..plots import plot_cv
@@ -205,6 +207,8 @@ def render_report(r: dict[str, Any]) -> None:
         r["method"], f"{r['folds']}-fold (seed {r['seed']})"
     )
     title = f"{metric} by {method}, {r['kernel']} kernel, {r['n_samples']:,} rows"
+    if r.get("rows_dropped"):
+        title += f" ({r['rows_dropped']:,} with a missing value left out)"
     if r.get("solver") == "nystrom":
         title += f", nystrom with {r['n_centers']:,} centers"
     if r.get("sample_weights"):

@@ -19,6 +19,7 @@ from .console import fmt_num, out, print_json, printable, progress_bars, report_
         "  zcat data.csv.gz | krr fit - --json\n"
         "  krr fit 'data/part-*.csv.gz' --solver nystrom --centers 2000\n"
         "  krr fit sales.csv -t sales --categorical store,weekday --standardize\n"
+        "  krr fit flights.csv -t arr_delay --missing drop\n"
         "  krr fit 'data/part-*.csv' --engine dask --scheduler tcp://10.0.0.5:8786\n"
     ),
 )
@@ -52,6 +53,7 @@ def fit(
     weights: o.Weights = None,
     intercept: o.Intercept = False,
     categorical: o.Categorical = None,
+    missing: o.MissingFit = "error",
     keep_factor: Annotated[
         bool,
         typer.Option(
@@ -100,6 +102,7 @@ def fit(
             intercept=intercept,
             keep_factor=keep_factor,
             categorical=parse_categorical_option(categorical),
+            missing=missing,
         )
     with report_after_saving(output):
         if json:
@@ -131,6 +134,7 @@ def render_summary(s: dict[str, Any], verb: str) -> None:
         ("targets", printable(", ".join(s["targets"]))),
         ("standardize", "yes" if s["standardize"] else "no"),
         *_weights_row(s),
+        *_dropped_row(s),
         *_categorical_rows(s),
         *([("intercept", ", ".join(fmt_num(b) for b in s["intercept"]))] if s.get("intercept") else []),
         ("solver", f"{s.get('solver') or '-'} ({s.get('dtype', 'float64')})" + _solver_facts(s)),
@@ -168,6 +172,15 @@ def _categorical_rows(s: dict[str, Any]) -> list[tuple[str, str]]:
         shown = ", ".join(cats[:10]) + (f", ... ({len(cats):,} in all)" if len(cats) > 10 else "")
         out.append(("categorical", printable(f"{column} -> {len(cats)} indicators: {shown}")))
     return out
+
+
+def _dropped_row(s: dict[str, Any]) -> list[tuple[str, str]]:
+    dropped = s.get("rows_dropped") or 0
+    if not dropped:
+        return []
+    lines = s.get("rows_dropped_lines")
+    shown = f" (line(s) {', '.join(map(str, lines))}{', ...' if dropped > len(lines) else ''})" if lines else ""
+    return [("missing", f"{dropped:,} row(s) with a missing value left out{shown}")]
 
 
 def _weights_row(s: dict[str, Any]) -> list[tuple[str, str]]:

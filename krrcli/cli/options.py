@@ -78,6 +78,14 @@ Categorical = Annotated[
         "or auto: every feature column with text in the first 50,000 rows. Stored in the model.",
     ),
 ]
+MissingFit = Annotated[
+    str,
+    typer.Option(
+        "--missing",
+        help="A row with a missing value (an empty cell, NA, NaN, nan or null) in a column the fit uses: error "
+        "(default; names it), or drop (leave the row out; counted on stderr and in --json as rows_dropped).",
+    ),
+]
 Engine = Annotated[
     str,
     typer.Option(

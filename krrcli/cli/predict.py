@@ -16,6 +16,7 @@ from .app import app
         "  krr predict model.joblib new.csv > pred.csv\n"
         "  krr predict model.joblib new.csv --with-input -o scored.csv\n"
         "  cat new.csv | krr predict model.joblib - --float-format %.6g | head\n"
+        "  krr predict model.joblib nightly.csv --missing empty --with-input -o scored.csv\n"
         "  krr predict model.joblib 'new/*.csv' --engine dask -o 'out/part-*.csv'\n"
     ),
 )
@@ -70,6 +71,15 @@ def predict(
             "column), or ignore (encoded as none of the known ones, all zeros; counted on stderr).",
         ),
     ] = "error",
+    missing: Annotated[
+        str,
+        typer.Option(
+            "--missing",
+            help="A row with a missing value (an empty cell, NA, NaN, nan or null) in a feature column: error "
+            "(default; names it), empty (its prediction cells are left empty, so the output stays aligned), or "
+            "impute (each missing feature is its training mean, stored in the model). Counted on stderr.",
+        ),
+    ] = "error",
     engine: o.Engine = "local",
     scheduler: o.Scheduler = None,
 ) -> None:
@@ -97,4 +107,5 @@ def predict(
         std=std,
         interval=interval,
         unknown=unknown,
+        missing=missing,
     )

@@ -13,14 +13,16 @@ from __future__ import annotations
 from .columns import choose_columns, parse_features_option, read_header
 from .inputs import expand_inputs, input_label
 from .output import csv_field, format_header, format_rows
-from .parse import check_lines, parse_chunk, parse_numeric, split_line
+from .parse import MISSING_CELLS, check_lines, parse_chunk, parse_numeric, split_line
 from .rows import (
     DEFAULT_CHUNK_ROWS,
+    MISSING_PREDICT_POLICIES,
     TRAINING_CHUNK_ROWS,
     ArrayRows,
     CsvRows,
     RowSource,
     TrainingData,
+    check_missing,
     iter_feature_chunks,
     read_training_csv,
 )
@@ -28,6 +30,9 @@ from .source import CsvSource, parse_sep
 
 __all__ = [
     "DEFAULT_CHUNK_ROWS",
+    "MISSING_CELLS",
+    "MISSING_PREDICT_POLICIES",
+    "check_missing",
     "TRAINING_CHUNK_ROWS",
     "ArrayRows",
     "CsvRows",

@@ -145,8 +145,9 @@ class OneHot:
         unknown: str = "error",
     ) -> tuple[np.ndarray, int]:
         """New rows -> the features: ``numeric`` holds the :attr:`numeric` columns, ``texts`` the categorical
-        columns' cells (in :attr:`inputs` order). Returns the features and the number of rows with a category
-        not seen in training (0 unless ``unknown="ignore"``, which encodes it as all zeros)."""
+        columns' cells (in :attr:`inputs` order; None: missing, encoded as NaN). Returns the features and the
+        number of rows with a category not seen in training (0 unless ``unknown="ignore"``, which encodes it
+        as all zeros)."""
         parts, k, unseen = [], 0, np.zeros(numeric.shape[0], dtype=bool)
         text_cols = [c for c in self.inputs if c in self.categorical]
         for c in self.inputs:
@@ -157,7 +158,8 @@ class OneHot:
             cells = texts[text_cols.index(c)]
             index = self._index[c]
             codes = np.fromiter((index.get(v, -1) for v in cells), dtype=np.intp, count=len(cells))
-            bad = codes < 0
+            missing = np.equal(cells, None)  # (read with missing values allowed: NaN in every indicator)
+            bad = (codes < 0) & ~missing
             if bad.any() and unknown != "ignore":
                 i = int(np.argmax(bad))
                 raise DataError(
@@ -167,6 +169,7 @@ class OneHot:
                 )
             unseen |= bad
             parts.append(_indicators(codes, len(self.categorical[c])))
+            parts[-1][missing] = np.nan
         return np.hstack(parts), int(unseen.sum())
 
     def to_record(self) -> dict[str, object]:
@@ -195,7 +198,7 @@ def sniff_text_columns(raw: bytes, names: list[str], idx: list[int], sep: str) -
     what is wrong)."""
     import io
 
-    from .parse import is_missing, is_number, read_columns
+    from .parse import is_number, looks_missing, read_columns
 
     try:
         df = read_columns(io.BytesIO(raw), names, idx, sep, text=True)
@@ -204,6 +207,6 @@ def sniff_text_columns(raw: bytes, names: list[str], idx: list[int], sep: str) -
     found = []
     for j in idx:
         cells = set(df[j].str.strip(" \t\r\n").tolist())
-        if any(not is_number(v) and not is_missing(v) for v in cells):
+        if any(not is_number(v) and not looks_missing(v) for v in cells):
             found.append(names[j])
     return found

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 import re
 from typing import Any
 
@@ -18,9 +19,14 @@ from ..errors import DataError
 from ..limits import MAX_HEADER_BYTES
 from .text import _decode, _short
 
-# What a cell holding no value looks like (compared in lower case, after ASCII blanks are stripped); the
-# numeric columns' parser (pandas) reads these as NaN, and the categorical columns' are read the same way
-MISSING_CELLS = frozenset({"", "na", "n/a", "nan", "null", "none", "<na>", "#n/a", "-nan"})
+# What a missing value is, the same in every column and command: a cell that is exactly one of these once
+# its ASCII blanks are stripped (case as written). The numeric columns' parser (pandas) is told these and no
+# other spelling; anything else that is not a number (N/A, None, NAN, -nan, ...) is refused as text.
+MISSING_CELLS = frozenset({"", "NA", "NaN", "nan", "null"})
+MISSING_SHOWN = "an empty cell, NA, NaN, nan or null"
+# Spellings other tools read as missing (compared in lower case): not missing here, but named as such in
+# the error, and not taken for text by --categorical auto
+_LOOKS_MISSING = frozenset({"na", "n/a", "nan", "null", "none", "<na>", "#n/a", "-nan", "+nan", "nil", "-", "?"})
 
 _NUMBER = re.compile(r"[+-]?(?:(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|inf|infinity|nan)", re.IGNORECASE)
 
@@ -36,8 +42,13 @@ def split_line(line: str, sep: str) -> list[str]:
 
 
 def is_missing(cell: str) -> bool:
-    """Whether a (stripped) cell is one of :data:`MISSING_CELLS`."""
-    return cell.lower() in MISSING_CELLS
+    """Whether a (stripped) cell is a missing value (:data:`MISSING_CELLS`)."""
+    return cell in MISSING_CELLS
+
+
+def looks_missing(cell: str) -> bool:
+    """Whether a (stripped) cell is a missing value, or a spelling of one that other tools read."""
+    return cell in MISSING_CELLS or cell.lower() in _LOOKS_MISSING
 
 
 def is_number(cell: str) -> bool:
@@ -76,42 +87,73 @@ def check_lines(
 
 
 def _diagnose_cells(
-    lines: list[str], line_numbers: list[int], sep: str, col_idx: list[int], names: list[str], src_name: str
-) -> DataError:
-    """Find the first non-numeric, missing or infinite cell among the used columns."""
+    lines: list[str],
+    line_numbers: list[int],
+    sep: str,
+    col_idx: list[int],
+    names: list[str],
+    src_name: str,
+    allow_missing: bool = False,
+) -> DataError | None:
+    """The first non-numeric, missing (unless ``allow_missing``) or infinite cell among the used columns,
+    as an error naming it; None when every cell is a finite number or (``allow_missing``) missing."""
     for line, line_no in zip(lines, line_numbers, strict=True):
         fields = split_line(line, sep)
         for j in col_idx:
             cell = fields[j].strip(" \t\r\n") if j < len(fields) else ""  # ASCII blanks only, as the parser
-            where = f"{src_name}: line {line_no}, column {names[j]!r}"
-            try:
-                if not _NUMBER.fullmatch(cell):
-                    raise ValueError(cell)
-                value = float(cell)
-            except ValueError:
-                if is_missing(cell):
-                    return DataError(f"{where}: missing value; every feature and target cell needs a number")
-                return DataError(f"{where}: {_short(cell)} is not a number")
-            if np.isnan(value):
-                return DataError(f"{where}: missing value (NaN); every feature and target cell needs a number")
-            if not np.isfinite(value):
+            if cell in MISSING_CELLS:
+                if allow_missing:
+                    continue
                 return DataError(
-                    f"{where}: infinite value {_short(cell)}; every feature and target cell must be finite"
+                    f"{src_name}: line {line_no}, column {names[j]!r}: missing value; every feature and target "
+                    "cell needs a number (--missing chooses what to do with such rows)"
                 )
-    return DataError(f"{src_name}: lines {line_numbers[0]}-{line_numbers[-1]}: cannot parse the numbers")
+            value = float(cell) if _NUMBER.fullmatch(cell) else math.nan
+            if math.isnan(value):
+                hint = f" (a missing value is written as {MISSING_SHOWN})" if looks_missing(cell) else ""
+                return DataError(
+                    f"{src_name}: line {line_no}, column {names[j]!r}: {_short(cell)} is not a number{hint}"
+                )
+            if not math.isfinite(value):
+                return DataError(
+                    f"{src_name}: line {line_no}, column {names[j]!r}: infinite value {_short(cell)}; every feature "
+                    "and target cell must be finite"
+                )
+    return None
 
 
-def _as_floats(values: list[Any]) -> np.ndarray | None:
-    """A column the parser did not read as numbers, as floats if every cell is one (else None).
+def _cell_problem(
+    lines: list[str],
+    line_numbers: list[int],
+    sep: str,
+    col_idx: list[int],
+    names: list[str],
+    src_name: str,
+    allow_missing: bool = False,
+) -> DataError:
+    """:func:`_diagnose_cells`'s error, for lines the parser could not read (a generic one if it finds none)."""
+    found = _diagnose_cells(lines, line_numbers, sep, col_idx, names, src_name, allow_missing)
+    return found or DataError(f"{src_name}: lines {line_numbers[0]}-{line_numbers[-1]}: cannot parse the numbers")
+
+
+def _as_floats(values: list[Any], allow_missing: bool = False) -> np.ndarray | None:
+    """A column the parser did not read as numbers, as floats if every cell is one, or (``allow_missing``)
+    missing, read as NaN; else None.
 
     Integers beyond int64 come back as Python ints, or as text when mixed with decimals:
     they are valid numbers, read as floats like any other (int -> float and float(text)
-    both round correctly, so the value is the same either way).
+    both round correctly, so the value is the same either way). A float NaN is a missing
+    cell the parser recognized; text spelling NaN otherwise (NAN, -nan) is no number.
     """
     out = np.empty(len(values))
     for i, v in enumerate(values):
         if type(v) is str:
             v = v.strip(" \t\r\n")
+            if v in MISSING_CELLS:
+                if not allow_missing:
+                    return None
+                out[i] = math.nan
+                continue
             if not _NUMBER.fullmatch(v):
                 return None
         elif type(v) not in (int, float):
@@ -120,52 +162,79 @@ def _as_floats(values: list[Any]) -> np.ndarray | None:
             out[i] = float(v)
         except OverflowError:  # an integer of 309 digits or more: infinite, and refused as such
             out[i] = -np.inf if v < 0 else np.inf
+        if out[i] != out[i] and (type(v) is str or not allow_missing):
+            return None
     return out
-
-
-def parse_numeric(
-    lines: list[str], line_numbers: list[int], names: list[str], col_idx: list[int], sep: str, src_name: str
-) -> np.ndarray:
-    """Parse the columns ``col_idx`` of checked CSV ``lines`` into float64, checking every cell.
-
-    Returns
-    -------
-    A : ndarray of shape (len(lines), len(col_idx))
-    """
-    import pandas as pd
-
-    if not lines or not col_idx:
-        return np.empty((len(lines), len(col_idx)))
-    try:
-        df = pd.read_csv(
-            io.StringIO("".join(lines)),
-            sep=sep,
-            header=None,
-            names=list(range(len(names))),
-            usecols=col_idx,
-            dtype=np.float64,
-            index_col=False,
-            skip_blank_lines=False,
-            engine="c",
-        )
-        A = df[col_idx].to_numpy(dtype=np.float64)
-    except (ValueError, TypeError):
-        raise _diagnose_cells(lines, line_numbers, sep, col_idx, names, src_name) from None
-    if A.shape[0] != len(lines) or not np.isfinite(A).all():
-        raise _diagnose_cells(lines, line_numbers, sep, col_idx, names, src_name)
-    return A
 
 
 def read_columns(
     buffer: io.StringIO | io.BytesIO, names: list[str], usecols: list[int], sep: str, text: bool = False
 ) -> Any:
-    """The columns ``usecols`` of checked CSV lines as a DataFrame by pandas' C parser (blank lines skipped);
-    with ``text``, every cell as it is written (no conversion, no NaN)."""
+    """The columns ``usecols`` of checked CSV lines as a DataFrame by pandas' C parser (blank lines skipped):
+    numbers as numbers and the spellings of :data:`MISSING_CELLS` (no others) as NaN; with ``text``, every
+    cell as it is written (no conversion, no NaN)."""
     import pandas as pd
 
-    as_text = {"dtype": str, "na_filter": False} if text else {}
+    cells = (
+        {"dtype": str, "na_filter": False} if text else {"keep_default_na": False, "na_values": sorted(MISSING_CELLS)}
+    )
     return pd.read_csv(buffer, sep=sep, header=None, names=list(range(len(names))), usecols=usecols, index_col=False,
-                       skip_blank_lines=True, engine="c", encoding="utf-8", **as_text)  # fmt: skip
+                       skip_blank_lines=True, engine="c", encoding="utf-8", **cells)  # fmt: skip
+
+
+def _numbers(
+    buffer: io.StringIO | io.BytesIO,
+    names: list[str],
+    col_idx: list[int],
+    sep: str,
+    n_rows: int,
+    problem: Any,
+    allow_missing: bool,
+) -> np.ndarray:
+    """The columns ``col_idx`` of checked lines as float64 (NaN where a cell is missing, with
+    ``allow_missing``); any other cell that is not a finite number raises ``problem()``, the error naming it."""
+    try:
+        df = read_columns(buffer, names, col_idx, sep)
+    except (ValueError, UnicodeDecodeError):
+        raise problem() from None
+    if len(df) != n_rows:
+        raise problem()
+    for j in col_idx:
+        if df[j].dtype.kind not in "iuf":
+            values = _as_floats(df[j].tolist(), allow_missing)
+            if values is None:
+                raise problem()
+            df[j] = values
+    A = df[col_idx].to_numpy(dtype=np.float64)
+    finite = np.isfinite(A)
+    if not finite.all() and (not allow_missing or np.isinf(A).any()):
+        raise problem()
+    return A
+
+
+def parse_numeric(
+    lines: list[str],
+    line_numbers: list[int],
+    names: list[str],
+    col_idx: list[int],
+    sep: str,
+    src_name: str,
+    allow_missing: bool = False,
+) -> np.ndarray:
+    """Parse the columns ``col_idx`` of checked CSV ``lines`` into float64, checking every cell (a missing
+    one is NaN with ``allow_missing``, else refused).
+
+    Returns
+    -------
+    A : ndarray of shape (len(lines), len(col_idx))
+    """
+    if not lines or not col_idx:
+        return np.empty((len(lines), len(col_idx)))
+
+    def problem() -> DataError:
+        return _cell_problem(lines, line_numbers, sep, col_idx, names, src_name, allow_missing)
+
+    return _numbers(io.StringIO("".join(lines)), names, col_idx, sep, len(lines), problem, allow_missing)
 
 
 def _read_text(
@@ -175,24 +244,37 @@ def _read_text(
     sep: str,
     numbers: list[int],
     src_name: str,
+    allow_missing: bool = False,
 ) -> list[np.ndarray]:
     """The cells of the columns ``text_idx`` of checked lines, as text with ASCII blanks stripped (one
-    object array per column); a missing cell (:data:`MISSING_CELLS`) is refused, naming its line."""
+    object array per column); a missing cell (:data:`MISSING_CELLS`) is None with ``allow_missing``, else
+    refused, naming its line."""
     df = read_columns(buffer, names, text_idx, sep, text=True)
     if len(df) != len(numbers):  # (the checks before this one make it unreachable)
         raise DataError(f"{src_name}: lines {numbers[0]}-{numbers[-1]}: cannot read the text columns")
     out = []
     for j in text_idx:
         cells = df[j].str.strip(" \t\r\n")
-        missing = cells.str.lower().isin(MISSING_CELLS).to_numpy()
+        missing = cells.isin(MISSING_CELLS).to_numpy()
+        cells = cells.to_numpy(dtype=object)
         if missing.any():
-            i = int(np.argmax(missing))
-            raise DataError(
-                f"{src_name}: line {numbers[i]}, column {names[j]!r}: missing value; every categorical cell "
-                "needs a category"
-            )
-        out.append(cells.to_numpy(dtype=object))
+            if not allow_missing:
+                i = int(np.argmax(missing))
+                raise DataError(
+                    f"{src_name}: line {numbers[i]}, column {names[j]!r}: missing value; every categorical cell "
+                    "needs a category (--missing chooses what to do with such rows)"
+                )
+            cells[missing] = None
+        out.append(cells)
     return out
+
+
+def missing_rows(A: np.ndarray, texts: list[np.ndarray] | None = None) -> np.ndarray:
+    """Which rows of a parsed chunk have a missing cell: NaN in ``A``, or None among ``texts``."""
+    bad = np.isnan(A).any(axis=1)
+    for cells in texts or ():
+        bad |= np.equal(cells, None)
+    return bad
 
 
 def parse_chunk(
@@ -206,6 +288,7 @@ def parse_chunk(
     keep_lines: bool = False,
     text_idx: list[int] | None = None,
     texts: list[np.ndarray] | None = None,
+    allow_missing: bool = False,
 ) -> tuple[np.ndarray, list[str] | None, list[int]]:
     """Parse a chunk of raw CSV lines: the columns ``col_idx`` as float64, every cell checked.
 
@@ -214,7 +297,10 @@ def parse_chunk(
     quoted fields) is looked at line by line, to say exactly where it is.
 
     With ``text_idx`` (categorical columns), their cells are appended to the list ``texts``, one object
-    array of stripped text per column, aligned with the rows of ``A``; a missing cell is refused.
+    array of stripped text per column, aligned with the rows of ``A``.
+
+    A missing cell (:data:`MISSING_CELLS`) is refused, naming it; with ``allow_missing`` it is NaN in
+    ``A`` (None in ``texts``), and :func:`missing_rows` finds its rows.
 
     Returns
     -------
@@ -228,9 +314,11 @@ def parse_chunk(
     if b'"' in raw:  # quoted fields may hold separators or newlines: take the careful path
         text = _decode(raw, src_name, first_line)
         lines, numbers = check_lines(text.splitlines(keepends=True), len(names), sep, first_line, src_name, what)
-        A = parse_numeric(lines, numbers, names, col_idx, sep, src_name)
+        A = parse_numeric(lines, numbers, names, col_idx, sep, src_name, allow_missing)
         if text_idx and lines:
-            texts.extend(_read_text(io.StringIO("".join(lines)), names, text_idx, sep, numbers, src_name))
+            texts.extend(
+                _read_text(io.StringIO("".join(lines)), names, text_idx, sep, numbers, src_name, allow_missing)
+            )
         return A, ([ln.rstrip("\r\n") for ln in lines] if keep_lines else None), numbers
     arr = np.frombuffer(raw, dtype=np.uint8)
     nl = np.flatnonzero(arr == 10)
@@ -269,7 +357,7 @@ def parse_chunk(
 
     def read_text() -> None:
         try:
-            texts.extend(_read_text(io.BytesIO(raw), names, text_idx, sep, numbers, src_name))
+            texts.extend(_read_text(io.BytesIO(raw), names, text_idx, sep, numbers, src_name, allow_missing))
         except UnicodeDecodeError:
             lines()  # names the line that is not UTF-8
             raise
@@ -277,21 +365,11 @@ def parse_chunk(
     if not col_idx:  # only text columns (a model whose features are all categorical)
         read_text()
         return np.empty((len(kept), 0)), (lines() if keep_lines else None), numbers
-    try:
-        df = read_columns(io.BytesIO(raw), names, col_idx, sep)
-    except (ValueError, UnicodeDecodeError):
-        raise _diagnose_cells(lines(), numbers, sep, col_idx, names, src_name) from None
-    if len(df) != len(kept):
-        raise _diagnose_cells(lines(), numbers, sep, col_idx, names, src_name)
-    for j in col_idx:
-        if df[j].dtype.kind not in "iuf":
-            values = _as_floats(df[j].tolist())
-            if values is None:
-                raise _diagnose_cells(lines(), numbers, sep, col_idx, names, src_name)
-            df[j] = values
-    A = df[col_idx].to_numpy(dtype=np.float64)
-    if not np.isfinite(A).all():
-        raise _diagnose_cells(lines(), numbers, sep, col_idx, names, src_name)
+
+    def problem() -> DataError:
+        return _cell_problem(lines(), numbers, sep, col_idx, names, src_name, allow_missing)
+
+    A = _numbers(io.BytesIO(raw), names, col_idx, sep, len(kept), problem, allow_missing)
     if text_idx:
         read_text()
     return A, (lines() if keep_lines else None), numbers

@@ -27,15 +27,19 @@ from ..metrics import scores_from_sums
 from ..preprocess import Standardizer, standardize
 from .columns import read_header
 from .inputs import combined_sha256, input_label
-from .rows import CsvRows
+from .rows import CsvRows, DroppedRows
 from .source import CsvSource
 
 # -- on the workers -----------------------------------------------------------------------------
 
 
-def _read_part(path: str, header: tuple[list[str], str], targets: Any, features: Any, sep: str) -> dict:
+def _read_part(
+    path: str, header: tuple[list[str], str], targets: Any, features: Any, sep: str, missing: str = "error"
+) -> dict:
     """One file's rows, checked, as a partition: ``{"X", "Y", "offset": None, ...}``."""
-    with CsvRows([path], targets=targets, features=features, sep=sep, min_rows=0, expect_header=header) as rows:
+    with CsvRows(
+        [path], targets=targets, features=features, sep=sep, min_rows=0, expect_header=header, missing=missing
+    ) as rows:
         X, Y = rows.to_arrays()  # (in temporary files mapped back, when the worker's memory is short)
         return {
             "X": X,
@@ -44,11 +48,15 @@ def _read_part(path: str, header: tuple[list[str], str], targets: Any, features:
             "features": rows.features,
             "targets": rows.targets,
             "sha256": rows.sha256,
+            "dropped": rows.dropped,
         }
 
 
 def _meta(part: dict) -> dict:
-    return {k: part[k] for k in ("name", "features", "targets", "sha256")} | {"n": part["X"].shape[0]}
+    return {k: part[k] for k in ("name", "features", "targets", "sha256", "dropped")} | {
+        "n": part["X"].shape[0],
+        "sum": part["X"].sum(axis=0),
+    }
 
 
 def _take(part: dict, index: np.ndarray) -> np.ndarray:
@@ -109,7 +117,9 @@ class PartitionedRows:
 
     distributed = True
 
-    def __init__(self, cluster: Cluster, paths: list[str], *, targets: Any, features: Any, sep: str) -> None:
+    def __init__(
+        self, cluster: Cluster, paths: list[str], *, targets: Any, features: Any, sep: str, missing: str = "error"
+    ) -> None:
         self.cluster, self.paths = cluster, list(paths)
         if any(p == "-" for p in self.paths):
             raise UsageError("standard input ('-') cannot be read by a cluster's workers; give files or URLs")
@@ -118,7 +128,7 @@ class PartitionedRows:
             if names is None:
                 raise DataError(f"{src.name} is empty; expected a header line and data rows")
             first = (names, src.name)
-        self.parts = [cluster.submit(_read_part, p, first, targets, features, sep) for p in self.paths]
+        self.parts = [cluster.submit(_read_part, p, first, targets, features, sep, missing) for p in self.paths]
         metas: list[dict | None] = [None] * len(self.parts)
         with progress.task("dask: reading partitions", total=len(self.parts)) as bar:
             for k, i in enumerate(cluster.as_done(self.parts), 1):
@@ -131,6 +141,13 @@ class PartitionedRows:
         self.n_features, self.n_targets = len(self.features), len(self.targets)
         self.name = input_label(self.paths)
         self.sha256 = combined_sha256([m["sha256"] for m in metas])  # type: ignore[index]
+        self.dropped = DroppedRows()  # (in file order: the first lines are the first files')
+        for m in metas:
+            self.dropped.merge(m["dropped"])  # type: ignore[index]
+        # the features' training means (what predict --missing impute fills in)
+        self.feature_means = sum(m["sum"] for m in metas) / max(self.n_rows, 1)  # type: ignore[index]
+        if self.n_rows == 0 and self.dropped.count:
+            raise self.dropped.none_left(self.name)
         if self.n_rows == 0:
             raise DataError(f"{self.name} has a header but no data rows")
         if self.n_rows < 2:
@@ -270,9 +287,10 @@ def _target_scaler(part: dict) -> Standardizer:
 
 def _predict_part(
     model: Any, path: str, expect: tuple[list[str], str] | None, options: dict, header: bool, stage_to: str | None
-) -> tuple[str, int]:
-    """Predict one file on a worker: ``(text, rows)``, or with ``stage_to`` ``(temporary file, rows)``
-    written next to that path (committed by the client once every partition has succeeded)."""
+) -> tuple[str, dict[str, int]]:
+    """Predict one file on a worker: ``(text, counts)``, or with ``stage_to`` ``(temporary file, counts)``
+    written next to that path (committed by the client once every partition has succeeded); ``counts``
+    holds the rows predicted, and those with an unseen category or a missing value."""
     from ..api import _write_predictions
     from ..persist.output import write_staged
     from .inputs import check_same_header
@@ -282,13 +300,13 @@ def _predict_part(
             names = read_header(src)
         if names is not None:
             check_same_header(names, expect[0], src.name, expect[1])
+    counts: dict[str, int] = {}  # the rows the client's warnings count
     if stage_to is not None:
-        count: list[int] = []
-        tmp = write_staged(stage_to, lambda fh: count.append(_write_predictions(model, [path], fh=fh, **options)))
-        return tmp, count[0]
+        tmp = write_staged(stage_to, lambda fh: _write_predictions(model, [path], fh=fh, counts=counts, **options))
+        return tmp, counts
     buf = io.StringIO()
-    rows = _write_predictions(model, [path], fh=buf, header=header, **options)
-    return buf.getvalue(), rows
+    _write_predictions(model, [path], fh=buf, header=header, counts=counts, **options)
+    return buf.getvalue(), counts
 
 
 def predict_partitions(
@@ -302,6 +320,7 @@ def predict_partitions(
     """Predict every file in ``paths`` on ``cluster``'s workers, one task each; write the predictions to
     ``fh`` in input order (one header), or each file's to its own path in ``outputs`` (all appear
     together once every file is done, or none). Returns the row count."""
+    from ..api import add_counts, warn_prediction_counts
     from ..persist.output import commit_staged, discard_staged
 
     if "-" in paths:
@@ -316,29 +335,31 @@ def predict_partitions(
         cluster.submit(_predict_part, shared, p, expect, options, i == 0, None if outputs is None else outputs[i])
         for i, p in enumerate(paths)
     ]
-    total = 0
+    counts: dict[str, int] = {}
     with progress.task("dask: predicting partitions", total=len(paths)) as bar:
         if outputs is None:
             assert fh is not None
             for i, f in enumerate(futures):  # in input order, each as soon as it and those before are done
-                text, rows = cluster.result(f)
+                text, part = cluster.result(f)
                 fh.write(text)
-                total += rows
+                add_counts(counts, part)
                 bar.update(i + 1, f"{i + 1:,} of {len(paths):,} files")
             fh.flush()
-            return total
+            warn_prediction_counts(counts, options.get("missing", "error"))
+            return counts.get("rows", 0)
         staged, failure = [], None
         for i, f in enumerate(futures):
             try:
-                tmp, rows = cluster.result(f)
+                tmp, part = cluster.result(f)
             except Exception as exc:  # (the first failure is reported once the others are done)
                 failure = failure or exc
                 continue
             staged.append((tmp, outputs[i]))
-            total += rows
+            add_counts(counts, part)
             bar.update(i + 1, f"{i + 1:,} of {len(paths):,} files")
     if failure is not None:
         discard_staged([t for t, _ in staged])
         raise failure
     commit_staged(staged)
-    return total
+    warn_prediction_counts(counts, options.get("missing", "error"))
+    return counts.get("rows", 0)

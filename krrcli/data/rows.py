@@ -26,7 +26,7 @@ from ..resources import available_memory, format_bytes
 from .categorical import CodeBook, OneHot, sniff_text_columns
 from .columns import _column_index, choose_columns, read_header
 from .inputs import check_same_header, combined_sha256, expand_inputs, input_label
-from .parse import parse_chunk
+from .parse import missing_rows, parse_chunk
 from .source import CsvSource
 from .text import _name_list
 
@@ -84,8 +84,10 @@ class ArrayRows:
         weights: np.ndarray | None = None,
         weights_name: str | None = None,
         encoder: OneHot | None = None,
+        dropped: DroppedRows | None = None,
     ) -> None:
         self.X, self.Y = X, Y
+        self.dropped = dropped  # rows of the file left out for a missing value (None: not read from one)
         self.encoder = encoder  # how categorical input columns became some of the features (None: none did)
         self.weights = weights  # sample weights, one per row (None: all equal)
         self.weights_name = weights_name  # where they came from (a column's name)
@@ -209,15 +211,65 @@ class _RowStore:
         return out[0], out[1]
 
 
-def _check_weight_column(w: np.ndarray, raw: bytes, line_no: int, name: str, column: str) -> None:
-    """Refuse a negative weight, naming its line (exactly when every row of the block is one line; else
-    its data row in the block)."""
+def _check_weight_column(w: np.ndarray, numbers: list[int], name: str, column: str) -> None:
+    """Refuse a negative weight, naming its line."""
     bad = np.flatnonzero(w < 0)
-    if bad.size == 0:
-        return
-    i = int(bad[0])
-    where = f"line {line_no + i}" if raw.count(b"\n") == w.shape[0] else f"data row {i + 1} from line {line_no}"
-    raise DataError(f"{name}, {where}, column {column!r}: weight {w[i]:g} is negative; weights must be >= 0")
+    if bad.size:
+        i = int(bad[0])
+        raise DataError(
+            f"{name}, line {numbers[i]}, column {column!r}: weight {w[i]:g} is negative; weights must be >= 0"
+        )
+
+
+MISSING_FIT_POLICIES = ("error", "drop")
+MISSING_PREDICT_POLICIES = ("error", "empty", "impute")
+DROPPED_LINES_SHOWN = 5  # the first line numbers of dropped rows that a report names
+
+
+def check_missing(missing: str, policies: tuple[str, ...] = MISSING_FIT_POLICIES) -> str:
+    """``--missing``: one of ``policies``."""
+    if missing not in policies:
+        raise UsageError(f"--missing must be {', '.join(policies[:-1])} or {policies[-1]}, got {missing!r}")
+    return missing
+
+
+@dataclass
+class DroppedRows:
+    """Rows left out for a missing value (``--missing drop``): how many, and the first lines."""
+
+    count: int = 0
+    lines: list[int] | None = None
+
+    def add(self, numbers: list[int], bad: np.ndarray) -> None:
+        at = np.flatnonzero(bad)
+        self.count += int(at.size)
+        self.lines = (self.lines or []) + [numbers[i] for i in at[: DROPPED_LINES_SHOWN - len(self.lines or [])]]
+
+    def merge(self, other: DroppedRows) -> None:
+        self.count += other.count
+        self.lines = ((self.lines or []) + (other.lines or []))[:DROPPED_LINES_SHOWN]
+
+    def none_left(self, name: str) -> DataError:
+        return DataError(
+            f"{name}: every one of its {self.count:,} data row(s) has a missing value in a column the fit uses "
+            "(--missing drop dropped them all)"
+        )
+
+    def warn(self, name: str) -> None:
+        """Say on stderr (a warning) what was dropped, when anything was."""
+        if not self.count:
+            return
+        import warnings
+
+        from ..errors import KrrWarning
+
+        more = ", ..." if self.count > len(self.lines or []) else ""
+        shown = ", ".join(str(n) for n in self.lines or [])
+        warnings.warn(
+            f"{name}: dropped {self.count:,} row(s) with a missing value (--missing drop); line(s) {shown}{more}",
+            KrrWarning,
+            stacklevel=3,
+        )
 
 
 def _rereadable(path: str) -> bool:
@@ -253,8 +305,12 @@ class CsvRows:
         expect_header: tuple[list[str], str] | None = None,
         weights: str | None = None,
         categorical: list[str] | str | None = None,
+        missing: str = "error",
     ) -> None:
         self.paths = expand_inputs(path)
+        # rows with a missing cell in a used column: refused ("error"), or left out and counted ("drop")
+        self.missing = check_missing(missing)
+        self.dropped = DroppedRows()
         # a column of sample weights (finite, >= 0), read after the targets: the last column of each Y block
         self.weights = weights  # several files (or a pattern's) are read one after another
         self.path = self.paths[0]
@@ -340,6 +396,7 @@ class CsvRows:
         targets, features = self._wanted
         out = tempfile.TemporaryFile(prefix="krr-rows-") if spill else None  # anonymous: gone at exit
         rows, digests, first, resolved = 0, [], self._expect_header, False
+        drop, self.dropped = self.missing == "drop", DroppedRows()
         try:
             for path in self.paths:
                 with ExitStack() as stack:
@@ -374,11 +431,19 @@ class CsvRows:
                             sniff = not raw.strip()
                         texts: list[np.ndarray] = []
                         A, _, numbers = parse_chunk(
-                            raw, line_no, names, idx, src.sep, src.name, text_idx=text_idx, texts=texts
-                        )
-                        if self.weights:
-                            _check_weight_column(A[:, -1], raw, line_no, src.name, self.weights)
+                            raw, line_no, names, idx, src.sep, src.name, text_idx=text_idx, texts=texts,
+                            allow_missing=drop,
+                        )  # fmt: skip
                         line_no += raw.count(b"\n")
+                        if drop:
+                            bad = missing_rows(A, texts)
+                            if bad.any():
+                                self.dropped.add(numbers, bad)
+                                keep = ~bad
+                                A, texts = A[keep], [t[keep] for t in texts]
+                                numbers = [n for n, k in zip(numbers, keep.tolist(), strict=True) if k]
+                        if self.weights:
+                            _check_weight_column(A[:, -1], numbers, src.name, self.weights)
                         if A.shape[0] == 0:
                             continue
                         x, y = A[:, :nf], A[:, nf:]
@@ -402,10 +467,13 @@ class CsvRows:
             if out is not None:
                 out.close()
             raise
+        if rows == 0 and self.min_rows > 0 and self.dropped.count:
+            raise self.dropped.none_left(self.name)
         if rows == 0 and self.min_rows > 0:
             raise DataError(f"{self.name} has a header but no data rows")
         if rows < self.min_rows:
-            raise DataError(f"{self.name} has {rows} data row(s); need at least {self.min_rows}")
+            left = f" left after dropping {self.dropped.count:,} with a missing value" if self.dropped.count else ""
+            raise DataError(f"{self.name} has {rows} data row(s){left}; need at least {self.min_rows}")
         self._n_rows, self.sha256, self._spill = rows, combined_sha256(digests), out
 
     def _categorical_columns(
@@ -476,6 +544,7 @@ def iter_feature_chunks(
     encoder: OneHot | None = None,
     unknown: str = "error",
     on_unseen: Callable[[int], None] | None = None,
+    allow_missing: bool = False,
 ) -> Iterator[tuple[list[str], np.ndarray, list[str] | None, list[int], str]]:
     """Stream a CSV of new rows (or several, one after another): yields
     ``(input_columns, X_chunk, input_lines, line_numbers, source_name)``.
@@ -489,6 +558,9 @@ def iter_feature_chunks(
     With an ``encoder`` (a model with categorical columns) the input columns are ``encoder.inputs`` and
     ``X_chunk`` their encoding into ``features``; a category not seen in training is an error, or with
     ``unknown="ignore"`` all zeros, and ``on_unseen`` is told how many rows of each chunk had one.
+
+    A missing cell is an error naming it, or with ``allow_missing`` NaN in ``X_chunk`` (a categorical
+    column's: NaN in all its indicators).
     """
     columns = features if encoder is None else encoder.inputs
     if chunk_rows < 1:
@@ -530,8 +602,9 @@ def iter_feature_chunks(
                     break
                 texts: list[np.ndarray] = []
                 X, lines, numbers = parse_chunk(
-                    raw, line_no, names, idx, src.sep, src.name, what, keep_input, text_idx=text_idx, texts=texts
-                )
+                    raw, line_no, names, idx, src.sep, src.name, what, keep_input, text_idx=text_idx, texts=texts,
+                    allow_missing=allow_missing,
+                )  # fmt: skip
                 line_no += raw.count(b"\n")
                 if X.shape[0] == 0:
                     continue

@@ -66,6 +66,7 @@ ARRAY_KEYS = (
     "factor_T",
     "factor_R",
     "noise_var",
+    "feature_means",
     "X_fit",  # X_fit: format version 1
 )
 

@@ -82,6 +82,9 @@ def model_to_dict(model: Any, **metadata: Any) -> dict[str, Any]:
         "fallbacks": list(getattr(model, "fallbacks_", [])),
         "sample_weights": getattr(model, "sample_weights_", None),
         "rows_zero_weight": int(getattr(model, "rows_zero_weight_", 0)),
+        "rows_dropped": int(getattr(model, "rows_dropped_", 0)),
+        "rows_dropped_lines": [int(v) for v in getattr(model, "rows_dropped_lines_", [])],
+        "feature_means": arr(getattr(model, "feature_means_", None)),
         "intercept": arr(getattr(model, "intercept_", None)),
         **_factor_entries(model),
         **(model.encoder_.to_record() if getattr(model, "encoder_", None) is not None else {}),
@@ -325,6 +328,15 @@ FIELDS: dict[str, tuple[bool, Any, str]] = {
     # how many rows of weight 0 were left out
     "sample_weights": (False, lambda v: v is None or (type(v) is str and len(v) <= 2**16), "a text, or null"),
     "rows_zero_weight": (False, lambda v: type(v) is int and v >= 0, "an integer >= 0"),
+    # version 3: training rows left out for a missing value (fit --missing drop), and the mean of each feature
+    # over the rows fitted (what predict --missing impute fills in; files written before it have none)
+    "rows_dropped": (False, lambda v: type(v) is int and v >= 0, "an integer >= 0"),
+    "rows_dropped_lines": (
+        False,
+        lambda v: type(v) is list and len(v) <= 100 and all(type(x) is int and x >= 1 for x in v),
+        "a list of line numbers",
+    ),
+    "feature_means": (False, lambda v: v is None or _float_array(v), "an array of floats, or null"),
     # version 3: the unpenalized constant added to every prediction, one per target (null: none)
     "intercept": (False, lambda v: v is None or _float_array(v), "an array of floats, or null"),
     # version 3: what `predict --std` needs (krrcli/uncertainty.py), when the fit kept it (--keep-factor)
@@ -355,6 +367,9 @@ FIELDS: dict[str, tuple[bool, Any, str]] = {
 FIELDS_V3_ONLY = (
     "sample_weights",
     "rows_zero_weight",
+    "rows_dropped",
+    "rows_dropped_lines",
+    "feature_means",
     "intercept",
     "factor_kind",
     "factor_L",
@@ -441,7 +456,7 @@ def _check_consistency(record: dict[str, Any], bad: Any, centers: str = "centers
 
     X, W = record["centers"], record["dual_coef"]
     features, targets = record["features"], record["targets"]
-    for key in ("centers", "dual_coef", "coef", "mean", "scale"):
+    for key in ("centers", "dual_coef", "coef", "mean", "scale", "feature_means"):
         a = record.get(key)
         if a is not None and not np.all(np.isfinite(a)):
             raise bad(f"entry {centers if key == 'centers' else key!r} holds NaN or infinite values")
@@ -498,6 +513,9 @@ def _check_consistency(record: dict[str, Any], bad: Any, centers: str = "centers
     for key, a in (("mean", mean), ("scale", scale)):
         if a is not None and a.shape != (d,):
             raise bad(f"the scaler's {key!r} (shape {a.shape}) does not match the {d} feature(s)")
+    means = record.get("feature_means")
+    if means is not None and means.shape != (d,):
+        raise bad(f"entry 'feature_means' (shape {means.shape}) does not match the {d} feature(s)")
     if scale is not None and not np.all(scale >= np.finfo(np.float64).tiny):
         raise bad("entry 'scale' holds a value <= 0 (or too small to divide by); a scaler divides by it")
     gamma = record.get("gamma")
