@@ -52,6 +52,7 @@ def _summary(model: KernelRidge, path: str | None, seconds: float, read_seconds:
         "rows_zero_weight": int(getattr(model, "rows_zero_weight_", 0)),
         "rows_dropped": int(getattr(model, "rows_dropped_", 0)),
         "rows_dropped_lines": list(getattr(model, "rows_dropped_lines_", [])),
+        "rows_dropped_files": list(getattr(model, "rows_dropped_files_", [])),
         "intercept": None if getattr(model, "intercept_", None) is None else [float(v) for v in model.intercept_],
         "factor": _factor_summary(model),
         "categorical": None if getattr(model, "encoder_", None) is None else model.encoder_.describe(),
@@ -101,7 +102,8 @@ def fit_csv(
 
     ``missing`` says what a row with a missing value (:data:`krrcli.data.MISSING_CELLS`) in a column the fit
     uses does: stops the fit with an error naming it ("error"), or is left out ("drop"; counted in a warning,
-    ``rows_dropped`` and ``rows_dropped_lines`` of the summary). Infinite and non-numeric cells are errors either way.
+    ``rows_dropped``, ``rows_dropped_lines`` and ``rows_dropped_files`` of the summary). Infinite and non-numeric
+    cells are errors either way.
 
     ``categorical`` names feature columns of text to one-hot encode with the categories seen (or is
     ``"auto"``: the feature columns with text in the first rows); see :mod:`krrcli.data.categorical`.
@@ -619,7 +621,9 @@ def _cross_validate_rows(
 
     n, t, folds, seed = rows.n_rows, rows.n_targets, options["folds"], options["seed"]
     if folds is not None and folds > n:
-        raise DataError(f"{rows.name} has {n} data rows, too few for {folds} folds; use at most {n} folds")
+        dropped = getattr(rows, "dropped", None)
+        left = f" left after dropping {dropped.count:,} with a missing value" if dropped and dropped.count else ""
+        raise DataError(f"{rows.name} has {n} data rows{left}, too few for {folds} folds; use at most {n} folds")
     solver = _cv_solver(solver, options["n_centers"], n, t, options["alphas"])
     distributed = getattr(rows, "distributed", False)
     if distributed and solver == "exact":
@@ -666,7 +670,8 @@ def _cross_validate_rows(
         "intercept": bool(options["fit_intercept"]),
         "categorical": None if getattr(rows, "encoder", None) is None else rows.encoder.describe(),
         "rows_dropped": rows.dropped.count,
-        "rows_dropped_lines": list(rows.dropped.lines or []),
+        "rows_dropped_lines": list(rows.dropped.lines),
+        "rows_dropped_files": list(rows.dropped.files),
         "model": None,
     }
     if output is not None:
@@ -686,7 +691,8 @@ def _cross_validate_rows(
             model.fit_rows(rows)
         else:
             model.fit(X, Y if t > 1 else Y[:, 0], sample_weight=w)
-            model.rows_dropped_, model.rows_dropped_lines_ = rows.dropped.count, list(rows.dropped.lines or [])
+            model.rows_dropped_, model.rows_dropped_lines_ = rows.dropped.count, list(rows.dropped.lines)
+            model.rows_dropped_files_ = list(rows.dropped.files)
             model.feature_names_in_ = list(rows.features)
             model.target_names_ = list(rows.targets)
             model.encoder_ = getattr(rows, "encoder", None)

@@ -192,8 +192,8 @@ class KernelRidge:
         a model loaded from a file written before krr kept them.
     rows_dropped_ : int
         Training rows left out for a missing value (``krr fit --missing drop``).
-    rows_dropped_lines_ : list of int
-        The line numbers of the first of them (at most five).
+    rows_dropped_lines_, rows_dropped_files_ : list of int, list of str
+        The line numbers and files of the first of them (at most five).
     feature_names_in_, target_names_ : list of str
     effective_dof_ : float
     train_scores_ : dict with rmse, mae, r2 on the training rows
@@ -299,7 +299,7 @@ class KernelRidge:
         if Y.shape[0] != n:
             raise DataError(f"X has {n} rows but y has {Y.shape[0]}")
         weights, self.sample_weights_, self.rows_zero_weight_ = None, None, 0
-        self.rows_dropped_, self.rows_dropped_lines_ = 0, []
+        self.rows_dropped_, self.rows_dropped_lines_, self.rows_dropped_files_ = 0, [], []
         if sample_weight is not None:
             weights = _check_weights(sample_weight, n)
             self.sample_weights_ = weights_name or "sample_weight"
@@ -490,7 +490,8 @@ class KernelRidge:
         self.encoder_ = getattr(rows, "encoder", None)  # categorical input columns, one-hot encoded
         dropped = getattr(rows, "dropped", None)
         if dropped is not None:  # rows of the file left out for a missing value: how many, the first lines
-            self.rows_dropped_, self.rows_dropped_lines_ = dropped.count, list(dropped.lines or [])
+            self.rows_dropped_, self.rows_dropped_lines_ = dropped.count, list(dropped.lines)
+            self.rows_dropped_files_ = list(dropped.files)
         return self
 
     def _fit_partitioned(self, rows: Any) -> None:
@@ -642,6 +643,7 @@ class KernelRidge:
         m.rows_zero_weight_ = int(record.get("rows_zero_weight", 0))
         m.rows_dropped_ = int(record.get("rows_dropped", 0))
         m.rows_dropped_lines_ = list(record.get("rows_dropped_lines") or [])
+        m.rows_dropped_files_ = list(record.get("rows_dropped_files") or [])
         m.feature_means_ = record.get("feature_means")  # (None: a model file from before they were kept)
         m.encoder_ = None
         if record.get("categorical") is not None:

@@ -54,8 +54,9 @@ def test_fit_names_a_missing_cell_by_default(krr, tmp_path, cell):
     data = _write(tmp_path / "d.csv", HEADER, _holes(_rows(), [(5, 1)], cell))
     res = krr("fit", data, "-o", tmp_path / "m.joblib")
     assert res.exit_code == EXIT_DATA
-    assert "d.csv: line 7, column 'b': missing value" in res.stderr and "--missing" in res.stderr
-    assert "Traceback" not in res.stderr
+    shown = " (NaN)" if cell in ("NaN", "nan") else ""  # the message is the one from before --missing
+    line = f"krr: error: {data}: line 7, column 'b': missing value{shown}; every feature and target cell needs a number"
+    assert res.stderr == line + "\n"
     assert not (tmp_path / "m.joblib").exists()
 
 
@@ -71,6 +72,7 @@ def test_drop_fits_exactly_the_file_without_those_rows(krr, tmp_path, cell, solv
     assert res.exit_code == 0, res.stderr
     summary = json.loads(res.stdout)
     assert summary["rows_dropped"] == 4 and summary["rows_dropped_lines"] == [2, 7, 8, 32]
+    assert summary["rows_dropped_files"] == [str(holes)] * 4
     assert summary["n_samples"] == 36
     assert "dropped 4 row(s) with a missing value (--missing drop); line(s) 2, 7, 8, 32" in res.stderr
     assert krr("fit", clean, *args, "-o", tmp_path / "c.joblib").exit_code == 0
@@ -125,6 +127,10 @@ def test_drop_of_every_row_is_a_data_error_and_writes_nothing(krr, tmp_path):
     res = krr("fit", one_left, "--missing", "drop", "-o", tmp_path / "m.joblib")
     assert res.exit_code == EXIT_DATA
     assert "1 data row(s) left after dropping 4 with a missing value; need at least 2" in res.stderr
+    three_left = _write(tmp_path / "three.csv", HEADER, _holes(A, [(0, 1), (1, 2)]))
+    res = krr("cv", three_left, "--missing", "drop", "--folds", "4")
+    assert res.exit_code == EXIT_DATA
+    assert "has 3 data rows left after dropping 2 with a missing value, too few for 4 folds" in res.stderr
 
 
 def test_drop_names_the_first_five_lines_and_counts_them_all(krr, tmp_path):
@@ -150,6 +156,10 @@ def test_drop_reads_stdin_and_several_files(krr, tmp_path):
     res = krr("fit", str(tmp_path / "p-*.csv"), "--missing", "drop", "-o", tmp_path / "p.joblib", "--json")
     s = json.loads(res.stdout)
     assert s["rows_dropped"] == 2 and s["rows_dropped_lines"] == [4, 7] and s["n_samples"] == 38
+    assert s["rows_dropped_files"] == [str(tmp_path / "p-0.csv"), str(tmp_path / "p-1.csv")]
+    where = f"{tmp_path / 'p-0.csv'} line 4, {tmp_path / 'p-1.csv'} line 7"  # each line with its file
+    assert where in res.stderr
+    assert f"2 row(s) with a missing value left out ({where})" in krr("inspect", tmp_path / "p.joblib").stdout
 
 
 @pytest.mark.parametrize("cell", NOT_MISSING)
@@ -280,7 +290,7 @@ def test_predict_impute_fills_the_training_means(krr, tmp_path, fitted):
 
 def test_predict_impute_on_an_old_model_says_it_needs_a_newer_one(krr, tmp_path):
     new = _write(tmp_path / "new.csv", ["a", "b", "c"], [["1", "", "2"], ["0", "1", "2"]])
-    for old in ("model_v2.joblib", "model_v1.joblib"):
+    for old in ("model_v3.joblib", "model_v2.joblib", "model_v1.joblib"):
         res = krr("predict", DATA / old, new, "--missing", "impute", "-o", tmp_path / "out.csv")
         assert res.exit_code == EXIT_USAGE, res.stderr
         assert "holds no training means (it was written by an older krr)" in res.stderr
@@ -296,6 +306,28 @@ def test_predict_a_header_only_input_with_every_policy(krr, tmp_path, fitted):
     for policy in ("error", "empty", "impute"):
         res = krr("predict", fitted, new, "--missing", policy)
         assert res.exit_code == 0 and res.stdout == "y_pred\n" and "missing" not in res.stderr
+
+
+def test_a_lone_column_keeps_a_row_for_every_line(krr, tmp_path):
+    """In a file of one column a blank line is that column's empty cell when missing values are allowed (so
+    predictions stay aligned with the lines), and a blank line, skipped, otherwise."""
+    train = write_csv(tmp_path / "t.csv", ["x", "y"], np.column_stack([np.arange(8.0), np.sin(np.arange(8.0))]))
+    model = tmp_path / "m.joblib"
+    assert krr("fit", train, "-g", "0.5", "-o", model).exit_code == 0
+    new = tmp_path / "new.csv"
+    new.write_text("x\n1\n\n3\n  \nNA\n5\n")
+    res = krr("predict", model, new, "--missing", "empty", "--with-input")
+    assert res.exit_code == 0, res.stderr
+    out = res.stdout.split("\n")
+    assert len(out) == 8 and [line.endswith(",") for line in out[1:7]] == [False, True, False, True, True, False]
+    assert "3 of 6 row(s) had a missing value" in res.stderr
+    imputed = krr("predict", model, new, "--missing", "impute", "--chunk-size", "2")
+    assert imputed.exit_code == 0 and len(imputed.stdout.split("\n")) == 8
+    plain = krr("predict", model, new)  # blank lines skipped, NA refused
+    assert plain.exit_code == EXIT_DATA and "line 6, column 'x': missing value" in plain.stderr
+    new.write_text("x\n1\n  \n3\n")
+    res = krr("predict", model, new)
+    assert res.exit_code == 0 and len(res.stdout.split("\n")) == 4  # (a white-space line is a blank line)
 
 
 def test_predict_keeps_infinite_and_text_cells_errors(krr, tmp_path, fitted):
@@ -360,6 +392,27 @@ def test_python_api_takes_the_policies(tmp_path):
     assert n == 40 and buf.getvalue().split("\n")[4] == '""'
     with pytest.raises(krrcli.DataError, match="missing value"):
         krrcli.predict_csv(str(tmp_path / "m.joblib"), str(data), stdout=io.StringIO())
+
+
+def test_a_version_3_file_loads_and_refuses_version_4_entries(krr, tmp_path):
+    """tests/data/model_v3.joblib: written by format 3 (`krr fit v1_train.csv --standardize -g 0.5 -a 0.01`),
+    before the missing-value entries."""
+    import joblib
+
+    from krrcli.errors import EXIT_MODEL_FILE
+
+    old = load_model(str(DATA / "model_v3.joblib"))
+    assert old.feature_means_ is None and old.rows_dropped_ == 0
+    train = np.loadtxt(DATA / "v1_train.csv", delimiter=",", skiprows=1)
+    from krrcli import KernelRidge
+
+    new = KernelRidge(gamma=0.5, alpha=0.01, standardize=True).fit(train[:, :3], train[:, 3])
+    np.testing.assert_allclose(old.predict(train[:, :3]), new.predict(train[:, :3]), rtol=1e-12, atol=1e-12)
+    record = joblib.load(DATA / "model_v3.joblib")
+    assert record["format_version"] == 3
+    joblib.dump({**record, "feature_means": np.zeros(3)}, tmp_path / "v3_plus.joblib")
+    res = krr("predict", tmp_path / "v3_plus.joblib", DATA / "v1_train.csv")
+    assert res.exit_code == EXIT_MODEL_FILE and "entry 'feature_means' is not part of" in res.stderr
 
 
 @pytest.mark.parametrize(

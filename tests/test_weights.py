@@ -125,7 +125,7 @@ def test_krr_fit_weights_column(krr, tmp_path, weighted_csv):
     np.testing.assert_allclose(model.predict(X), theirs.predict(X), rtol=1e-10, atol=1e-12)
     info = json.loads(krr("inspect", tmp_path / "m.joblib", "--json").stdout)
     assert info["sample_weights"] == "wt" and info["rows_zero_weight"] == 7 and info["n_samples"] == 113
-    assert info["format_version"] == 3
+    assert info["format_version"] == 4
     # predict reads the features by name: a file with the weights column (or without it) predicts the same
     pred = krr("predict", tmp_path / "m.joblib", path)
     assert pred.exit_code == 0, pred.stderr

@@ -178,9 +178,11 @@ def _dropped_row(s: dict[str, Any]) -> list[tuple[str, str]]:
     dropped = s.get("rows_dropped") or 0
     if not dropped:
         return []
-    lines = s.get("rows_dropped_lines")
-    shown = f" (line(s) {', '.join(map(str, lines))}{', ...' if dropped > len(lines) else ''})" if lines else ""
-    return [("missing", f"{dropped:,} row(s) with a missing value left out{shown}")]
+    from ..data.rows import where_dropped
+
+    lines, files = s.get("rows_dropped_lines") or [], s.get("rows_dropped_files") or []
+    shown = f" ({where_dropped(dropped, lines, files)})" if lines and len(files) == len(lines) else ""
+    return [("missing", printable(f"{dropped:,} row(s) with a missing value left out{shown}"))]
 
 
 def _weights_row(s: dict[str, Any]) -> list[tuple[str, str]]:

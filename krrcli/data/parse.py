@@ -104,9 +104,10 @@ def _diagnose_cells(
             if cell in MISSING_CELLS:
                 if allow_missing:
                     continue
+                shown = " (NaN)" if cell in ("NaN", "nan") else ""  # (the message as it was before --missing)
                 return DataError(
-                    f"{src_name}: line {line_no}, column {names[j]!r}: missing value; every feature and target "
-                    "cell needs a number (--missing chooses what to do with such rows)"
+                    f"{src_name}: line {line_no}, column {names[j]!r}: missing value{shown}; every feature and "
+                    "target cell needs a number"
                 )
             value = float(cell) if _NUMBER.fullmatch(cell) else math.nan
             if math.isnan(value):
@@ -262,7 +263,7 @@ def _read_text(
                 i = int(np.argmax(missing))
                 raise DataError(
                     f"{src_name}: line {numbers[i]}, column {names[j]!r}: missing value; every categorical cell "
-                    "needs a category (--missing chooses what to do with such rows)"
+                    "needs a category"
                 )
             cells[missing] = None
         out.append(cells)
@@ -300,7 +301,9 @@ def parse_chunk(
     array of stripped text per column, aligned with the rows of ``A``.
 
     A missing cell (:data:`MISSING_CELLS`) is refused, naming it; with ``allow_missing`` it is NaN in
-    ``A`` (None in ``texts``), and :func:`missing_rows` finds its rows.
+    ``A`` (None in ``texts``), and :func:`missing_rows` finds its rows. Blank lines are skipped, except
+    in a file of one column with ``allow_missing``: there a blank line is that column's empty cell (so
+    that a row is a line, and predictions stay aligned with the lines).
 
     Returns
     -------
@@ -310,6 +313,42 @@ def parse_chunk(
     numbers : list of int
         The line number (in the file) of each row.
     """
+    start = 0 if texts is None else len(texts)
+    A, lines, numbers = _parse_chunk(raw, first_line, names, col_idx, sep, src_name, what, keep_lines, text_idx,
+                                     texts, allow_missing)  # fmt: skip
+    total = raw.count(b"\n") + (1 if raw and not raw.endswith(b"\n") else 0)
+    if not (allow_missing and len(names) == 1 and len(numbers) < total):
+        return A, lines, numbers
+    # a lone column's blank lines are rows with a missing cell, in their place
+    every = list(range(first_line, first_line + total))
+    at = np.searchsorted(every, numbers)
+    full = np.full((total, A.shape[1]), np.nan, order="F")
+    full[at] = A
+    if texts is not None:
+        for k in range(start, len(texts)):
+            cells = np.full(total, None, dtype=object)
+            cells[at] = texts[k]
+            texts[k] = cells
+    if lines is not None:
+        kept = dict(zip(numbers, lines, strict=True))
+        lines = [kept.get(n, "") for n in every]
+    return full, lines, every
+
+
+def _parse_chunk(
+    raw: bytes,
+    first_line: int,
+    names: list[str],
+    col_idx: list[int],
+    sep: str,
+    src_name: str,
+    what: str = "the header",
+    keep_lines: bool = False,
+    text_idx: list[int] | None = None,
+    texts: list[np.ndarray] | None = None,
+    allow_missing: bool = False,
+) -> tuple[np.ndarray, list[str] | None, list[int]]:
+    """:func:`parse_chunk` without its rule for a lone column's blank lines."""
 
     if b'"' in raw:  # quoted fields may hold separators or newlines: take the careful path
         text = _decode(raw, src_name, first_line)
@@ -330,7 +369,11 @@ def parse_chunk(
     # fields per line from the positions of the separators
     sep_at = np.flatnonzero(arr == ord(sep))
     counts = np.searchsorted(sep_at, ends) - np.searchsorted(sep_at, starts)
-    odd = np.flatnonzero((counts != len(names) - 1) | (ends == starts))
+    odd_lines = (counts != len(names) - 1) | (ends == starts)
+    if len(names) == 1:  # no separator to tell a white-space-only line from a row: look at its bytes
+        filled = np.concatenate(([0], np.cumsum(~np.isin(arr, (32, 9, 13)))))
+        odd_lines |= filled[ends] == filled[starts]
+    odd = np.flatnonzero(odd_lines)
     blank = np.zeros(n_lines, dtype=bool)
     for i in odd:  # few: empty or white-space lines, and ragged ones
         text = _decode(raw[starts[i] : ends[i]], src_name, first_line + int(i))

@@ -15,7 +15,7 @@ import stat
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import IO, Protocol
 
 import numpy as np
@@ -235,19 +235,27 @@ def check_missing(missing: str, policies: tuple[str, ...] = MISSING_FIT_POLICIES
 
 @dataclass
 class DroppedRows:
-    """Rows left out for a missing value (``--missing drop``): how many, and the first lines."""
+    """Rows left out for a missing value (``--missing drop``): how many, and the first ones' line numbers
+    and files."""
 
     count: int = 0
-    lines: list[int] | None = None
+    lines: list[int] = field(default_factory=list)
+    files: list[str] = field(default_factory=list)
 
-    def add(self, numbers: list[int], bad: np.ndarray) -> None:
+    def add(self, numbers: list[int], bad: np.ndarray, source: str) -> None:
         at = np.flatnonzero(bad)
         self.count += int(at.size)
-        self.lines = (self.lines or []) + [numbers[i] for i in at[: DROPPED_LINES_SHOWN - len(self.lines or [])]]
+        first = [numbers[i] for i in at[: DROPPED_LINES_SHOWN - len(self.lines)]]
+        self.lines, self.files = self.lines + first, self.files + [source] * len(first)
 
     def merge(self, other: DroppedRows) -> None:
         self.count += other.count
-        self.lines = ((self.lines or []) + (other.lines or []))[:DROPPED_LINES_SHOWN]
+        self.lines = (self.lines + other.lines)[:DROPPED_LINES_SHOWN]
+        self.files = (self.files + other.files)[:DROPPED_LINES_SHOWN]
+
+    def where(self) -> str:
+        """The first lines, each with its file when they are not all in one."""
+        return where_dropped(self.count, self.lines, self.files)
 
     def none_left(self, name: str) -> DataError:
         return DataError(
@@ -263,13 +271,19 @@ class DroppedRows:
 
         from ..errors import KrrWarning
 
-        more = ", ..." if self.count > len(self.lines or []) else ""
-        shown = ", ".join(str(n) for n in self.lines or [])
         warnings.warn(
-            f"{name}: dropped {self.count:,} row(s) with a missing value (--missing drop); line(s) {shown}{more}",
+            f"{name}: dropped {self.count:,} row(s) with a missing value (--missing drop); {self.where()}",
             KrrWarning,
             stacklevel=3,
         )
+
+
+def where_dropped(count: int, lines: list[int], files: list[str]) -> str:
+    """``line(s) 2, 7, ...``, or with several files ``p0.csv line 2, p1.csv line 4, ...``."""
+    more = ", ..." if count > len(lines) else ""
+    if len(set(files)) > 1:
+        return ", ".join(f"{f} line {n}" for f, n in zip(files, lines, strict=True)) + more
+    return "line(s) " + ", ".join(str(n) for n in lines) + more
 
 
 def _rereadable(path: str) -> bool:
@@ -438,7 +452,7 @@ class CsvRows:
                         if drop:
                             bad = missing_rows(A, texts)
                             if bad.any():
-                                self.dropped.add(numbers, bad)
+                                self.dropped.add(numbers, bad, src.name)
                                 keep = ~bad
                                 A, texts = A[keep], [t[keep] for t in texts]
                                 numbers = [n for n, k in zip(numbers, keep.tolist(), strict=True) if k]

@@ -24,11 +24,13 @@ from .joblib_reader import CorruptModelFile, ForeignFile, TextFile, UnsafeModelF
 from .output import atomic_write
 
 FORMAT_NAME = "krr-model"
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
 # Format history:
 #   1  the rows the model predicts from are "X_fit" (the training rows)
 #   2  "centers" and "n_samples_fit" apart (a model may keep fewer rows than it was trained on),
 #      and what the solver was given and did: "solver_options", "solver_info", "fallbacks"
+#   3  sample weights, intercept, the factor for the posterior variance, categorical columns
+#   4  the rows left out for a missing value, and the features' training means
 
 TRAIN_SCORES = ("rmse", "mae", "r2")
 
@@ -84,6 +86,7 @@ def model_to_dict(model: Any, **metadata: Any) -> dict[str, Any]:
         "rows_zero_weight": int(getattr(model, "rows_zero_weight_", 0)),
         "rows_dropped": int(getattr(model, "rows_dropped_", 0)),
         "rows_dropped_lines": [int(v) for v in getattr(model, "rows_dropped_lines_", [])],
+        "rows_dropped_files": [str(v) for v in getattr(model, "rows_dropped_files_", [])],
         "feature_means": arr(getattr(model, "feature_means_", None)),
         "intercept": arr(getattr(model, "intercept_", None)),
         **_factor_entries(model),
@@ -328,13 +331,19 @@ FIELDS: dict[str, tuple[bool, Any, str]] = {
     # how many rows of weight 0 were left out
     "sample_weights": (False, lambda v: v is None or (type(v) is str and len(v) <= 2**16), "a text, or null"),
     "rows_zero_weight": (False, lambda v: type(v) is int and v >= 0, "an integer >= 0"),
-    # version 3: training rows left out for a missing value (fit --missing drop), and the mean of each feature
-    # over the rows fitted (what predict --missing impute fills in; files written before it have none)
+    # version 4: training rows left out for a missing value (fit --missing drop): how many, and the first ones'
+    # line numbers and files; and the mean of each feature over the rows fitted (what predict --missing impute
+    # fills in)
     "rows_dropped": (False, lambda v: type(v) is int and v >= 0, "an integer >= 0"),
     "rows_dropped_lines": (
         False,
         lambda v: type(v) is list and len(v) <= 100 and all(type(x) is int and x >= 1 for x in v),
         "a list of line numbers",
+    ),
+    "rows_dropped_files": (
+        False,
+        lambda v: type(v) is list and len(v) <= 100 and all(type(x) is str and len(x) <= 2**16 for x in v),
+        "a list of file names",
     ),
     "feature_means": (False, lambda v: v is None or _float_array(v), "an array of floats, or null"),
     # version 3: the unpenalized constant added to every prediction, one per target (null: none)
@@ -364,12 +373,10 @@ FIELDS: dict[str, tuple[bool, Any, str]] = {
         "a dict of column name -> list of categories, or null",
     ),
 }
+FIELDS_V4_ONLY = ("rows_dropped", "rows_dropped_lines", "rows_dropped_files", "feature_means")
 FIELDS_V3_ONLY = (
     "sample_weights",
     "rows_zero_weight",
-    "rows_dropped",
-    "rows_dropped_lines",
-    "feature_means",
     "intercept",
     "factor_kind",
     "factor_L",
@@ -382,14 +389,15 @@ FIELDS_V3_ONLY = (
     "inputs",
     "categorical",
 )
-# Version 2 had none of the version-3 entries.
-FIELDS_V2: dict[str, tuple[bool, Any, str]] = {k: v for k, v in FIELDS.items() if k not in FIELDS_V3_ONLY}
+# Version 3 had none of the version-4 entries, version 2 none of the version-3 ones either.
+FIELDS_V3: dict[str, tuple[bool, Any, str]] = {k: v for k, v in FIELDS.items() if k not in FIELDS_V4_ONLY}
+FIELDS_V2: dict[str, tuple[bool, Any, str]] = {k: v for k, v in FIELDS_V3.items() if k not in FIELDS_V3_ONLY}
 # Version 1 had the centers as "X_fit", and none of the version-2 entries.
 FIELDS_V1: dict[str, tuple[bool, Any, str]] = {
     **{
         k: v
         for k, v in FIELDS.items()
-        if k not in ("centers", "n_samples_fit", "solver_options", "solver_info", "fallbacks", *FIELDS_V3_ONLY)
+        if k not in ("centers", "n_samples_fit", "solver_options", "solver_info", "fallbacks") and k in FIELDS_V2
     },
     "X_fit": (True, _float_array, "an array of floats"),
 }
@@ -417,7 +425,7 @@ def check_record(record: Any, path: str, saving: bool = False) -> None:
             f"{path!r} uses model format version {version}, newer than this krr reads "
             f"(up to {FORMAT_VERSION}); upgrade krr"
         )
-    fields = FIELDS if version >= 3 else FIELDS_V2 if version == 2 else FIELDS_V1
+    fields = {4: FIELDS, 3: FIELDS_V3, 2: FIELDS_V2}.get(version, FIELDS_V1)
     unknown = [k for k in record if k not in fields]
     if unknown:
         raise bad(f"entry {_show(unknown[0])} is not part of the krr model format")
@@ -516,6 +524,8 @@ def _check_consistency(record: dict[str, Any], bad: Any, centers: str = "centers
     means = record.get("feature_means")
     if means is not None and means.shape != (d,):
         raise bad(f"entry 'feature_means' (shape {means.shape}) does not match the {d} feature(s)")
+    if len(record.get("rows_dropped_files") or []) != len(record.get("rows_dropped_lines") or []):
+        raise bad("entries 'rows_dropped_lines' and 'rows_dropped_files' differ in length")
     if scale is not None and not np.all(scale >= np.finfo(np.float64).tiny):
         raise bad("entry 'scale' holds a value <= 0 (or too small to divide by); a scaler divides by it")
     gamma = record.get("gamma")
