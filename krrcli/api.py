@@ -156,10 +156,7 @@ def fit_csv(
         model._options_for(chosen)
     data = expand_inputs(data)  # once: the same files are checked against the output and read
     check_writable(output, "model file", inputs=tuple(data))
-    import pandas  # noqa: F401  the modules a fit needs are loaded before the clocks start
-    import scipy.linalg  # noqa: F401
-
-    from .solvers import direct  # noqa: F401
+    from .solvers import direct  # noqa: F401  the modules a fit needs are loaded before the clocks start
 
     if engine == "dask":
         from .data.partitions import PartitionedRows

@@ -692,6 +692,8 @@ def _stack_solutions(sols: list[Any]) -> Any:
         info["iterations"] = max(s.info["iterations"] for s in sols)
         info["residual"] = max(s.info["residual"] for s in sols)
         info["converged"] = all(s.info["converged"] for s in sols)
+    if any("dof_stderr" in s.info for s in sols):  # of the targets' mean
+        info["dof_stderr"] = float(np.sqrt(sum(s.info.get("dof_stderr", 0.0) ** 2 for s in sols)) / len(sols))
     return dataclasses.replace(
         first,
         dual_coef=np.hstack([s.dual_coef for s in sols]),

@@ -108,3 +108,13 @@ def deny_open(monkeypatch, module, path: Path) -> None:
         return real_open(file, *args, **kwargs)
 
     monkeypatch.setattr(module, "open", fake_open, raising=False)
+
+
+@pytest.fixture(params=["numpy", "pandas"])
+def both_parsers(request, monkeypatch):
+    """Run a test with the CSV numbers parsed by numpy's loadtxt and by pandas' C parser (see
+    krrcli.data.parse.NUMPY_PARSE_MAX_BYTES): the same values, messages and line numbers either way."""
+    from krrcli.data import parse
+
+    monkeypatch.setattr(parse, "_pandas_pays", lambda: request.param == "pandas")
+    return request.param

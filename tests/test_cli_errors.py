@@ -23,6 +23,8 @@ from krrcli.errors import EXIT_DATA, EXIT_OUTPUT, EXIT_RESOURCES, EXIT_USAGE
 
 from .conftest import deny_open
 
+pytestmark = pytest.mark.usefixtures("both_parsers")  # every test with either CSV parser
+
 HEADER = "a,b,c,y\n"
 GOOD_ROWS = "1,2,3,4\n2,3,4,5\n3,1,2,0\n"
 

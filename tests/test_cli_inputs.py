@@ -13,6 +13,8 @@ from krrcli.errors import EXIT_DATA, EXIT_USAGE
 
 from .conftest import make_regression, write_csv
 
+pytestmark = pytest.mark.usefixtures("both_parsers")  # every test with either CSV parser
+
 HEADER = ["a", "b", "c", "y"]
 
 

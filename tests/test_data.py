@@ -15,6 +15,8 @@ from hypothesis import strategies as st
 from krrcli.data import iter_feature_chunks, read_training_csv
 from krrcli.errors import DataError
 
+pytestmark = pytest.mark.usefixtures("both_parsers")  # every test with either CSV parser
+
 finite = st.floats(allow_nan=False, allow_infinity=False, width=64)
 settings_ = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 

@@ -15,6 +15,7 @@ from .conftest import make_regression, write_csv
 
 DATA = Path(__file__).parent / "data"
 HEADER = ["a", "b", "c", "y"]
+pytestmark = pytest.mark.usefixtures("both_parsers")  # every test with either CSV parser
 MISSING = ["", "NA", "NaN", "nan", "null", "  NA ", '""']
 NOT_MISSING = ["N/A", "None", "NAN", "-nan", "NULL", "na", "#N/A"]
 

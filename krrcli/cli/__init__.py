@@ -15,10 +15,25 @@ import traceback
 import warnings
 from typing import Any
 
+from .. import __version__
 from ..errors import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_OUTPUT, EXIT_RESOURCES, Interrupted, KrrError
-from . import cv, fit, inspect, predict  # noqa: F401  (registers the commands)
-from .app import app, state
-from .console import printable
+from .console import printable, state
+
+COMMANDS = ("cv", "fit", "inspect", "predict")  # (the order help lists them in)
+
+
+def _command_line(argv: list[str]) -> Any:
+    """The application with the command ``argv`` names registered, or every command (for help, or a name
+    that is none of them): building a command's options is most of the start-up, so a command builds its own
+    only. Each module registers its command when imported."""
+    import importlib
+
+    from .app import app
+
+    name = next((a for a in argv if not a.startswith("-")), None)
+    for command in (name,) if name in COMMANDS else COMMANDS:
+        importlib.import_module(f".{command}", __name__)
+    return app
 
 
 def _show_warning(message: Any, category: Any, filename: str, lineno: int, file: Any = None, line: Any = None) -> None:
@@ -84,8 +99,13 @@ def main(argv: list[str] | None = None) -> int:
     # numpy's floating-point warnings (overflow in a product, say) are not for a user: a result
     # that is not finite is an error of its own, with a line number
     warnings.simplefilter("ignore", RuntimeWarning)
+    args = sys.argv[1:] if argv is None else list(argv)
     try:
-        app(args=argv, prog_name="krr")
+        if args in (["--version"], ["-V"]):  # (what the option prints, without building the command line)
+            sys.stdout.write(f"krr {__version__}\n")
+            sys.stdout.flush()
+            return 0
+        _command_line(args)(args=args, prog_name="krr")
     except SystemExit as exc:
         code = exc.code
         return code if isinstance(code, int) else (0 if code is None else 1)

@@ -1,12 +1,11 @@
 """The Typer application and its global options (no heavy imports here)."""
 
-from __future__ import annotations
-
 from typing import Annotated
 
 import typer
 
 from .. import __version__
+from .console import state
 
 app = typer.Typer(
     name="krr",
@@ -30,8 +29,6 @@ app = typer.Typer(
     rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-
-state = {"debug": False}
 
 
 def _version(value: bool) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import sys
@@ -12,6 +11,10 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # rich is imported when a report is printed, not at start-up
     from rich.console import Console
+
+
+# what the whole command line shares: --debug, and whether a signal is stopping the run
+state = {"debug": False, "interrupted": False}
 
 
 def out() -> Console:
@@ -26,6 +29,29 @@ def out() -> Console:
     if not tty:  # a file or a pipe: no need to wrap, unless COLUMNS says so
         width = int(os.environ["COLUMNS"]) if os.environ.get("COLUMNS", "").isdigit() else 200
     return Console(file=sys.stdout, soft_wrap=True, highlight=False, width=width)
+
+
+class PlainReport:
+    """Report lines on stdout as they are: no wrapping, no markup, no rich (a report of a few lines need not
+    pay for importing it); ``bold`` is a terminal's bold, on a terminal only (and not with NO_COLOR)."""
+
+    def __init__(self) -> None:
+        try:
+            tty = sys.stdout.isatty()
+        except (AttributeError, ValueError):
+            tty = False
+        self.styled = tty and not os.environ.get("NO_COLOR")
+
+    def bold(self, text: str) -> str:
+        return f"\x1b[1m{text}\x1b[0m" if self.styled else text
+
+    def print(self, text: str = "") -> None:
+        sys.stdout.write(text + "\n")
+
+
+def report() -> PlainReport:
+    """Where fit's and inspect's reports are printed."""
+    return PlainReport()
 
 
 def err() -> Console:
@@ -56,6 +82,8 @@ def _clean(value: Any) -> Any:
 
 def print_json(obj: Any) -> None:
     """One JSON object on stdout (NaN and infinities as null)."""
+    import json
+
     sys.stdout.write(json.dumps(_clean(obj), indent=2) + "\n")
     sys.stdout.flush()
 

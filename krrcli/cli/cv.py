@@ -1,7 +1,5 @@
 """krr cv: choose gamma and alpha by cross-validation."""
 
-from __future__ import annotations
-
 import sys
 from typing import Annotated, Any
 

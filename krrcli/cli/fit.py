@@ -1,14 +1,12 @@
 """krr fit: train a model on a CSV file."""
 
-from __future__ import annotations
-
 from typing import Annotated, Any
 
 import typer
 
 from . import options as o
 from .app import app
-from .console import fmt_num, out, print_json, printable, progress_bars, report_after_saving
+from .console import fmt_num, print_json, printable, progress_bars, report, report_after_saving
 
 
 @app.command(
@@ -113,12 +111,10 @@ def fit(
 
 def render_summary(s: dict[str, Any], verb: str) -> None:
     """The human report shared by fit and inspect."""
-    from rich.markup import escape
-
-    con = out()
+    con = report()
     con.print(
-        f"[bold]{verb}[/bold] {s['kernel']} kernel ridge on {s['n_samples']:,} rows x {s['n_features']} "
-        f"feature(s) -> {escape(printable(s['model']))}"
+        f"{con.bold(verb)} {s['kernel']} kernel ridge on {s['n_samples']:,} rows x {s['n_features']} "
+        f"feature(s) -> {printable(s['model'])}"
     )
     alpha = s["alpha"]
     params = [f"alpha {fmt_num(alpha)}" if not isinstance(alpha, list) else "alpha " + ", ".join(map(fmt_num, alpha))]
@@ -151,7 +147,7 @@ def render_summary(s: dict[str, Any], verb: str) -> None:
         ("fit time", _fit_time(s)),
     ]
     for key, value in rows:
-        con.print(f"  {key:<14} {value}", markup=False)
+        con.print(f"  {key:<14} {value}")
 
 
 def _factor_row(s: dict[str, Any]) -> list[tuple[str, str]]:

@@ -1,14 +1,12 @@
 """krr inspect: what a model file holds."""
 
-from __future__ import annotations
-
 from typing import Annotated
 
 import typer
 
 from . import options as o
 from .app import app
-from .console import out, print_json, printable
+from .console import print_json, printable, report
 
 
 @app.command(
@@ -58,14 +56,13 @@ def inspect(
         print_json(info)
         return
     render_summary(info, "Model:")
-    con = out()
+    con = report()
     if info.get("scaler"):
         con.print(
             "  scaler         mean "
             + ", ".join(f"{v:.4g}" for v in info["scaler"]["mean"])
             + "; scale "
-            + ", ".join(f"{v:.4g}" for v in info["scaler"]["scale"]),
-            markup=False,
+            + ", ".join(f"{v:.4g}" for v in info["scaler"]["scale"])
         )
     rows = [
         ("created", info.get("created") or "-"),
@@ -75,7 +72,7 @@ def inspect(
         ("training data", f"{info.get('training_source') or '-'} (sha256 {info.get('training_sha256') or '-'})"),
     ]
     for key, value in rows:
-        con.print(f"  {key:<14} {printable(value)}", markup=False)
+        con.print(f"  {key:<14} {printable(value)}")
 
 
 def _effects(model: str, data: str | None, sep: str, json: bool) -> None:
@@ -86,20 +83,19 @@ def _effects(model: str, data: str | None, sep: str, json: bool) -> None:
     if json:
         print_json(info)
         return
-    con = out()
+    con = report()
     over = info["over"] if data is None else printable(info["over"])
     for target in info["targets"]:
         con.print(
             f"Average marginal effects on {printable(target)} over {info['rows']:,} rows ({over}): "
-            "d f / d feature, in the feature's units",
-            markup=False,
+            "d f / d feature, in the feature's units"
         )
         rows = [e for e in info["effects"] if e["target"] == target]
         width = max(7, *(len(printable(e["feature"])) for e in rows))
-        con.print(f"  {'feature':<{width}} {'mean':>10} {'25%':>10} {'median':>10} {'75%':>10}", markup=False)
+        con.print(f"  {'feature':<{width}} {'mean':>10} {'25%':>10} {'median':>10} {'75%':>10}")
         for e in rows:
             cells = " ".join(f"{fmt_num(e[k]):>10}" for k in ("mean", "q25", "median", "q75"))
-            con.print(f"  {printable(e['feature']):<{width}} {cells}", markup=False)
+            con.print(f"  {printable(e['feature']):<{width}} {cells}")
 
 
 def _spectrum(model: str, json: bool, plot: str | None) -> None:
@@ -118,25 +114,21 @@ def _spectrum(model: str, json: bool, plot: str | None) -> None:
         print_json(spec)
         return
     d, s = spec["eigenvalues"], spec["shrinkage"]
-    con = out()
+    con = report()
     gamma = "" if spec["gamma"] is None else f", gamma {spec['gamma']:.4g}"
     rows = f"{spec['n_samples']:,} training rows"
     if spec.get("n_samples_fit", spec["n_samples"]) != spec["n_samples"]:
         rows = f"the model's {spec['n_samples']:,} centers (K_MM; of {spec['n_samples_fit']:,} training rows)"
-    con.print(f"Spectrum of the {spec['kernel']} kernel on {rows}{gamma}, alpha {spec['alpha']:g}", markup=False)
-    con.print(f"  eigenvalues    largest {d[0]:.4g}, median {d[len(d) // 2]:.4g}, smallest {d[-1]:.4g}", markup=False)
+    con.print(f"Spectrum of the {spec['kernel']} kernel on {rows}{gamma}, alpha {spec['alpha']:g}")
+    con.print(f"  eigenvalues    largest {d[0]:.4g}, median {d[len(d) // 2]:.4g}, smallest {d[-1]:.4g}")
     con.print(
         f"  directions     {spec['kept']:,} kept (shrinkage > 0.9), {spec['shrunk']:,} shrunk, "
-        f"{spec['suppressed']:,} suppressed (< 0.1)",
-        markup=False,
+        f"{spec['suppressed']:,} suppressed (< 0.1)"
     )
-    con.print(f"  effective dof  {spec['effective_dof']:.4g} (sum of d/(d+alpha))", markup=False)
+    con.print(f"  effective dof  {spec['effective_dof']:.4g} (sum of d/(d+alpha))")
     if spec["negative"]:
         con.print(
             f"  indefinite     {spec['negative']:,} negative eigenvalues (not a positive semi-definite kernel): "
-            "factors outside [0, 1]",
-            markup=False,
+            "factors outside [0, 1]"
         )
-    con.print(
-        "  top directions " + ", ".join(f"{v:.3g} ({f:.2f})" for v, f in zip(d[:8], s[:8], strict=False)), markup=False
-    )
+    con.print("  top directions " + ", ".join(f"{v:.3g} ({f:.2f})" for v, f in zip(d[:8], s[:8], strict=False)))

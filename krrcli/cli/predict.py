@@ -1,7 +1,5 @@
 """krr predict: predictions for new rows, streamed as CSV."""
 
-from __future__ import annotations
-
 from typing import Annotated
 
 import typer

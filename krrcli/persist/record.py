@@ -37,7 +37,6 @@ TRAIN_SCORES = ("rmse", "mae", "r2")
 
 def _versions() -> dict[str, str]:
     import joblib
-    import scipy
 
     from .. import __version__
 
@@ -45,9 +44,23 @@ def _versions() -> dict[str, str]:
         "krr": __version__,
         "python": sys.version.split()[0],
         "numpy": np.__version__,
-        "scipy": scipy.__version__,
+        "scipy": _installed_version("scipy"),
         "joblib": joblib.__version__,
     }
+
+
+def _installed_version(package: str) -> str:
+    """A package's version, without importing it when it is not loaded (an exact fit needs no SciPy, and
+    importing it only for its version would cost a tenth of a second)."""
+    module = sys.modules.get(package)
+    if module is not None:
+        return str(module.__version__)
+    from importlib import metadata
+
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return "not installed"
 
 
 def model_to_dict(model: Any, **metadata: Any) -> dict[str, Any]:

@@ -242,3 +242,33 @@ def blocked_trsm_upper(u: np.ndarray, b: np.ndarray, transposed: bool, nb: int |
                 _i64(1),
                 _i64(1),
             )
+
+
+def potrf_upper(a: np.ndarray) -> int:
+    """``A = U^T U`` in place (upper triangle of a Fortran-ordered ``a``): LAPACK's potrf in one call under
+    ``LARGE_BYTES``, :func:`blocked_potrf_upper` from there (where the one call crashes). Returns LAPACK's
+    info."""
+    if a.nbytes < LARGE_BYTES:
+        return _sub_potrf(a, 0, a.shape[0])
+    return blocked_potrf_upper(a)
+
+
+def trtri_upper(u: np.ndarray) -> int:
+    """``U := U^-1`` in place (upper triangle of a Fortran-ordered ``u``). Returns LAPACK's info."""
+    assert u.flags.f_contiguous
+    n, info = _i64(u.shape[0]), _i64(0)
+    _fn(_prefix(u), "trtri")(_ch("U"), _ch("N"), ctypes.byref(n), _ptr(u), ctypes.byref(n), ctypes.byref(info),
+                             _i64(1), _i64(1))  # fmt: skip
+    return int(info.value)
+
+
+def syrk_upper(x: np.ndarray, c: np.ndarray) -> None:
+    """The upper triangle of a Fortran-ordered ``c`` := ``x x^T`` for C-ordered rows ``x`` (n x k), by one
+    symmetric rank-k update (``x`` read as the Fortran k x n matrix ``x^T``)."""
+    assert c.flags.f_contiguous and x.flags.c_contiguous and x.dtype == c.dtype
+    n, k = x.shape
+    scalar = ctypes.c_double if c.dtype == np.float64 else ctypes.c_float
+    n_, k_, lda = _i64(n), _i64(k), _i64(max(k, 1))
+    _fn(_prefix(c), "syrk")(_ch("U"), _ch("T"), ctypes.byref(n_), ctypes.byref(k_), ctypes.byref(scalar(1.0)),
+                            _ptr(x), ctypes.byref(lda), ctypes.byref(scalar(0.0)), _ptr(c), ctypes.byref(n_),
+                            _i64(1), _i64(1))  # fmt: skip
