@@ -29,7 +29,7 @@ def warm_up() -> None:
     A = A @ A.T + 300 * np.eye(300)
     lapack.dpotrf(A)
     np.linalg.cholesky(A)
-    B = np.random.default_rng(1).normal(size=(1000, 1000))
+    B = np.random.default_rng(1).normal(size=(400, 400))
     B @ B  # (a product large enough to run on every thread of numpy's BLAS)
 
 
