@@ -437,3 +437,16 @@ def test_a_damaged_missing_value_entry_is_named(krr, tmp_path, fitted, entry, va
     new = write_csv(tmp_path / "new.csv", HEADER[:3], _rows(3)[:, :3])
     res = krr("predict", tmp_path / "bad.joblib", new, "--missing", "impute")
     assert res.exit_code == EXIT_MODEL_FILE and fragment in res.stderr, res.stderr
+
+
+@pytest.mark.parametrize("blank", ["\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x1f", "\xa0", "\u2003"])
+def test_white_space_python_strips_is_no_blank_here(krr, tmp_path, fitted, blank):
+    """float() strips these around a number, and so would numpy's parser; krr reads them as pandas' parser
+    always has, under either parser: a vertical tab or form feed is stripped, the others make no number."""
+    new = tmp_path / "new.csv"
+    new.write_text(f"a,b,c\n1,2,3\n1,{blank}2,3\n", encoding="utf-8")
+    res = krr("predict", fitted, new, "--missing", "empty")
+    if blank in "\x0b\x0c":
+        assert res.exit_code == 0 and res.stdout.split("\n")[1] == res.stdout.split("\n")[2]
+    else:
+        assert res.exit_code == EXIT_DATA and "line 3, column 'b'" in res.stderr and "is not a number" in res.stderr

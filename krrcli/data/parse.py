@@ -200,14 +200,22 @@ def _pandas_pays() -> bool:
     return "pandas" in sys.modules or _parsed_bytes[0] > NUMPY_PARSE_MAX_BYTES
 
 
+# White space that Python's float() (and so numpy's parser) strips around a number but krr does not: ASCII's
+# vertical tab, form feed and file, group, record and unit separators
+_OTHER_BLANKS = "\x0b\x0c\x1c\x1d\x1e\x1f"
+_OTHER_BLANKS_BYTES = _OTHER_BLANKS.encode()
+
+
 def _numpy_parses(data: bytes | str) -> bool:
-    """Whether numpy parses this chunk (see :data:`NUMPY_PARSE_MAX_BYTES`). Text with a byte beyond ASCII, or a
-    vertical tab or form feed, goes to pandas: numpy would strip such white space around a number, which makes
-    no number here."""
+    """Whether numpy parses this chunk (see :data:`NUMPY_PARSE_MAX_BYTES`). Text with a byte beyond ASCII, or
+    one of :data:`_OTHER_BLANKS`, goes to pandas: numpy would strip such white space around a number, which
+    makes no number here."""
     _parsed_bytes[0] += len(data)
     if _pandas_pays() or not data.isascii():
         return False
-    return not any(c in data for c in ((b"\x0b", b"\x0c") if type(data) is bytes else ("\x0b", "\x0c")))
+    if type(data) is bytes:
+        return len(data.translate(None, _OTHER_BLANKS_BYTES)) == len(data)
+    return not any(c in data for c in _OTHER_BLANKS)
 
 
 def _numbers(
