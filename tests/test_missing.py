@@ -450,3 +450,12 @@ def test_white_space_python_strips_is_no_blank_here(krr, tmp_path, fitted, blank
         assert res.exit_code == 0 and res.stdout.split("\n")[1] == res.stdout.split("\n")[2]
     else:
         assert res.exit_code == EXIT_DATA and "line 3, column 'b'" in res.stderr and "is not a number" in res.stderr
+
+
+def test_an_unterminated_quote_is_an_error_under_either_parser(krr, tmp_path):
+    train = write_csv(tmp_path / "t.csv", ["x", "y"], np.column_stack([np.arange(6.0), np.arange(6.0) ** 2]))
+    assert krr("fit", train, "-o", tmp_path / "m.joblib").exit_code == 0
+    for text in ('x\n"1\n', 'x\n"1,5"\n'):
+        (tmp_path / "new.csv").write_text(text)
+        res = krr("predict", tmp_path / "m.joblib", tmp_path / "new.csv")
+        assert res.exit_code == EXIT_DATA and "new.csv" in res.stderr and res.stdout == ""

@@ -209,13 +209,13 @@ _OTHER_BLANKS_BYTES = _OTHER_BLANKS.encode()
 def _numpy_parses(data: bytes | str) -> bool:
     """Whether numpy parses this chunk (see :data:`NUMPY_PARSE_MAX_BYTES`). Text with a byte beyond ASCII, or
     one of :data:`_OTHER_BLANKS`, goes to pandas: numpy would strip such white space around a number, which
-    makes no number here."""
+    makes no number here; and so does quoted text (numpy reads an unterminated quote to the end)."""
     _parsed_bytes[0] += len(data)
     if _pandas_pays() or not data.isascii():
         return False
     if type(data) is bytes:
-        return len(data.translate(None, _OTHER_BLANKS_BYTES)) == len(data)
-    return not any(c in data for c in _OTHER_BLANKS)
+        return b'"' not in data and len(data.translate(None, _OTHER_BLANKS_BYTES)) == len(data)
+    return '"' not in data and not any(c in data for c in _OTHER_BLANKS)
 
 
 def _numbers(
