@@ -459,3 +459,11 @@ def test_an_unterminated_quote_is_an_error_under_either_parser(krr, tmp_path):
         (tmp_path / "new.csv").write_text(text)
         res = krr("predict", tmp_path / "m.joblib", tmp_path / "new.csv")
         assert res.exit_code == EXIT_DATA and "new.csv" in res.stderr and res.stdout == ""
+
+
+def test_a_carriage_return_inside_a_line_reads_as_before_under_either_parser(krr, tmp_path, fitted):
+    new = tmp_path / "new.csv"
+    new.write_bytes(b"a,b,c\n1,2,3\r\n3,4,5\r\r\n\r1,1,1\n")
+    res = krr("predict", fitted, new)
+    assert res.exit_code == 0, res.stderr
+    assert len(res.stdout.split("\n")) == 5  # three rows: a lone carriage return ends a (blank) line

@@ -40,7 +40,7 @@ class PlainReport:
             tty = sys.stdout.isatty()
         except (AttributeError, ValueError):
             tty = False
-        self.styled = tty and not os.environ.get("NO_COLOR")
+        self.styled = tty and not os.environ.get("NO_COLOR") and os.environ.get("TERM") != "dumb"
 
     def bold(self, text: str) -> str:
         return f"\x1b[1m{text}\x1b[0m" if self.styled else text

@@ -213,9 +213,12 @@ def _numpy_parses(data: bytes | str) -> bool:
     _parsed_bytes[0] += len(data)
     if _pandas_pays() or not data.isascii():
         return False
+    cr, quote = (b"\r", b'"') if type(data) is bytes else ("\r", '"')
+    if quote in data or data.count(cr) != data.count(cr + (b"\n" if type(data) is bytes else "\n")):
+        return False  # (a carriage return that ends no line is a line break to pandas, an error to numpy)
     if type(data) is bytes:
-        return b'"' not in data and len(data.translate(None, _OTHER_BLANKS_BYTES)) == len(data)
-    return '"' not in data and not any(c in data for c in _OTHER_BLANKS)
+        return len(data.translate(None, _OTHER_BLANKS_BYTES)) == len(data)
+    return not any(c in data for c in _OTHER_BLANKS)
 
 
 def _numbers(
